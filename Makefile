@@ -1,0 +1,63 @@
+# picloss: the single entry point. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+PROTO_DIRS := common classifier ocr damage aggregator events
+RUN_DIR ?= .run
+
+.PHONY: help install proto proto-check lint test test-unit test-integration test-e2e up down demo \
+        bench eval eval-docs eval-damage chart-lint images loadtest drill fuzz train-damage train-docs clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install every pinned dependency
+
+proto: $(STAMP) ## regenerate picloss/<domain>/v1 from protos/
+	$(PY) -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. --pyi_out=. \
+	  $(foreach d,$(PROTO_DIRS),protos/picloss/$(d)/v1/*.proto)
+	@for d in $(PROTO_DIRS); do touch picloss/$$d/__init__.py picloss/$$d/v1/__init__.py; done
+
+proto-check: proto ## fail when `make proto` changes the tree
+	@git diff --exit-code --stat -- picloss/ && test -z "$$(git status --porcelain -- picloss/ | grep -E '_pb2')" \
+	  || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+
+lint: $(STAMP) ## ruff + mypy on hand-written code
+	$(VENV)/bin/ruff check picloss gateway services tests loadtest training
+	$(VENV)/bin/mypy picloss gateway services
+
+test: $(STAMP) proto-check ## the whole test suite (unit, integration, e2e, chart)
+	$(VENV)/bin/pytest -q -ra tests
+
+test-unit: $(STAMP)
+	$(VENV)/bin/pytest -q tests/unit
+
+test-integration: $(STAMP)
+	$(VENV)/bin/pytest -q tests/integration
+
+test-e2e: $(STAMP)
+	$(VENV)/bin/pytest -q tests/e2e
+
+up: $(STAMP) ## start broker, database, services and HTTPS gateway on 127.0.0.1 in the background
+	$(PY) -m picloss.devstack up --run-dir $(RUN_DIR)
+
+down: ## stop exactly what `make up` started
+	@if [ -x $(PY) ]; then $(PY) -m picloss.devstack down --run-dir $(RUN_DIR); fi
+
+demo: $(STAMP) ## start the stack, submit SINGLE and BATCH requests, print the callbacks, stop
+	$(PY) -m picloss.demo $(if $(PHOTOS),--photos $(PHOTOS),)
+
+clean: down
+	rm -rf $(RUN_DIR)
+
+# Each area keeps its own targets in mk/<area>.mk.
+-include mk/*.mk

@@ -1,0 +1,1 @@
+"""Shared code of every picloss process: protocol, ledger, Kafka loop, observability, inference."""

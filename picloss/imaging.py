@@ -1,0 +1,82 @@
+"""Photo decoding with limits, shared by the orchestrator and the model services."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+DEFAULT_MAX_PIXELS = 60_000_000
+
+
+class ImageRejected(ValueError):
+    """A photo that cannot be processed: code 1003 (undecodable) or 1004 (too large)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    rgb: np.ndarray  # HxWx3 uint8, EXIF orientation applied
+    format: str
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:
+    """Read only the header: (width, height, format). Rejects bombs before decoding."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            fmt = img.format or "?"
+    except Exception as exc:
+        raise ImageRejected(1003, f"not a decodable image: {type(exc).__name__}") from exc
+    if width <= 0 or height <= 0:
+        raise ImageRejected(1003, "image has no pixels")
+    if width * height > max_pixels:
+        raise ImageRejected(1004, f"image has {width}x{height} pixels, over the limit of {max_pixels}")
+    return width, height, fmt
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Decode to RGB with EXIF rotation applied; first frame of animations; CMYK converted."""
+    probe_size(data, max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                img.seek(0)
+                fmt = img.format or "?"
+                img = ImageOps.exif_transpose(img) or img
+                rgb = np.asarray(img.convert("RGB"))
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(1004, "image too large to decode") from exc
+    except Exception as exc:
+        raise ImageRejected(1003, f"not a decodable image: {type(exc).__name__}") from exc
+    if width_height_pixels(rgb) > max_pixels:
+        raise ImageRejected(1004, "image too large after orientation")
+    return DecodedImage(rgb=rgb, format=fmt)
+
+
+def width_height_pixels(rgb: np.ndarray) -> int:
+    return int(rgb.shape[0]) * int(rgb.shape[1])
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()

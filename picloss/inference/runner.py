@@ -1,0 +1,127 @@
+"""Model runners: onnxruntime in-process (the embedded default) and Triton over gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from picloss.observability.metrics import INFERENCE_LATENCY
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODELS_DIR = REPO_ROOT / "models"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of the Triton repository: `models/<name>/<version>/model.onnx`."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    version: str = "1"
+
+    def onnx_path(self, models_dir: Path | None = None) -> Path:
+        return (models_dir or models_dir_from_env()) / self.name / self.version / "model.onnx"
+
+
+def models_dir_from_env() -> Path:
+    return Path(os.environ.get("PICLOSS_MODELS_DIR") or DEFAULT_MODELS_DIR)
+
+
+class ModelRunner(Protocol):
+    spec: ModelSpec
+    backend: str
+
+    async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    async def close(self) -> None: ...
+
+
+class OnnxRunner:
+    """Runs the ONNX file in this process; calls go to a worker thread."""
+
+    backend = "onnxruntime"
+
+    def __init__(self, spec: ModelSpec, models_dir: Path | None = None, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.spec = spec
+        opts = ort.SessionOptions()
+        n = threads if threads is not None else int(os.environ.get("PICLOSS_ORT_THREADS", "2"))
+        opts.intra_op_num_threads = n
+        opts.inter_op_num_threads = 1
+        path = spec.onnx_path(models_dir)
+        if not path.exists():
+            raise FileNotFoundError(f"model file {path} not found")
+        self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+    def infer_sync(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        out = self._session.run(list(self.spec.outputs), inputs)
+        INFERENCE_LATENCY.labels(self.spec.name, self.backend).observe(time.perf_counter() - start)
+        return dict(zip(self.spec.outputs, out, strict=True))
+
+    async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return await asyncio.to_thread(self.infer_sync, inputs)
+
+    async def close(self) -> None:
+        return None
+
+
+class TritonRunner:
+    """Runs the model on a Triton server through tritonclient.grpc.aio."""
+
+    backend = "triton"
+
+    def __init__(self, spec: ModelSpec, url: str) -> None:
+        import tritonclient.grpc.aio as tgrpc
+
+        self.spec = spec
+        self._tgrpc = tgrpc
+        self._client = tgrpc.InferenceServerClient(url=url)
+
+    async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from tritonclient.utils import np_to_triton_dtype
+
+        tensors = []
+        for name, array in inputs.items():
+            tensor = self._tgrpc.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
+            tensor.set_data_from_numpy(array)
+            tensors.append(tensor)
+        outputs = [self._tgrpc.InferRequestedOutput(name) for name in self.spec.outputs]
+        start = time.perf_counter()
+        result = await self._client.infer(self.spec.name, tensors, outputs=outputs,
+                                          model_version=self.spec.version)
+        INFERENCE_LATENCY.labels(self.spec.name, self.backend).observe(time.perf_counter() - start)
+        return {name: result.as_numpy(name) for name in self.spec.outputs}
+
+    async def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if await self._client.is_model_ready(self.spec.name, self.spec.version):
+                    return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Triton model {self.spec.name} not ready after {timeout_s}s")
+            await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def make_runner(spec: ModelSpec, triton_url: str | None = None,
+                models_dir: Path | None = None) -> OnnxRunner | TritonRunner:
+    """Triton when a URL is configured (TRITON_URL), in-process onnxruntime otherwise."""
+    url = triton_url if triton_url is not None else os.environ.get("TRITON_URL") or None
+    if url:
+        return TritonRunner(spec, url)
+    return OnnxRunner(spec, models_dir)

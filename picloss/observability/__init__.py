@@ -1,0 +1,1 @@
+"""structlog JSON logs and the Prometheus registry shared by every process."""
