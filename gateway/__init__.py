@@ -1,0 +1,1 @@
+"""The HTTPS gateway: signed JSON protocol in, ledger row + Kafka event out."""

@@ -1,0 +1,194 @@
+"""The two protocol endpoints. Checks run in a fixed order:
+
+body size → JSON → appid/mchid → key (APPID_UNKNOWN) → Signature (SIGN_ERROR) → every field
+(PARAM_ERROR) → timestamp (TS_EXPIRED) → rate (RATE_LIMITED) → nonce + idempotency + ledger + broker
+ack in one transaction (NONCE_REPLAYED, SEQNO_CONFLICT, SYSTEM_BUSY) → SUCCESS.
+Responses are signed with the pair's first key whenever the pair is known.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from gateway.state import CONFIG, DEPS, LIMITER
+from picloss.events.v1 import events_pb2
+from picloss.kafka import BrokerUnavailable
+from picloss.ledger import LedgerUnavailable
+from picloss.ledger.store import AcceptStatus, NewFile, RequestRow
+from picloss.observability.logs import bind_request, clear_request
+from picloss.observability.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
+from picloss.protocol import json as pjson
+from picloss.protocol.codes import HTTP_STATUS, ProtocolError, ResultCode
+from picloss.protocol.signing import sign, verify
+from picloss.protocol.validation import (
+    Limits,
+    check_timestamp,
+    parse_body,
+    validate_identity,
+    validate_loss_request,
+    validate_query_request,
+)
+
+log = structlog.get_logger()
+
+CONTENT_TYPE = "text/json"
+
+
+def new_accept_seqno() -> str:
+    """32 chars: UTC time to the second + 18 random hex digits (sortable, unguessable)."""
+    return "PL" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+
+
+def new_fileid() -> str:
+    return uuid.uuid4().hex  # 32 chars, the protocol's String(32)
+
+
+def respond(code: ResultCode, msg: str = "", key: str | None = None, **extra: Any) -> web.Response:
+    body: dict[str, Any] = {"result_code": code.value, "result_msg": msg or code.value}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    raw = pjson.dumps(body)
+    headers = {"Signature": sign(raw, key)} if key else {}
+    return web.Response(body=raw, status=HTTP_STATUS[code], headers=headers,
+                        content_type=CONTENT_TYPE, charset="utf-8")
+
+
+async def _read_authenticated(request: web.Request) -> tuple[dict[str, Any], str, str, str]:
+    """Body → (object, appid, mchid, signing key); raises ProtocolError."""
+    config, deps = request.app[CONFIG], request.app[DEPS]
+    if request.content_length is not None and request.content_length > config.max_body_bytes:
+        raise ProtocolError(ResultCode.BODY_TOO_LARGE, f"body over {config.max_body_bytes} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ProtocolError(ResultCode.BODY_TOO_LARGE, f"body over {config.max_body_bytes} bytes") from exc
+    if len(raw) > config.max_body_bytes:
+        raise ProtocolError(ResultCode.BODY_TOO_LARGE, f"body over {config.max_body_bytes} bytes")
+    obj = parse_body(raw)
+    appid, mchid = validate_identity(obj)
+    keys = deps.keys.keys_for(appid, mchid)
+    if not keys:
+        raise ProtocolError(ResultCode.APPID_UNKNOWN, "no key for this appid and mchid")
+    request["signing_key"] = keys[0]
+    if not verify(raw, request.headers.get("Signature"), keys):
+        raise ProtocolError(ResultCode.SIGN_ERROR, "Signature missing or wrong")
+    return obj, appid, mchid, keys[0]
+
+
+async def request_handler(request: web.Request) -> web.Response:
+    start = time.perf_counter()
+    code = ResultCode.SYSTEM_ERROR
+    try:
+        config, deps = request.app[CONFIG], request.app[DEPS]
+        try:
+            obj, appid, mchid, key = await _read_authenticated(request)
+            req = validate_loss_request(obj, Limits(max_files=config.max_files,
+                                                    max_body_bytes=config.max_body_bytes))
+            bind_request(req_seqno=req.req_seqno)
+            check_timestamp(req.timestamp, int(time.time()), config.ts_window_s)
+            if not request.app[LIMITER].allow(appid):
+                raise ProtocolError(ResultCode.RATE_LIMITED, "over the configured request rate")
+        except ProtocolError as err:
+            code = err.code
+            return respond(err.code, err.msg, request.get("signing_key"))
+
+        accept_seqno = new_accept_seqno()
+        files = [NewFile(idx, f.fileid or new_fileid(), f.fileurl, f.filemd5) for idx, f in enumerate(req.files)]
+        event = events_pb2.RequestAccepted(
+            accept_seqno=accept_seqno, appid=appid, mchid=mchid, req_seqno=req.req_seqno, model=req.model,
+            callback_url=req.callback_url, accepted_at_ms=int(time.time() * 1000),
+            files=[events_pb2.FileRef(fileurl=f.fileurl, filemd5=f.filemd5_given or "", fileid=f.fileid)
+                   for f in files])
+
+        async def publish() -> None:
+            await deps.producer.send(config.requests_topic, accept_seqno, event.SerializeToString())
+
+        try:
+            result = await deps.ledger.accept(
+                accept_seqno=accept_seqno, appid=appid, mchid=mchid, nonce=req.nonce,
+                nonce_ttl_s=2 * config.ts_window_s, req_seqno=req.req_seqno, content_hash=req.content_hash(),
+                model=req.model, callback_url=req.callback_url, files=files, publish=publish)
+        except (BrokerUnavailable, LedgerUnavailable) as exc:
+            code = ResultCode.SYSTEM_BUSY
+            log.warning("cannot accept durably", error=str(exc))
+            return respond(code, "cannot durably accept now; retry later", key)
+
+        if result.status is AcceptStatus.NONCE_REPLAYED:
+            code = ResultCode.NONCE_REPLAYED
+            return respond(code, "nonce already used", key)
+        if result.status is AcceptStatus.CONFLICT:
+            code = ResultCode.SEQNO_CONFLICT
+            return respond(code, "req_seqno already used with different content", key)
+        code = ResultCode.SUCCESS
+        bind_request(accept_seqno=result.accept_seqno)
+        log.info("accepted", duplicate=result.status is AcceptStatus.DUPLICATE, files=len(files), model=req.model)
+        return respond(code, "", key, accept_seqno=result.accept_seqno)
+    except Exception:
+        log.exception("request failed")
+        code = ResultCode.SYSTEM_ERROR
+        return respond(code, "internal error", request.get("signing_key"))
+    finally:
+        GATEWAY_REQUESTS.labels("request", code.value).inc()
+        GATEWAY_LATENCY.labels("request").observe(time.perf_counter() - start)
+        clear_request()
+
+
+def query_body(row: RequestRow, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "accept_seqno": row.accept_seqno,
+        "req_seqno": row.req_seqno,
+        "state": row.state,
+        "attempts": [{
+            "attempt": a["attempt"],
+            "at": a["started_at"].isoformat(),
+            "outcome": a["outcome"],
+            "http_status": a["http_status"],
+            "error": a["error"],
+            "duration_ms": a["duration_ms"],
+        } for a in attempts],
+    }
+    if row.result is not None:
+        body["result"] = row.result
+    return body
+
+
+async def query_handler(request: web.Request) -> web.Response:
+    start = time.perf_counter()
+    code = ResultCode.SYSTEM_ERROR
+    try:
+        config, deps = request.app[CONFIG], request.app[DEPS]
+        try:
+            obj, appid, _mchid, key = await _read_authenticated(request)
+            query = validate_query_request(obj)
+            check_timestamp(query.timestamp, int(time.time()), config.ts_window_s)
+            if not request.app[LIMITER].allow(appid):
+                raise ProtocolError(ResultCode.RATE_LIMITED, "over the configured request rate")
+        except ProtocolError as err:
+            code = err.code
+            return respond(err.code, err.msg, request.get("signing_key"))
+        try:
+            row = await deps.ledger.find(appid, req_seqno=query.req_seqno, accept_seqno=query.accept_seqno)
+            attempts = await deps.ledger.attempts(row.accept_seqno) if row else []
+        except LedgerUnavailable as exc:
+            code = ResultCode.SYSTEM_BUSY
+            log.warning("query failed", error=str(exc))
+            return respond(code, "ledger unavailable; retry later", key)
+        if row is None:
+            code = ResultCode.PARAM_ERROR
+            selector = "accept_seqno" if query.accept_seqno else "req_seqno"
+            return respond(code, f"{selector}: no such request for this appid", key)
+        code = ResultCode.SUCCESS
+        return respond(code, "", key, **query_body(row, attempts))
+    except Exception:
+        log.exception("query failed")
+        code = ResultCode.SYSTEM_ERROR
+        return respond(code, "internal error", request.get("signing_key"))
+    finally:
+        GATEWAY_REQUESTS.labels("query", code.value).inc()
+        GATEWAY_LATENCY.labels("query").observe(time.perf_counter() - start)

@@ -1,0 +1,25 @@
+"""Typed app keys and the resources the handlers use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.config import GatewayConfig
+from gateway.ratelimit import RateLimiter
+from picloss.kafka import AsyncProducer
+from picloss.ledger import Ledger
+from picloss.protocol.keys import KeyStore
+
+
+@dataclass
+class Deps:
+    ledger: Ledger
+    producer: AsyncProducer
+    keys: KeyStore
+
+
+CONFIG = web.AppKey("config", GatewayConfig)
+DEPS = web.AppKey("deps", Deps)
+LIMITER = web.AppKey("limiter", RateLimiter)

@@ -1,0 +1,56 @@
+"""Serves photos over HTTP on 127.0.0.1 for the demo, the tests and the load test."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+@dataclass
+class PhotoServer:
+    host: str = "127.0.0.1"
+    port: int = 0
+    photos: dict[str, bytes] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+
+    def add(self, name: str, data: bytes) -> str:
+        self.photos[name] = data
+        return self.url(name)
+
+    def add_dir(self, folder: Path) -> list[str]:
+        return [self.add(p.name, p.read_bytes()) for p in sorted(folder.iterdir())
+                if p.suffix.lower() in PHOTO_SUFFIXES]
+
+    def url(self, name: str) -> str:
+        return f"http://{self.host}:{self.port}/photos/{name}"
+
+    def file_desc(self, name: str, with_md5: bool = True) -> dict[str, str]:
+        desc = {"fileurl": self.url(name)}
+        if with_md5:
+            desc["filemd5"] = hashlib.md5(self.photos[name], usedforsecurity=False).hexdigest()
+        return desc
+
+    async def start(self) -> PhotoServer:
+        app = web.Application()
+        app.router.add_get("/photos/{name}", self._get)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _get(self, request: web.Request) -> web.Response:
+        data = self.photos.get(request.match_info["name"])
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="image/jpeg")

@@ -1,0 +1,244 @@
+"""The whole picloss stack on 127.0.0.1: broker, database, model services, orchestrator, dispatcher and the
+HTTPS gateway, each a real process. `make up`, `make demo` and the e2e tests all use this class."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from picloss.devstack.infra import Broker, Postgres, create_topics, start_broker, start_postgres
+from picloss.devstack.procs import free_port, pid_alive, port_open, spawn, stop_pid, wait_until
+from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODEL_SERVICES = ("classifier", "ocr", "damage", "aggregator")
+DEMO_APPID, DEMO_MCHID = "picloss-demo-app", "picloss-demo-mch"
+ENV_FILE_NAME = "picloss.env"
+
+
+@dataclass
+class StackSettings:
+    run_dir: Path
+    gateway_port: int = 8443
+    grpc_ports: dict[str, int] = field(default_factory=lambda: {
+        "classifier": 50051, "ocr": 50052, "damage": 50053, "aggregator": 50054})
+    metrics_ports: dict[str, int] = field(default_factory=lambda: {
+        "gateway": 9100, "orchestrator": 9101, "dispatcher": 9102, "classifier": 9103, "ocr": 9104,
+        "damage": 9105, "aggregator": 9106})
+    broker_port: int = 19092
+    postgres_port: int = 15432
+    partitions: int = 4
+    tls: bool = True
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for every process
+
+    @classmethod
+    def ephemeral(cls, run_dir: Path, **kwargs: object) -> StackSettings:
+        """Free ports everywhere (tests)."""
+        names = ("classifier", "ocr", "damage", "aggregator")
+        return cls(run_dir=run_dir, gateway_port=free_port(), broker_port=free_port(), postgres_port=free_port(),
+                   grpc_ports={n: free_port() for n in names},
+                   metrics_ports={n: free_port() for n in ("gateway", "orchestrator", "dispatcher", *names)},
+                   **kwargs)  # type: ignore[arg-type]
+
+
+class Stack:
+    def __init__(self, settings: StackSettings) -> None:
+        self.s = settings
+        self.run_dir = settings.run_dir
+        self.logs = self.run_dir / "logs"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.broker: Broker | None = None
+        self.postgres: Postgres | None = None
+        self.key = ""
+
+    # --------------------------------------------------------------- settings
+    @property
+    def scheme(self) -> str:
+        return "https" if self.s.tls else "http"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.s.gateway_port}"
+
+    @property
+    def keys_file(self) -> Path:
+        return self.run_dir / "keys.json"
+
+    @property
+    def cert_file(self) -> Path:
+        return self.run_dir / "tls" / "gateway.crt"
+
+    def _write_keys(self) -> None:
+        if self.keys_file.exists():
+            clients = json.loads(self.keys_file.read_text())["clients"]
+            self.key = clients[0]["keys"][0]
+            return
+        self.key = secrets.token_hex(32)
+        self.keys_file.write_text(json.dumps({"clients": [
+            {"appid": DEMO_APPID, "mchid": DEMO_MCHID, "keys": [self.key]}]}, indent=2))
+        self.keys_file.chmod(0o600)
+
+    def base_env(self) -> dict[str, str]:
+        assert self.postgres is not None and self.broker is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "KAFKA_", "CALLBACK_"))}
+        env.update({
+            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "DATABASE_URL": self.postgres.url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
+            "PICLOSS_KEYS_FILE": str(self.keys_file),
+            "PICLOSS_ORT_THREADS": env.get("PICLOSS_ORT_THREADS", "1"),
+            "FETCH_ALLOW_CIDRS": "127.0.0.0/8",
+            "CALLBACK_ALLOW_CIDRS": "127.0.0.0/8",
+            "CLASSIFIER_ADDR": f"127.0.0.1:{self.s.grpc_ports['classifier']}",
+            "OCR_ADDR": f"127.0.0.1:{self.s.grpc_ports['ocr']}",
+            "DAMAGE_ADDR": f"127.0.0.1:{self.s.grpc_ports['damage']}",
+            "AGGREGATOR_ADDR": f"127.0.0.1:{self.s.grpc_ports['aggregator']}",
+        })
+        env.update(self.s.env)
+        return env
+
+    def component_env(self, name: str) -> dict[str, str]:
+        env = self.base_env()
+        env["METRICS_PORT"] = str(self.s.metrics_ports[name])
+        if name in MODEL_SERVICES:
+            env["GRPC_PORT"] = str(self.s.grpc_ports[name])
+        if name == "gateway":
+            env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.s.gateway_port),
+                        "GATEWAY_TLS": "true" if self.s.tls else "false"})
+            if self.s.tls:
+                env.update({"GATEWAY_TLS_CERT": str(self.cert_file),
+                            "GATEWAY_TLS_KEY": str(self.run_dir / "tls" / "gateway.key")})
+        return env
+
+    # -------------------------------------------------------------- lifecycle
+    def start_infra(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._write_keys()
+        if self.s.tls:
+            from gateway.tls import ensure_self_signed
+
+            ensure_self_signed(self.cert_file, self.run_dir / "tls" / "gateway.key")
+        self.broker = start_broker(self.s.broker_port, self.logs / "broker.log")
+        self.procs["broker"] = self.broker.proc
+        self.postgres = start_postgres(self.run_dir / "pgdata", self.s.postgres_port, self.logs / "postgres.log")
+        self.procs["postgres"] = self.postgres.proc
+        create_topics(self.broker.bootstrap, {REQUESTS_TOPIC: self.s.partitions, RESULTS_TOPIC: self.s.partitions})
+
+    def start(self, name: str, wait: bool = True) -> subprocess.Popen[bytes]:
+        module = "gateway" if name == "gateway" else f"services.{name}"
+        proc = spawn([sys.executable, "-m", module], self.logs / f"{name}.log", env=self.component_env(name),
+                     cwd=REPO_ROOT)
+        self.procs[name] = proc
+        if wait:
+            self.wait_ready(name)
+        return proc
+
+    def wait_ready(self, name: str, timeout_s: float = 180) -> None:
+        proc, log = self.procs[name], self.logs / f"{name}.log"
+        if name in MODEL_SERVICES:
+            port = self.s.grpc_ports[name]
+            wait_until(lambda: _grpc_serving(port), timeout_s, name, interval_s=0.3, proc=proc, log=log)
+        elif name == "gateway":
+            wait_until(lambda: _http_ok(f"{self.gateway_url}/readyz"), timeout_s, name, interval_s=0.2,
+                       proc=proc, log=log)
+        else:
+            port = self.s.metrics_ports[name]
+            wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), timeout_s, name, interval_s=0.2,
+                       proc=proc, log=log)
+
+    def up(self, components: tuple[str, ...] | None = None) -> None:
+        self.start_infra()
+        names = components or (*MODEL_SERVICES, "orchestrator", "dispatcher", "gateway")
+        for name in names:  # start all, then wait: model warm-ups overlap
+            self.start(name, wait=False)
+        for name in names:
+            self.wait_ready(name)
+        self.write_state()
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        stop_pid(proc.pid, timeout_s=15, sig=sig)
+        proc.wait(timeout=15)
+
+    def restart(self, name: str, sig: int = signal.SIGKILL) -> None:
+        self.kill(name, sig)
+        self.start(name)
+
+    def down(self) -> None:
+        order = ["gateway", "orchestrator", "dispatcher", *MODEL_SERVICES, "postgres", "broker"]
+        for name in order + [n for n in self.procs if n not in order]:
+            proc = self.procs.pop(name, None)
+            if proc is not None and proc.poll() is None:
+                stop_pid(proc.pid, timeout_s=15, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)
+        state = self.run_dir / "state.json"
+        if state.exists():
+            state.unlink()
+
+    # ------------------------------------------------------------ state file
+    def write_state(self) -> None:
+        assert self.postgres is not None and self.broker is not None
+        (self.run_dir / "state.json").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}, indent=2))
+        env = {
+            "PICLOSS_GATEWAY_URL": self.gateway_url,
+            "PICLOSS_CA_CERT": str(self.cert_file) if self.s.tls else "",
+            "PICLOSS_APPID": DEMO_APPID,
+            "PICLOSS_MCHID": DEMO_MCHID,
+            "PICLOSS_KEY": self.key,
+            "DATABASE_URL": self.postgres.url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
+            "PICLOSS_LOGS": str(self.logs),
+        }
+        (self.run_dir / ENV_FILE_NAME).write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+
+
+def stop_recorded(run_dir: Path) -> list[str]:
+    """`make down`: stop exactly the processes `make up` recorded."""
+    state = run_dir / "state.json"
+    if not state.exists():
+        return []
+    pids: dict[str, int] = json.loads(state.read_text())
+    stopped = []
+    order = ["gateway", "orchestrator", "dispatcher", *MODEL_SERVICES, "postgres", "broker"]
+    for name in order + [n for n in pids if n not in order]:
+        pid = pids.get(name)
+        if pid and pid_alive(pid):
+            stop_pid(pid, timeout_s=15, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)
+            stopped.append(name)
+    state.unlink()
+    return stopped
+
+
+def _http_ok(url: str) -> bool:
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=1, context=ctx) as resp:  # noqa: S310 (loopback only)
+            return bool(resp.status == 200)
+    except Exception:
+        return False
+
+
+def _grpc_serving(port: int) -> bool:
+    if not port_open(port):
+        return False
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            resp = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+        except grpc.RpcError:
+            return False
+        return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)

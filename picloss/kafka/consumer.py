@@ -1,0 +1,186 @@
+"""The one Kafka consumer loop: at-least-once, concurrent handlers, in-order offset commits.
+
+- `enable.auto.offset.store=False`: an offset is stored only when the handler of that message
+  and of every earlier message of its partition succeeded (their outcome is durable), then
+  auto-committed; stored offsets are committed synchronously when partitions are revoked.
+- poll() runs continuously in a worker thread while handlers run on the event loop, so slow
+  model work never pushes the consumer past `max.poll.interval.ms`; at `max_in_flight` the
+  assigned partitions are paused instead of blocking poll().
+- A handler that raises is retried with backoff (the message is never skipped); a handler
+  that raises PermanentError (e.g. an undecodable event) is logged, counted and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from picloss.observability.metrics import CONSUMER_EVENTS, CONSUMER_LAG, CONSUMER_PROCESSING
+
+log = structlog.get_logger()
+
+Handler = Callable[[Message], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """The event can never be handled; skip it (after logging)."""
+
+
+class _PartitionTracker:
+    """In-flight offsets of one partition; yields the next offset safe to store."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, bool] = {}
+
+    def add(self, offset: int) -> None:
+        self.pending[offset] = False
+
+    def finish(self, offset: int) -> int | None:
+        if offset not in self.pending:
+            return None
+        self.pending[offset] = True
+        commit_to = None
+        for off in sorted(self.pending):
+            if not self.pending[off]:
+                break
+            del self.pending[off]
+            commit_to = off + 1
+        return commit_to
+
+
+class ConsumerLoop:
+    def __init__(self, *, bootstrap: str, topic: str, group: str, handler: Handler, max_in_flight: int = 4,
+                 session_timeout_ms: int = 10000, max_poll_interval_ms: int = 300000,
+                 retry_backoff_s: tuple[float, ...] = (0.5, 1, 2, 5, 10), extra: dict[str, Any] | None = None):
+        conf: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": True,
+            "auto.commit.interval.ms": 500,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": max(200, session_timeout_ms // 4),
+            "max.poll.interval.ms": max_poll_interval_ms,
+        }
+        conf.update(extra or {})
+        self.topic, self.group = topic, group
+        self._consumer = Consumer(conf)
+        self._handler = handler
+        self._max_in_flight = max_in_flight
+        self._backoff = retry_backoff_s
+        self._lock = threading.Lock()
+        self._trackers: dict[int, _PartitionTracker] = {}
+        self._in_flight = 0
+        self._paused = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # rebalance callbacks run inside poll(), on the poll thread
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            for tp in partitions:
+                self._trackers.setdefault(tp.partition, _PartitionTracker())
+        log.info("partitions assigned", topic=self.topic, partitions=[tp.partition for tp in partitions])
+        if self._paused and partitions:
+            consumer.pause(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            log.info("commit on revoke skipped", error=str(exc))
+        with self._lock:
+            for tp in partitions:
+                self._trackers.pop(tp.partition, None)
+        log.info("partitions revoked", topic=self.topic, partitions=[tp.partition for tp in partitions])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not stop.is_set():
+                msg = await asyncio.to_thread(self._consumer.poll, 0.2)
+                self._update_pause()
+                if msg is None:
+                    continue
+                if msg.error():
+                    log.warning("consumer error", error=str(msg.error()))
+                    continue
+                with self._lock:
+                    tracker = self._trackers.setdefault(msg.partition(), _PartitionTracker())
+                    tracker.add(msg.offset())
+                    self._in_flight += 1
+                CONSUMER_LAG.labels(self.topic, self.group).set(self._in_flight)
+                task = asyncio.create_task(self._handle(msg))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                self._update_pause()
+        finally:
+            await self._drain()
+
+    def _update_pause(self) -> None:
+        with self._lock:
+            full = self._in_flight >= self._max_in_flight
+        if full == self._paused:
+            return
+        assignment = self._consumer.assignment()
+        if full:
+            self._consumer.pause(assignment)
+        else:
+            self._consumer.resume(assignment)
+        self._paused = full
+
+    async def _handle(self, msg: Message) -> None:
+        start = time.perf_counter()
+        outcome = "ok"
+        attempt = 0
+        while True:
+            try:
+                await self._handler(msg)
+                break
+            except PermanentError as exc:
+                outcome = "skipped"
+                log.error("event skipped", topic=self.topic, offset=msg.offset(), error=str(exc))
+                break
+            except asyncio.CancelledError:
+                self._release(msg, store=False)
+                raise
+            except Exception as exc:
+                delay = self._backoff[min(attempt, len(self._backoff) - 1)]
+                attempt += 1
+                CONSUMER_EVENTS.labels(self.topic, self.group, "retry").inc()
+                log.warning("handler failed, retrying", topic=self.topic, offset=msg.offset(), attempt=attempt,
+                            delay_s=delay, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(delay)
+        CONSUMER_PROCESSING.labels(self.topic, self.group).observe(time.perf_counter() - start)
+        CONSUMER_EVENTS.labels(self.topic, self.group, outcome).inc()
+        self._release(msg, store=True)
+
+    def _release(self, msg: Message, store: bool) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            tracker = self._trackers.get(msg.partition())
+            commit_to = tracker.finish(msg.offset()) if (tracker and store) else None
+        CONSUMER_LAG.labels(self.topic, self.group).set(self._in_flight)
+        if commit_to is not None:
+            try:
+                self._consumer.store_offsets(offsets=[TopicPartition(msg.topic(), msg.partition(), commit_to)])
+            except KafkaException as exc:  # partition revoked meanwhile: the new owner redoes it
+                log.info("offset not stored", partition=msg.partition(), error=str(exc))
+
+    async def _drain(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException:
+            pass
+        await asyncio.to_thread(self._consumer.close)

@@ -1,0 +1,328 @@
+"""Ledger operations. Every method is one short transaction; callers never hold connections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+import asyncpg
+
+from picloss.ledger.migrate import migrate
+
+
+class LedgerUnavailable(RuntimeError):
+    """The database cannot be reached or refused the operation for a transient reason."""
+
+
+_TRANSIENT = (OSError, asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.InterfaceError,
+              asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.TooManyConnectionsError,
+              asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.SerializationError,
+              asyncpg.exceptions.DeadlockDetectedError, TimeoutError)
+
+
+class AcceptStatus(Enum):
+    ACCEPTED = "accepted"          # new request, event published, committed
+    DUPLICATE = "duplicate"        # same (appid, req_seqno) and content: the earlier accept_seqno
+    CONFLICT = "conflict"          # same (appid, req_seqno), different content
+    NONCE_REPLAYED = "nonce_replayed"
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    status: AcceptStatus
+    accept_seqno: str | None = None
+
+
+@dataclass(frozen=True)
+class NewFile:
+    idx: int
+    fileid: str
+    fileurl: str
+    filemd5_given: str | None
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    accept_seqno: str
+    appid: str
+    mchid: str
+    req_seqno: str
+    model: str
+    callback_url: str
+    state: str
+    result_code: str | None
+    result: dict[str, Any] | None
+    accepted_at: datetime
+    done_at: datetime | None
+
+    @classmethod
+    def from_record(cls, r: asyncpg.Record) -> RequestRow:
+        result = r["result"]
+        return cls(r["accept_seqno"], r["appid"], r["mchid"], r["req_seqno"], r["model"], r["callback_url"],
+                   r["state"], r["result_code"], json.loads(result) if isinstance(result, str) else result,
+                   r["accepted_at"], r["done_at"])
+
+
+@dataclass(frozen=True)
+class Delivery:
+    accept_seqno: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    idx: int
+    filemd5: str | None
+    image_class: str | None
+    result_code: int
+    detail: str | None
+
+
+_REQUEST_COLUMNS = ("accept_seqno, appid, mchid, req_seqno, model, callback_url, state, result_code, "
+                    "result, accepted_at, done_at")
+
+
+class Ledger:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10, apply_migrations: bool = True,
+                      timeout_s: float = 5.0) -> Ledger:
+        async def init(conn: asyncpg.Connection) -> None:
+            await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init,
+                                         timeout=timeout_s, command_timeout=30)
+        if apply_migrations:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def ping(self) -> bool:
+        try:
+            async with self._pool.acquire(timeout=2) as conn:
+                return bool(await conn.fetchval("SELECT 1"))
+        except Exception:
+            return False
+
+    async def _run(self, fn: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+        try:
+            async with self._pool.acquire(timeout=5) as conn:
+                return await fn(conn)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailable(str(exc)) from exc
+
+    # ---------------------------------------------------------------- gateway
+
+    async def accept(self, *, accept_seqno: str, appid: str, mchid: str, nonce: str, nonce_ttl_s: float,
+                     req_seqno: str, content_hash: str, model: str, callback_url: str,
+                     files: Sequence[NewFile], publish: Callable[[], Awaitable[None]]) -> AcceptResult:
+        """Record the nonce and the request, await `publish()` (the broker's ack), then commit.
+
+        If publish raises, the transaction rolls back: no request row is left without its event,
+        and the nonce stays unused so the caller may retry.
+        """
+
+        async def tx(conn: asyncpg.Connection) -> AcceptResult:
+            async with conn.transaction():
+                fresh = await conn.fetchval(
+                    "INSERT INTO nonces (appid, nonce, expires_at) VALUES ($1, $2, now() + $3::interval) "
+                    "ON CONFLICT (appid, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at "
+                    "WHERE nonces.expires_at < now() RETURNING true",
+                    appid, nonce, timedelta(seconds=nonce_ttl_s))
+                if not fresh:
+                    return AcceptResult(AcceptStatus.NONCE_REPLAYED)
+                inserted = await conn.fetchval(
+                    "INSERT INTO requests (accept_seqno, appid, mchid, req_seqno, content_hash, model, "
+                    "callback_url, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'ACCEPTED') "
+                    "ON CONFLICT (appid, req_seqno) DO NOTHING RETURNING accept_seqno",
+                    accept_seqno, appid, mchid, req_seqno, content_hash, model, callback_url)
+                if inserted is None:
+                    row = await conn.fetchrow("SELECT accept_seqno, content_hash FROM requests "
+                                              "WHERE appid = $1 AND req_seqno = $2", appid, req_seqno)
+                    if row is None:  # the conflicting insert rolled back between our two statements
+                        raise LedgerUnavailable("concurrent accept of the same req_seqno; retry")
+                    if row["content_hash"] == content_hash:
+                        return AcceptResult(AcceptStatus.DUPLICATE, row["accept_seqno"])
+                    return AcceptResult(AcceptStatus.CONFLICT, row["accept_seqno"])
+                await conn.executemany(
+                    "INSERT INTO request_files (accept_seqno, idx, fileid, fileurl, filemd5_given) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    [(accept_seqno, f.idx, f.fileid, f.fileurl, f.filemd5_given) for f in files])
+                await conn.execute("INSERT INTO state_transitions (accept_seqno, from_state, to_state) "
+                                   "VALUES ($1, NULL, 'ACCEPTED')", accept_seqno)
+                await publish()
+                return AcceptResult(AcceptStatus.ACCEPTED, accept_seqno)
+
+        result: AcceptResult = await self._run(tx)
+        return result
+
+    async def purge_nonces(self) -> int:
+        async def q(conn: asyncpg.Connection) -> int:
+            status = await conn.execute("DELETE FROM nonces WHERE expires_at < now()")
+            return int(status.split()[-1])
+
+        purged: int = await self._run(q)
+        return purged
+
+    async def find(self, appid: str, *, req_seqno: str | None = None,
+                   accept_seqno: str | None = None) -> RequestRow | None:
+        async def q(conn: asyncpg.Connection) -> asyncpg.Record | None:
+            if accept_seqno is not None:
+                return await conn.fetchrow(f"SELECT {_REQUEST_COLUMNS} FROM requests "
+                                           "WHERE appid = $1 AND accept_seqno = $2", appid, accept_seqno)
+            return await conn.fetchrow(f"SELECT {_REQUEST_COLUMNS} FROM requests "
+                                       "WHERE appid = $1 AND req_seqno = $2", appid, req_seqno)
+
+        record = await self._run(q)
+        return RequestRow.from_record(record) if record else None
+
+    async def attempts(self, accept_seqno: str) -> list[dict[str, Any]]:
+        async def q(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+            return await conn.fetch("SELECT attempt, started_at, duration_ms, http_status, outcome, error "
+                                    "FROM delivery_attempts WHERE accept_seqno = $1 ORDER BY attempt",
+                                    accept_seqno)
+
+        return [dict(r) for r in await self._run(q)]
+
+    # ----------------------------------------------------------- orchestrator
+
+    async def get(self, accept_seqno: str) -> RequestRow | None:
+        record = await self._run(lambda conn: conn.fetchrow(
+            f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE accept_seqno = $1", accept_seqno))
+        return RequestRow.from_record(record) if record else None
+
+    async def files(self, accept_seqno: str) -> list[dict[str, Any]]:
+        rows = await self._run(lambda conn: conn.fetch(
+            "SELECT idx, fileid, fileurl, filemd5_given FROM request_files WHERE accept_seqno = $1 "
+            "ORDER BY idx", accept_seqno))
+        return [dict(r) for r in rows]
+
+    async def transition(self, accept_seqno: str, to_state: str, from_states: Sequence[str]) -> bool:
+        """Move to `to_state` only from one of `from_states`; False when the request was elsewhere."""
+
+        async def tx(conn: asyncpg.Connection) -> bool:
+            async with conn.transaction():
+                prev = await conn.fetchval(
+                    "UPDATE requests r SET state = $2, updated_at = now() FROM (SELECT state FROM requests "
+                    "WHERE accept_seqno = $1 FOR UPDATE) old WHERE r.accept_seqno = $1 "
+                    "AND r.state = ANY($3::text[]) RETURNING old.state", accept_seqno, to_state, list(from_states))
+                if prev is None:
+                    return False
+                await conn.execute("INSERT INTO state_transitions (accept_seqno, from_state, to_state) "
+                                   "VALUES ($1, $2, $3)", accept_seqno, prev, to_state)
+                return True
+
+        moved: bool = await self._run(tx)
+        return moved
+
+    async def complete(self, accept_seqno: str, result_code: str, result: dict[str, Any],
+                       files: Sequence[FileOutcome]) -> bool:
+        """Store the result body and go DONE, once: a second completion keeps the first result."""
+
+        async def tx(conn: asyncpg.Connection) -> bool:
+            async with conn.transaction():
+                prev = await conn.fetchval("SELECT state FROM requests WHERE accept_seqno = $1 FOR UPDATE",
+                                           accept_seqno)
+                if prev not in ("ACCEPTED", "PROCESSING"):
+                    return False
+                await conn.execute("UPDATE requests SET state = 'DONE', result_code = $2, result = $3, "
+                                   "done_at = now(), updated_at = now() WHERE accept_seqno = $1",
+                                   accept_seqno, result_code, result)
+                await conn.executemany(
+                    "UPDATE request_files SET filemd5 = $3, image_class = $4, result_code = $5, detail = $6 "
+                    "WHERE accept_seqno = $1 AND idx = $2",
+                    [(accept_seqno, f.idx, f.filemd5, f.image_class, f.result_code, f.detail) for f in files])
+                await conn.execute("INSERT INTO state_transitions (accept_seqno, from_state, to_state) "
+                                   "VALUES ($1, $2, 'DONE')", accept_seqno, prev)
+                return True
+
+        done: bool = await self._run(tx)
+        return done
+
+    # ------------------------------------------------------------- dispatcher
+
+    async def ensure_delivery(self, accept_seqno: str) -> bool:
+        """Create the delivery row for a DONE request (idempotent). False if the request is unknown."""
+
+        async def q(conn: asyncpg.Connection) -> bool:
+            exists = await conn.fetchval("SELECT state FROM requests WHERE accept_seqno = $1", accept_seqno)
+            if exists is None:
+                return False
+            await conn.execute("INSERT INTO deliveries (accept_seqno) VALUES ($1) "
+                               "ON CONFLICT (accept_seqno) DO NOTHING", accept_seqno)
+            return True
+
+        ok: bool = await self._run(q)
+        return ok
+
+    async def claim_due(self, limit: int, lease_s: float) -> list[Delivery]:
+        rows = await self._run(lambda conn: conn.fetch(
+            "UPDATE deliveries SET lease_until = now() + $2::interval WHERE accept_seqno IN ("
+            " SELECT accept_seqno FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= now()"
+            " AND (lease_until IS NULL OR lease_until < now()) ORDER BY next_attempt_at"
+            " LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING accept_seqno, attempts",
+            limit, timedelta(seconds=lease_s)))
+        return [Delivery(r["accept_seqno"], r["attempts"]) for r in rows]
+
+    async def seconds_to_next_due(self) -> float | None:
+        value = await self._run(lambda conn: conn.fetchval(
+            "SELECT EXTRACT(EPOCH FROM (min(greatest(next_attempt_at, coalesce(lease_until, next_attempt_at)))"
+            " - now())) FROM deliveries WHERE status = 'PENDING'"))
+        return None if value is None else max(0.0, float(value))
+
+    async def pending_deliveries(self) -> int:
+        value = await self._run(lambda conn: conn.fetchval(
+            "SELECT count(*) FROM deliveries WHERE status = 'PENDING'"))
+        return int(value)
+
+    async def record_attempt(self, *, accept_seqno: str, attempt: int, started_at: datetime, duration_ms: int,
+                             http_status: int | None, success: bool, error: str | None,
+                             retry_in_s: float | None) -> str:
+        """Record one attempt; returns the delivery status after it (PENDING, DELIVERED, FAILED)."""
+
+        async def tx(conn: asyncpg.Connection) -> str:
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO delivery_attempts (accept_seqno, attempt, started_at, duration_ms, http_status, "
+                    "outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    accept_seqno, attempt, started_at, duration_ms, http_status,
+                    "success" if success else "failure", error)
+                if success:
+                    status, state = "DELIVERED", "DELIVERED"
+                elif retry_in_s is None:
+                    status, state = "FAILED", "DELIVERY_FAILED"
+                else:
+                    status, state = "PENDING", None
+                await conn.execute(
+                    "UPDATE deliveries SET status = $2, attempts = $3, lease_until = NULL, updated_at = now(), "
+                    "next_attempt_at = now() + $4::interval WHERE accept_seqno = $1",
+                    accept_seqno, status, attempt, timedelta(seconds=retry_in_s or 0))
+                if state is not None:
+                    prev = await conn.fetchval("UPDATE requests r SET state = $2, updated_at = now() "
+                                               "FROM (SELECT state FROM requests WHERE accept_seqno = $1 "
+                                               "FOR UPDATE) old WHERE r.accept_seqno = $1 RETURNING old.state",
+                                               accept_seqno, state)
+                    await conn.execute("INSERT INTO state_transitions (accept_seqno, from_state, to_state) "
+                                       "VALUES ($1, $2, $3)", accept_seqno, prev, state)
+                return status
+
+        status: str = await self._run(tx)
+        return status
+
+    async def reconcile_deliveries(self, older_than_s: float) -> int:
+        """Create missing delivery rows for requests DONE longer than `older_than_s` ago."""
+        status = await self._run(lambda conn: conn.execute(
+            "INSERT INTO deliveries (accept_seqno) SELECT r.accept_seqno FROM requests r "
+            "WHERE r.state = 'DONE' AND r.done_at < now() - $1::interval "
+            "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.accept_seqno = r.accept_seqno) "
+            "ON CONFLICT DO NOTHING", timedelta(seconds=older_than_s)))
+        return int(status.split()[-1])

@@ -1,0 +1,1 @@
+"""The callback dispatcher: result events in, signed callbacks out, retries due in the ledger."""

@@ -1,0 +1,55 @@
+"""python -m services.orchestrator: config → logging → clients → consumer loop → signals."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from picloss.health import HealthServer
+from picloss.kafka import AsyncProducer, ConsumerLoop
+from picloss.ledger import Ledger
+from picloss.observability.logs import setup_logging
+from services.orchestrator.clients import ModelClients
+from services.orchestrator.config import OrchestratorConfig
+from services.orchestrator.fetch import PhotoFetcher
+from services.orchestrator.handler import RequestHandler
+from services.orchestrator.pipeline import Pipeline
+
+
+async def run(config: OrchestratorConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    ledger = await Ledger.connect(config.database_url)
+    producer = AsyncProducer(config.kafka_bootstrap)
+    clients = ModelClients(classifier=config.classifier_addr, ocr=config.ocr_addr, damage=config.damage_addr,
+                           aggregator=config.aggregator_addr, timeout_s=config.rpc_timeout_s,
+                           retry_budget_s=config.rpc_retry_budget_s)
+    health = HealthServer(config.metrics_port, ready=ledger.ping)
+    await health.start()
+    try:
+        async with PhotoFetcher(allow=config.fetch_allow, timeout_s=config.fetch_timeout_s,
+                                max_bytes=config.fetch_max_bytes) as fetcher:
+            pipeline = Pipeline(clients=clients, fetcher=fetcher, max_pixels=config.max_pixels,
+                                fetch_concurrency=config.fetch_concurrency, damage_batch=config.damage_batch)
+            handler = RequestHandler(ledger=ledger, producer=producer, pipeline=pipeline,
+                                     results_topic=config.results_topic)
+            consumer = ConsumerLoop(bootstrap=config.kafka_bootstrap, topic=config.requests_topic,
+                                    group=config.group, handler=handler, max_in_flight=config.max_in_flight)
+            await consumer.run(stop)
+    finally:
+        await health.stop()
+        await clients.close()
+        await asyncio.to_thread(producer.close)
+        await ledger.close()
+
+
+def main() -> None:
+    config = OrchestratorConfig.from_env()
+    setup_logging("orchestrator", config.log_level)
+    asyncio.run(run(config))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The callback body of PROTOCOL §5 and the §7 extensions, built from a pipeline outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from picloss.aggregator.v1 import aggregator_pb2
+from picloss.common.v1 import common_pb2
+from picloss.damage.v1 import damage_pb2
+from picloss.protocol.codes import CallbackCode, FileCode, ImageClass
+from services.orchestrator.pipeline import FileWork, Outcome
+
+IDCARD_FIELDS = ("id", "name", "address", "birth", "sex", "nation", "valid_date", "authority")
+PRE_CLASSIFICATION = {FileCode.DOWNLOAD_FAILED, FileCode.MD5_MISMATCH, FileCode.NOT_AN_IMAGE, FileCode.TOO_LARGE}
+
+
+def file_desc(f: FileWork) -> dict[str, Any]:
+    desc: dict[str, Any] = {"fileurl": f.fileurl, "fileid": f.fileid}
+    if f.md5:
+        desc["filemd5"] = f.md5
+    return desc
+
+
+def box(b: common_pb2.Box) -> dict[str, int]:
+    return {"xmin": b.xmin, "ymin": b.ymin, "xmax": b.xmax, "ymax": b.ymax}
+
+
+def _conf(value: float) -> float:
+    return round(min(1.0, max(0.0, float(value))), 4)
+
+
+def idcard(f: FileWork) -> dict[str, Any]:
+    assert f.document is not None
+    body: dict[str, Any] = {"file": file_desc(f), "result_code": int(f.code)}
+    confidences: dict[str, float] = {}
+    for fld in f.document.fields:
+        if fld.name in IDCARD_FIELDS and fld.value:
+            body[fld.name] = fld.value
+            confidences[fld.name] = _conf(fld.confidence)
+    if confidences:
+        body["confidences"] = confidences  # extension: the protocol's idcard has no per-field confidence
+    return body
+
+
+def licence(f: FileWork) -> dict[str, Any]:
+    assert f.document is not None
+    items = [{"item": fld.name, "itemstring": fld.value, "itemconf": _conf(fld.confidence)}
+             for fld in f.document.fields if fld.value]
+    return {"file": file_desc(f), "result_code": int(f.code), "items": items}
+
+
+def vin_info(f: FileWork) -> dict[str, Any]:
+    assert f.document is not None
+    body: dict[str, Any] = {"file": file_desc(f), "result_code": int(f.code)}
+    for fld in f.document.fields:
+        if fld.name == "vin" and fld.value:
+            body["vin"], body["vinconf"] = fld.value, _conf(fld.confidence)
+    return body
+
+
+def single_damage(d: damage_pb2.Damage) -> dict[str, Any]:
+    return {
+        "damage_degree_id": int(d.degree_id),
+        "damage_degree_score": int(d.degree_score),
+        "component_parts": [{"component_part_id": int(c.component_part_id), "component_part_score": int(c.score)}
+                            for c in d.components],
+        "boxes": box(d.box),
+        "damage_type": d.damage_type,
+        "damage_type_score": int(d.damage_type_score),
+    }
+
+
+def single_loss(f: FileWork) -> dict[str, Any]:
+    damages = list(f.damages.damages) if f.damages is not None else []
+    return {"file": file_desc(f), "result_code": int(f.code), "single_damage": [single_damage(d) for d in damages]}
+
+
+def batch_loss(outcome: Outcome, damage_files: list[FileWork]) -> dict[str, Any] | None:
+    by_idx = {str(f.idx): f for f in outcome.files}
+    if outcome.batch is None:
+        if not damage_files:
+            return None
+        if outcome.batch_error is not None:
+            return {"result_code": int(FileCode.PROCESSING_FAILED), "batch_loss_results": []}
+        return {"result_code": int(FileCode.NO_DAMAGE), "batch_loss_results": []}
+    results = [_component(c, by_idx) for c in outcome.batch.results]
+    return {"result_code": int(FileCode.OK if results else FileCode.NO_DAMAGE), "batch_loss_results": results}
+
+
+def _component(c: aggregator_pb2.ComponentDamage, by_idx: dict[str, FileWork]) -> dict[str, Any]:
+    return {
+        "damage_component_id": int(c.damage_component_id),
+        "damage_degree_id": int(c.damage_degree_id),
+        "damage_degree_score": int(c.damage_degree_score),
+        "image_contain": [{"file": file_desc(by_idx[ic.fileid]), "component_damage_boxes": [box(b) for b in ic.boxes]}
+                          for ic in c.image_contain if ic.fileid in by_idx],
+    }
+
+
+def _file_entry(f: FileWork) -> dict[str, Any]:
+    entry: dict[str, Any] = {"fileid": f.fileid, "fileurl": f.fileurl, "result_code": int(f.code)}
+    if f.image_class is not None:  # absent when the file failed before it could be classified
+        entry["image_class"] = f.image_class.value
+    return entry
+
+
+def overall(files: list[FileWork]) -> tuple[CallbackCode, str]:
+    if all(f.code in PRE_CLASSIFICATION for f in files):
+        return CallbackCode.ALL_FILES_FAILED, "no file could be downloaded and decoded"
+    if all(f.code in PRE_CLASSIFICATION or f.code == FileCode.PROCESSING_FAILED for f in files):
+        return CallbackCode.PROCESS_FAILED, "the model services could not process any file"
+    failed = sum(1 for f in files if f.code in PRE_CLASSIFICATION or f.code == FileCode.PROCESSING_FAILED)
+    return CallbackCode.SUCCESS, f"{len(files) - failed} of {len(files)} files processed"
+
+
+def build_body(*, appid: str, mchid: str, nonce: str, timestamp: int, accept_seqno: str, req_seqno: str,
+               model: str, outcome: Outcome) -> dict[str, Any]:
+    files = outcome.files
+    code, msg = overall(files)
+    body: dict[str, Any] = {
+        "appid": appid, "mchid": mchid, "nonce": nonce, "timestamp": timestamp,
+        "accept_seqno": accept_seqno, "req_seqno": req_seqno, "result_code": code.value, "result_msg": msg,
+    }
+    read = [f for f in files if f.document is not None]
+    groups = {
+        "idcards": [idcard(f) for f in read if f.image_class in (ImageClass.IDCARD_FRONT, ImageClass.IDCARD_BACK)],
+        "driver_licenses": [licence(f) for f in read if f.image_class is ImageClass.DRIVER_LICENSE],
+        "driving_licenses": [licence(f) for f in read if f.image_class is ImageClass.DRIVING_LICENSE],
+        "vin_infos": [vin_info(f) for f in read if f.image_class is ImageClass.VIN],
+    }
+    body.update({k: v for k, v in groups.items() if v})
+    damage_files = [f for f in files if f.damages is not None]
+    if model == "SINGLE" and damage_files:
+        body["single_loss"] = [single_loss(f) for f in damage_files]
+    if model == "BATCH":
+        batch = batch_loss(outcome, damage_files)
+        if batch is not None:
+            body["batch_loss"] = batch
+    body["files"] = [_file_entry(f) for f in files]
+    return body

@@ -1,0 +1,81 @@
+"""The request-event handler: idempotent by accept_seqno, outcome durable before the offset moves."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from confluent_kafka import Message
+from google.protobuf.message import DecodeError
+
+from picloss.events.v1 import events_pb2
+from picloss.kafka import AsyncProducer, PermanentError
+from picloss.ledger import Ledger
+from picloss.ledger.store import FileOutcome
+from picloss.observability.logs import bind_request, clear_request
+from picloss.observability.metrics import REQUESTS_DONE
+from picloss.protocol.signing import new_nonce
+from services.orchestrator.callback import build_body
+from services.orchestrator.pipeline import FileWork, Pipeline
+
+log = structlog.get_logger()
+
+FINAL_STATES = ("DONE", "DELIVERED", "DELIVERY_FAILED")
+# The gateway publishes just before it commits: give a not-yet-visible row this long.
+UNCOMMITTED_GRACE_MS = 60_000
+
+
+class RowNotVisibleYet(Exception):
+    pass
+
+
+class RequestHandler:
+    def __init__(self, *, ledger: Ledger, producer: AsyncProducer, pipeline: Pipeline, results_topic: str) -> None:
+        self._ledger = ledger
+        self._producer = producer
+        self._pipeline = pipeline
+        self._results_topic = results_topic
+
+    async def __call__(self, msg: Message) -> None:
+        try:
+            event = events_pb2.RequestAccepted.FromString(msg.value() or b"")
+        except DecodeError as exc:
+            raise PermanentError(f"undecodable RequestAccepted at offset {msg.offset()}") from exc
+        if not event.accept_seqno:
+            raise PermanentError("RequestAccepted without accept_seqno")
+        bind_request(accept_seqno=event.accept_seqno, req_seqno=event.req_seqno)
+        try:
+            await self.handle(event)
+        finally:
+            clear_request()
+
+    async def handle(self, event: events_pb2.RequestAccepted) -> None:
+        row = await self._ledger.get(event.accept_seqno)
+        if row is None:
+            if time.time() * 1000 - event.accepted_at_ms < UNCOMMITTED_GRACE_MS:
+                raise RowNotVisibleYet(event.accept_seqno)
+            # The gateway rolled back after the broker ack and answered SYSTEM_BUSY: never accepted.
+            raise PermanentError(f"{event.accept_seqno} was never committed to the ledger")
+        if row.state in FINAL_STATES:
+            log.info("already done; re-announcing the result", state=row.state)
+            await self._announce(row.accept_seqno)
+            return
+        await self._ledger.transition(row.accept_seqno, "PROCESSING", ("ACCEPTED",))
+        files = [FileWork(idx=r["idx"], fileid=r["fileid"], fileurl=r["fileurl"], md5_given=r["filemd5_given"])
+                 for r in await self._ledger.files(row.accept_seqno)]
+        outcome = await self._pipeline.run(row.accept_seqno, row.model, files)
+        body = build_body(appid=row.appid, mchid=row.mchid, nonce=new_nonce(), timestamp=int(time.time()),
+                          accept_seqno=row.accept_seqno, req_seqno=row.req_seqno, model=row.model, outcome=outcome)
+        stored = await self._ledger.complete(
+            row.accept_seqno, body["result_code"], body,
+            [FileOutcome(f.idx, f.md5, f.image_class.value if f.image_class else None, int(f.code), f.detail)
+             for f in files])
+        if stored:
+            REQUESTS_DONE.labels(body["result_code"]).inc()
+        log.info("request done", result_code=body["result_code"], stored=stored,
+                 timings={k: round(v, 3) for k, v in outcome.timings.items()})
+        await self._announce(row.accept_seqno)
+
+    async def _announce(self, accept_seqno: str) -> None:
+        event = events_pb2.ResultReady(accept_seqno=accept_seqno, done_at_ms=int(time.time() * 1000))
+        await self._producer.send(self._results_topic, accept_seqno, event.SerializeToString())
