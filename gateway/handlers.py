@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway.state import CONFIG, DEPS, LIMITER
+from gateway.state import CONFIG, DEPS, LIMITER, SIGNING_KEY
 from picloss.events.v1 import events_pb2
 from picloss.kafka import BrokerUnavailable
 from picloss.ledger import LedgerUnavailable
@@ -75,7 +75,7 @@ async def _read_authenticated(request: web.Request) -> tuple[dict[str, Any], str
     keys = deps.keys.keys_for(appid, mchid)
     if not keys:
         raise ProtocolError(ResultCode.APPID_UNKNOWN, "no key for this appid and mchid")
-    request["signing_key"] = keys[0]
+    request[SIGNING_KEY] = keys[0]
     if not verify(raw, request.headers.get("Signature"), keys):
         raise ProtocolError(ResultCode.SIGN_ERROR, "Signature missing or wrong")
     return obj, appid, mchid, keys[0]
@@ -96,7 +96,7 @@ async def request_handler(request: web.Request) -> web.Response:
                 raise ProtocolError(ResultCode.RATE_LIMITED, "over the configured request rate")
         except ProtocolError as err:
             code = err.code
-            return respond(err.code, err.msg, request.get("signing_key"))
+            return respond(err.code, err.msg, request.get(SIGNING_KEY))
 
         accept_seqno = new_accept_seqno()
         files = [NewFile(idx, f.fileid or new_fileid(), f.fileurl, f.filemd5) for idx, f in enumerate(req.files)]
@@ -132,7 +132,7 @@ async def request_handler(request: web.Request) -> web.Response:
     except Exception:
         log.exception("request failed")
         code = ResultCode.SYSTEM_ERROR
-        return respond(code, "internal error", request.get("signing_key"))
+        return respond(code, "internal error", request.get(SIGNING_KEY))
     finally:
         GATEWAY_REQUESTS.labels("request", code.value).inc()
         GATEWAY_LATENCY.labels("request").observe(time.perf_counter() - start)
@@ -171,7 +171,7 @@ async def query_handler(request: web.Request) -> web.Response:
                 raise ProtocolError(ResultCode.RATE_LIMITED, "over the configured request rate")
         except ProtocolError as err:
             code = err.code
-            return respond(err.code, err.msg, request.get("signing_key"))
+            return respond(err.code, err.msg, request.get(SIGNING_KEY))
         try:
             row = await deps.ledger.find(appid, req_seqno=query.req_seqno, accept_seqno=query.accept_seqno)
             attempts = await deps.ledger.attempts(row.accept_seqno) if row else []
@@ -188,7 +188,7 @@ async def query_handler(request: web.Request) -> web.Response:
     except Exception:
         log.exception("query failed")
         code = ResultCode.SYSTEM_ERROR
-        return respond(code, "internal error", request.get("signing_key"))
+        return respond(code, "internal error", request.get(SIGNING_KEY))
     finally:
         GATEWAY_REQUESTS.labels("query", code.value).inc()
         GATEWAY_LATENCY.labels("query").observe(time.perf_counter() - start)

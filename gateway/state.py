@@ -23,3 +23,4 @@ class Deps:
 CONFIG = web.AppKey("config", GatewayConfig)
 DEPS = web.AppKey("deps", Deps)
 LIMITER = web.AppKey("limiter", RateLimiter)
+SIGNING_KEY = web.RequestKey("signing_key", str)  # set once the (appid, mchid) pair is known

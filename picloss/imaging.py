@@ -59,8 +59,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
             with Image.open(io.BytesIO(data)) as img:
                 img.seek(0)
                 fmt = img.format or "?"
-                img = ImageOps.exif_transpose(img) or img
-                rgb = np.asarray(img.convert("RGB"))
+                upright = ImageOps.exif_transpose(img) or img
+                rgb = np.asarray(upright.convert("RGB"))
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

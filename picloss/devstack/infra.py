@@ -110,7 +110,7 @@ def start_postgres(data_dir: Path, port: int, log: Path) -> Postgres:
         os.chmod(data_dir, 0o700)
     if not (data_dir / "PG_VERSION").exists():
         subprocess.run([str(bindir / "initdb"), "-D", str(data_dir), "--auth=trust", "--encoding=UTF8",
-                        "-U", "postgres", "--no-sync"], check=True, capture_output=True, **as_user(user))  # type: ignore[call-overload]
+                        "-U", "postgres", "--no-sync"], check=True, capture_output=True, **as_user(user))
     if user:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.touch()

@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -46,7 +47,7 @@ def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Pat
                                 start_new_session=True, **as_user(user))
 
 
-def as_user(user: str | None) -> dict[str, object]:
+def as_user(user: str | None) -> dict[str, Any]:
     """subprocess arguments that drop to `user` entirely (uid, gid and no supplementary groups)."""
     if user is None:
         return {}

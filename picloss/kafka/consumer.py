@@ -32,6 +32,12 @@ class PermanentError(Exception):
     """The event can never be handled; skip it (after logging)."""
 
 
+def _position(msg: Message) -> tuple[int, int]:
+    partition, offset = msg.partition(), msg.offset()
+    assert partition is not None and offset is not None, "a fetched message has a partition and an offset"
+    return partition, offset
+
+
 class _PartitionTracker:
     """In-flight offsets of one partition; yields the next offset safe to store."""
 
@@ -112,9 +118,10 @@ class ConsumerLoop:
                 if msg.error():
                     log.warning("consumer error", error=str(msg.error()))
                     continue
+                partition, offset = _position(msg)
                 with self._lock:
-                    tracker = self._trackers.setdefault(msg.partition(), _PartitionTracker())
-                    tracker.add(msg.offset())
+                    tracker = self._trackers.setdefault(partition, _PartitionTracker())
+                    tracker.add(offset)
                     self._in_flight += 1
                 CONSUMER_LAG.labels(self.topic, self.group).set(self._in_flight)
                 task = asyncio.create_task(self._handle(msg))
@@ -163,16 +170,17 @@ class ConsumerLoop:
         self._release(msg, store=True)
 
     def _release(self, msg: Message, store: bool) -> None:
+        partition, offset = _position(msg)
         with self._lock:
             self._in_flight -= 1
-            tracker = self._trackers.get(msg.partition())
-            commit_to = tracker.finish(msg.offset()) if (tracker and store) else None
+            tracker = self._trackers.get(partition)
+            commit_to = tracker.finish(offset) if (tracker and store) else None
         CONSUMER_LAG.labels(self.topic, self.group).set(self._in_flight)
         if commit_to is not None:
             try:
-                self._consumer.store_offsets(offsets=[TopicPartition(msg.topic(), msg.partition(), commit_to)])
+                self._consumer.store_offsets(offsets=[TopicPartition(self.topic, partition, commit_to)])
             except KafkaException as exc:  # partition revoked meanwhile: the new owner redoes it
-                log.info("offset not stored", partition=msg.partition(), error=str(exc))
+                log.info("offset not stored", partition=partition, error=str(exc))
 
     async def _drain(self) -> None:
         for task in list(self._tasks):

@@ -1,0 +1,89 @@
+"""Callback bodies built from pipeline outcomes are valid against contracts/callback.schema.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from picloss.aggregator.v1 import aggregator_pb2
+from picloss.common.v1 import common_pb2
+from picloss.damage.v1 import damage_pb2
+from picloss.ocr.v1 import ocr_pb2
+from picloss.protocol.codes import FileCode, ImageClass
+from picloss.protocol.schemas import validator
+from services.orchestrator.callback import build_body
+from services.orchestrator.pipeline import FileWork, Outcome
+
+SCHEMA = validator("callback")
+
+
+def damage(component: int, degree: int) -> damage_pb2.Damage:
+    return damage_pb2.Damage(box=common_pb2.Box(xmin=10, ymin=20, xmax=110, ymax=90),
+                             components=[damage_pb2.ComponentScore(component_part_id=component, score=88)],
+                             degree_id=degree, degree_score=77, damage_type="scratch", damage_type_score=66,
+                             part_kind="door", score=0.9)
+
+
+def files() -> list[FileWork]:
+    idcard = FileWork(0, "f0", "https://p.example/0.jpg", None, md5="0" * 32, image_class=ImageClass.IDCARD_FRONT)
+    idcard.document = ocr_pb2.ReadDocumentResponse(fileid="0", result_code=0, fields=[
+        ocr_pb2.Field(name="name", value="张三", confidence=0.99, validated=False),
+        ocr_pb2.Field(name="id", value="11010519491231002X", confidence=0.98, validated=True)])
+    vin = FileWork(1, "f1", "https://p.example/1.jpg", None, md5="1" * 32, image_class=ImageClass.VIN)
+    vin.document = ocr_pb2.ReadDocumentResponse(fileid="1", result_code=0, fields=[
+        ocr_pb2.Field(name="vin", value="LSVAU2180N2183294", confidence=0.97, validated=True)])
+    lic = FileWork(2, "f2", "https://p.example/2.jpg", None, md5="2" * 32, image_class=ImageClass.DRIVING_LICENSE)
+    lic.document = ocr_pb2.ReadDocumentResponse(fileid="2", result_code=0, fields=[
+        ocr_pb2.Field(name="号牌号码", value="京A12345", confidence=0.95)])
+    car = FileWork(3, "f3", "https://p.example/3.jpg", None, md5="3" * 32, image_class=ImageClass.DAMAGE)
+    car.damages = damage_pb2.ImageDamages(fileid="3", damages=[damage(5, 0), damage(19, 1)])
+    clean = FileWork(4, "f4", "https://p.example/4.jpg", None, md5="4" * 32, image_class=ImageClass.DAMAGE,
+                     code=FileCode.NO_DAMAGE)
+    clean.damages = damage_pb2.ImageDamages(fileid="4")
+    lost = FileWork(5, "f5", "https://p.example/5.jpg", None, code=FileCode.DOWNLOAD_FAILED)
+    return [idcard, vin, lic, car, clean, lost]
+
+
+def body(model: str, outcome: Outcome) -> dict[str, Any]:
+    return build_body(appid="app", mchid="mch", nonce="n", timestamp=1, accept_seqno="PL1", req_seqno="r1",
+                      model=model, outcome=outcome)
+
+
+def test_single_body_is_valid_and_complete() -> None:
+    b = body("SINGLE", Outcome(files()))
+    SCHEMA.validate(b)
+    assert b["result_code"] == "SUCCESS"
+    assert b["idcards"][0]["id"] == "11010519491231002X" and b["idcards"][0]["file"]["filemd5"] == "0" * 32
+    assert b["vin_infos"][0]["vin"] == "LSVAU2180N2183294"
+    assert b["driving_licenses"][0]["items"][0] == {"item": "号牌号码", "itemstring": "京A12345", "itemconf": 0.95}
+    assert [s["result_code"] for s in b["single_loss"]] == [0, 3001]
+    assert b["single_loss"][0]["single_damage"][1]["component_parts"][0]["component_part_id"] == 19
+    assert "batch_loss" not in b
+    by_id = {f["fileid"]: f for f in b["files"]}
+    assert by_id["f5"] == {"fileid": "f5", "fileurl": "https://p.example/5.jpg", "result_code": 1001}
+    assert by_id["f3"]["image_class"] == "DAMAGE"
+
+
+def test_batch_body_groups_by_component() -> None:
+    agg = aggregator_pb2.AggregateResponse(results=[aggregator_pb2.ComponentDamage(
+        damage_component_id=19, damage_degree_id=1, damage_degree_score=80,
+        image_contain=[aggregator_pb2.ImageBoxes(fileid="3", boxes=[common_pb2.Box(xmin=1, ymin=2, xmax=3, ymax=4)])])])
+    b = body("BATCH", Outcome(files(), batch=agg))
+    SCHEMA.validate(b)
+    assert "single_loss" not in b
+    entry = b["batch_loss"]["batch_loss_results"][0]
+    assert entry["damage_component_id"] == 19
+    assert entry["image_contain"][0]["file"]["fileid"] == "f3"
+
+
+@pytest.mark.parametrize(("codes", "overall"), [
+    ([FileCode.DOWNLOAD_FAILED, FileCode.TOO_LARGE], "ALL_FILES_FAILED"),
+    ([FileCode.DOWNLOAD_FAILED, FileCode.PROCESSING_FAILED], "PROCESS_FAILED"),
+    ([FileCode.DOWNLOAD_FAILED, FileCode.NO_DAMAGE], "SUCCESS"),
+])
+def test_overall_code(codes: list[FileCode], overall: str) -> None:
+    fs = [FileWork(i, f"f{i}", f"https://p.example/{i}.jpg", None, code=c) for i, c in enumerate(codes)]
+    b = body("SINGLE", Outcome(fs))
+    SCHEMA.validate(b)
+    assert b["result_code"] == overall
