@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +12,26 @@ from aiohttp import web
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
+def noise_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
+    """A small generated photo of random pixels: a valid image that shows nothing in particular."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
 @dataclass
 class PhotoServer:
     host: str = "127.0.0.1"
     port: int = 0
     photos: dict[str, bytes] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)  # seconds before a photo's response starts
     _runner: web.AppRunner | None = None
 
     def add(self, name: str, data: bytes) -> str:
@@ -50,7 +66,10 @@ class PhotoServer:
             await self._runner.cleanup()
 
     async def _get(self, request: web.Request) -> web.Response:
-        data = self.photos.get(request.match_info["name"])
+        name = request.match_info["name"]
+        data = self.photos.get(name)
+        if name in self.delays:
+            await asyncio.sleep(self.delays[name])
         if data is None:
             raise web.HTTPNotFound()
         return web.Response(body=data, content_type="image/jpeg")

@@ -25,7 +25,8 @@ async def run(config: DispatcherConfig) -> None:
                             timeout_s=config.callback_timeout_s, allow=config.callback_allow,
                             concurrency=config.concurrency)
     consumer = ConsumerLoop(bootstrap=config.kafka_bootstrap, topic=config.results_topic, group=config.group,
-                            handler=ResultHandler(ledger, dispatcher), max_in_flight=32)
+                            handler=ResultHandler(ledger, dispatcher), max_in_flight=32,
+                            session_timeout_ms=config.session_timeout_ms)
     health = HealthServer(config.metrics_port, ready=ledger.ping)
     await health.start()
     try:

@@ -24,6 +24,7 @@ class DispatcherConfig:
     callback_timeout_s: float
     callback_allow: tuple[Network, ...]
     concurrency: int
+    session_timeout_ms: int
     metrics_port: int
     log_level: str
 
@@ -46,6 +47,7 @@ class DispatcherConfig:
             callback_timeout_s=env_float("CALLBACK_TIMEOUT_S", 5.0, env, minimum=0.1),
             callback_allow=parse_cidrs(env_list("CALLBACK_ALLOW_CIDRS", "", env)),
             concurrency=env_int("CALLBACK_CONCURRENCY", 16, env, minimum=1),
+            session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, env, minimum=1000),
             metrics_port=env_int("METRICS_PORT", 9102, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
         )

@@ -36,7 +36,8 @@ async def run(config: OrchestratorConfig) -> None:
             handler = RequestHandler(ledger=ledger, producer=producer, pipeline=pipeline,
                                      results_topic=config.results_topic)
             consumer = ConsumerLoop(bootstrap=config.kafka_bootstrap, topic=config.requests_topic,
-                                    group=config.group, handler=handler, max_in_flight=config.max_in_flight)
+                                    group=config.group, handler=handler, max_in_flight=config.max_in_flight,
+                                    session_timeout_ms=config.session_timeout_ms)
             await consumer.run(stop)
     finally:
         await health.stop()

@@ -31,6 +31,7 @@ class OrchestratorConfig:
     max_pixels: int
     max_in_flight: int
     damage_batch: int
+    session_timeout_ms: int
     metrics_port: int
     log_level: str
 
@@ -55,6 +56,7 @@ class OrchestratorConfig:
             max_pixels=env_int("MAX_PIXELS", DEFAULT_MAX_PIXELS, env, minimum=1),
             max_in_flight=env_int("MAX_IN_FLIGHT", 4, env, minimum=1),
             damage_batch=env_int("DAMAGE_BATCH", 8, env, minimum=1),
+            session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, env, minimum=1000),
             metrics_port=env_int("METRICS_PORT", 9101, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
         )
