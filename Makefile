@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
+	@# only the tritonserver binary of this wheel is used; its numpy<2 pin must not downgrade numpy
+	$(PIP) install -q --no-deps nvidia-pytriton==0.7.0
+	$(PY) tools/helm.py
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install every pinned dependency
