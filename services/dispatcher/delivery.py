@@ -13,7 +13,10 @@ from typing import Any
 
 import aiohttp
 import structlog
+from google.protobuf.message import DecodeError
 
+from picloss.events.v1 import events_pb2
+from picloss.kafka import PermanentError
 from picloss.ledger import Delivery, Ledger
 from picloss.netguard import BlockedAddress, Network, check_url, guarded_connector_kwargs
 from picloss.observability.metrics import (
@@ -145,11 +148,6 @@ class ResultHandler:
         self._dispatcher = dispatcher
 
     async def __call__(self, msg: Any) -> None:
-        from google.protobuf.message import DecodeError
-
-        from picloss.events.v1 import events_pb2
-        from picloss.kafka import PermanentError
-
         try:
             event = events_pb2.ResultReady.FromString(msg.value() or b"")
         except DecodeError as exc:
