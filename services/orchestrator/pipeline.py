@@ -16,6 +16,8 @@ import structlog
 from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
+from picloss.documents.crosscheck import cross_check
+from picloss.documents.model import DocumentRead, FieldRead
 from picloss.imaging import ImageRejected, decode_image
 from picloss.observability.metrics import FILES_PROCESSED, STAGE_LATENCY
 from picloss.ocr.v1 import ocr_pb2
@@ -77,6 +79,22 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def cross_check_documents(files: list[FileWork]) -> None:
+    """Same ID number on ID card and 驾驶证, same VIN on 行驶证 and plate: agreeing reads gain confidence,
+    a checksum-valid read corrects a near miss, disagreeing ones lose confidence (picloss.documents)."""
+    read = [f for f in files if f.document is not None and f.image_class is not None]
+    if len(read) < 2:
+        return
+    docs = [DocumentRead(str(f.idx), f.image_class.value, [  # type: ignore[union-attr]
+        FieldRead(fld.name, fld.value, fld.confidence, fld.validated, fld.corrected)
+        for fld in f.document.fields]) for f in read]  # type: ignore[union-attr]
+    for f, checked in zip(read, cross_check(docs), strict=True):
+        assert f.document is not None
+        del f.document.fields[:]
+        f.document.fields.extend(ocr_pb2.Field(name=x.name, value=x.value, confidence=x.confidence,
+                                               validated=x.validated, corrected=x.corrected) for x in checked.fields)
+
+
 class Pipeline:
     def __init__(self, *, clients: ModelClients, fetcher: PhotoFetcher, max_pixels: int, fetch_concurrency: int,
                  damage_batch: int) -> None:
@@ -95,6 +113,7 @@ class Pipeline:
         damage = [f for f in files if f.ok and f.image_class is ImageClass.DAMAGE]
         await asyncio.gather(self._stage(outcome, "ocr", self._read_documents(docs)),
                              self._stage(outcome, "damage", self._detect(damage)))
+        cross_check_documents(docs)
         if model == "BATCH":
             await self._stage(outcome, "aggregate", self._aggregate(accept_seqno, outcome, damage))
         for f in files:

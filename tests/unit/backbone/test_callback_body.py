@@ -87,3 +87,17 @@ def test_overall_code(codes: list[FileCode], overall: str) -> None:
     b = body("SINGLE", Outcome(fs))
     SCHEMA.validate(b)
     assert b["result_code"] == overall
+
+
+def test_cross_check_corrects_a_misread_vin_from_the_licence() -> None:
+    from services.orchestrator.pipeline import cross_check_documents
+
+    plate = FileWork(0, "p", "https://p.example/p.jpg", None, image_class=ImageClass.VIN)
+    plate.document = ocr_pb2.ReadDocumentResponse(fields=[
+        ocr_pb2.Field(name="vin", value="LSVAU2180N2183295", confidence=0.95, validated=False)])  # one char off
+    lic = FileWork(1, "l", "https://p.example/l.jpg", None, image_class=ImageClass.DRIVING_LICENSE)
+    lic.document = ocr_pb2.ReadDocumentResponse(fields=[
+        ocr_pb2.Field(name="车辆识别代号", value="LSVAU2180N2183294", confidence=0.9, validated=True)])
+    cross_check_documents([plate, lic])
+    fixed = plate.document.fields[0]
+    assert fixed.value == "LSVAU2180N2183294" and fixed.corrected
