@@ -38,7 +38,7 @@ lint: $(STAMP) ## ruff + mypy on hand-written code
 	$(VENV)/bin/ruff check picloss gateway services tests loadtest training
 	$(VENV)/bin/mypy picloss gateway services
 
-test: $(STAMP) proto-check ## the whole test suite (unit, integration, e2e, chart)
+test: $(STAMP) fonts proto-check ## the whole test suite (unit, integration, e2e, chart)
 	$(VENV)/bin/pytest -q -ra tests
 
 test-unit: $(STAMP)
@@ -56,7 +56,7 @@ up: $(STAMP) ## start broker, database, services and HTTPS gateway on 127.0.0.1 
 down: ## stop exactly what `make up` started
 	@if [ -x $(PY) ]; then $(PY) -m picloss.devstack down --run-dir $(RUN_DIR); fi
 
-demo: $(STAMP) ## start the stack, submit SINGLE and BATCH requests, print the callbacks, stop
+demo: $(STAMP) fonts ## start the stack, submit SINGLE and BATCH requests, print the callbacks, stop
 	$(PY) -m picloss.demo $(if $(PHOTOS),--photos $(PHOTOS),)
 
 clean: down

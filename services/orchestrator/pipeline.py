@@ -16,6 +16,7 @@ import structlog
 from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
+from picloss.documents.classes import resolve_class
 from picloss.documents.crosscheck import cross_check
 from picloss.documents.model import DocumentRead, FieldRead
 from picloss.imaging import ImageRejected, decode_image
@@ -173,8 +174,8 @@ class Pipeline:
             except ModelCallFailed as exc:
                 f.fail(FileCode.PROCESSING_FAILED, f"OCR failed: {exc.code}")
                 return
-            if resp.detected_class and class_name(resp.detected_class) in DOCUMENT_CLASSES:
-                f.image_class = class_name(resp.detected_class)
+            detected = class_name(resp.detected_class).value if resp.detected_class else None
+            f.image_class = ImageClass(resolve_class(f.image_class.value, detected))
             f.document = resp
             f.code = resp.result_code
 

@@ -1,0 +1,32 @@
+"""Photos -> class probabilities through a ModelRunner (onnxruntime in-process or Triton)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from picloss.inference import ModelRunner
+from services.classifier.model_spec import CLASSES, INPUT_NAME, MAX_BATCH_SIZE, OUTPUT_NAME
+from services.classifier.preprocess import to_batch
+
+
+@dataclass(frozen=True)
+class Prediction:
+    image_class: str
+    score: float
+    scores: list[tuple[str, float]]  # every class, highest first
+
+
+async def classify(runner: ModelRunner, images: list[np.ndarray]) -> list[Prediction]:
+    predictions: list[Prediction] = []
+    for start in range(0, len(images), MAX_BATCH_SIZE):
+        batch = to_batch(images[start:start + MAX_BATCH_SIZE])
+        probs = (await runner.infer({INPUT_NAME: batch}))[OUTPUT_NAME]
+        predictions.extend(_prediction(row) for row in np.asarray(probs, dtype=np.float32))
+    return predictions
+
+
+def _prediction(probs: np.ndarray) -> Prediction:
+    ranked = sorted(zip(CLASSES, (float(p) for p in probs), strict=True), key=lambda cp: -cp[1])
+    return Prediction(ranked[0][0], ranked[0][1], ranked)

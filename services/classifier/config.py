@@ -1,0 +1,33 @@
+"""Classifier service settings from the environment, parsed once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from picloss.config import env_int, env_optional, env_str
+from picloss.inference.runner import DEFAULT_MODELS_DIR
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    grpc_port: int
+    metrics_port: int
+    log_level: str
+    triton_url: str | None
+    models_dir: Path
+    ort_threads: int
+    max_pixels: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClassifierConfig:
+        return cls(
+            grpc_port=env_int("GRPC_PORT", 50051, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", 9103, env, minimum=0),
+            log_level=env_str("LOG_LEVEL", "INFO", env),
+            triton_url=env_optional("TRITON_URL", env),
+            models_dir=Path(env_str("PICLOSS_MODELS_DIR", str(DEFAULT_MODELS_DIR), env)),
+            ort_threads=env_int("PICLOSS_ORT_THREADS", 2, env, minimum=1),
+            max_pixels=env_int("CLASSIFIER_MAX_PIXELS", 60_000_000, env, minimum=1),
+        )

@@ -1,0 +1,61 @@
+"""gRPC ClassifierService: one class + score per image, same order as the request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import numpy as np
+import structlog
+
+from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
+from picloss.common.v1 import common_pb2
+from picloss.imaging import ImageRejected, decode_image
+from picloss.inference import ModelRunner
+from services.classifier.classify import Prediction, classify
+
+MODEL_VERSION = "photo_classifier/1 (EfficientNet-Lite0 features + MLP head)"
+
+log = structlog.get_logger()
+
+
+def _class_value(name: str) -> common_pb2.ImageClass:
+    return common_pb2.ImageClass.Value(f"IMAGE_CLASS_{name}")
+
+
+def _decode_all(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]:
+    out: list[np.ndarray | None] = []
+    for data in images:
+        try:
+            out.append(decode_image(data, max_pixels).rgb)
+        except ImageRejected:
+            out.append(None)
+    return out
+
+
+class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
+    """The runner is passed in; an image that cannot be decoded gets IMAGE_CLASS_UNSPECIFIED, score 0."""
+
+    def __init__(self, runner: ModelRunner, max_pixels: int = 60_000_000) -> None:
+        self._runner = runner
+        self._max_pixels = max_pixels
+
+    async def Classify(self, request: classifier_pb2.ClassifyRequest,
+                       context: grpc.aio.ServicerContext) -> classifier_pb2.ClassifyResponse:
+        decoded = await asyncio.to_thread(_decode_all, [img.data for img in request.images], self._max_pixels)
+        readable = [rgb for rgb in decoded if rgb is not None]
+        predictions = iter(await classify(self._runner, readable))
+        results = []
+        for image, rgb in zip(request.images, decoded, strict=True):
+            if rgb is None:
+                log.warning("undecodable image", fileid=image.fileid)
+                results.append(classifier_pb2.Classification(fileid=image.fileid))
+                continue
+            results.append(_to_proto(image.fileid, next(predictions)))
+        return classifier_pb2.ClassifyResponse(results=results, model_version=MODEL_VERSION)
+
+
+def _to_proto(fileid: str, p: Prediction) -> classifier_pb2.Classification:
+    return classifier_pb2.Classification(
+        fileid=fileid, image_class=_class_value(p.image_class), score=p.score,
+        scores=[classifier_pb2.ClassScore(image_class=_class_value(c), score=s) for c, s in p.scores])

@@ -1,0 +1,33 @@
+"""OCR service settings from the environment, parsed once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from picloss.config import env_bool, env_int, env_str
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    grpc_port: int
+    metrics_port: int
+    log_level: str
+    ort_threads: int
+    det_side: int
+    workers: int
+    red_channel_driving: bool
+    max_pixels: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OcrConfig:
+        return cls(
+            grpc_port=env_int("GRPC_PORT", 50052, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", 9104, env, minimum=0),
+            log_level=env_str("LOG_LEVEL", "INFO", env),
+            ort_threads=env_int("PICLOSS_ORT_THREADS", 2, env, minimum=1),
+            det_side=env_int("OCR_DET_SIDE", 736, env, minimum=320),
+            workers=env_int("OCR_WORKERS", 1, env, minimum=1),
+            red_channel_driving=env_bool("OCR_RED_CHANNEL_DRIVING", True, env),
+            max_pixels=env_int("OCR_MAX_PIXELS", 60_000_000, env, minimum=1),
+        )

@@ -1,0 +1,69 @@
+"""gRPC OcrService: reads the fields of one document photo whose class is already known."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import grpc
+import structlog
+
+from picloss.common.v1 import common_pb2
+from picloss.imaging import ImageRejected, decode_image
+from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
+from services.ocr.engine import OcrEngine
+from services.ocr.reader import read_document
+
+MODEL_VERSION = "rapidocr-3.10.0/PP-OCRv6-small"
+NO_FIELD = 2001
+DOCUMENT_CLASSES = ("IDCARD_FRONT", "IDCARD_BACK", "DRIVER_LICENSE", "DRIVING_LICENSE", "VIN")
+
+log = structlog.get_logger()
+
+
+def class_name(value: int) -> str:
+    return common_pb2.ImageClass.Name(value).removeprefix("IMAGE_CLASS_")
+
+
+def class_value(name: str | None) -> common_pb2.ImageClass:
+    return common_pb2.ImageClass.Value(f"IMAGE_CLASS_{name}" if name else "IMAGE_CLASS_UNSPECIFIED")
+
+
+class OcrServicer(ocr_pb2_grpc.OcrServiceServicer):
+    """Engines are passed in (one per worker); each request takes a free one."""
+
+    def __init__(self, engines: Sequence[OcrEngine] = (), red_for_driving: bool = True,
+                 max_pixels: int = 60_000_000) -> None:
+        self._free: asyncio.Queue[OcrEngine] = asyncio.Queue()
+        for engine in engines:
+            self.add_engine(engine)
+        self._red = red_for_driving
+        self._max_pixels = max_pixels
+
+    def add_engine(self, engine: OcrEngine) -> None:
+        """Engines may arrive after the server started (warmed up in `ready()`); requests wait for one."""
+        self._free.put_nowait(engine)
+
+    async def ReadDocument(self, request: ocr_pb2.ReadDocumentRequest,
+                           context: grpc.aio.ServicerContext) -> ocr_pb2.ReadDocumentResponse:
+        image_class = class_name(request.image_class)
+        if image_class not in DOCUMENT_CLASSES:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"image_class must be a document class, got {image_class}")
+        try:
+            decoded = await asyncio.to_thread(decode_image, request.image.data, self._max_pixels)
+        except ImageRejected as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"image rejected ({exc.code}): {exc.reason}")
+        engine = await self._free.get()
+        try:
+            result = await asyncio.to_thread(read_document, engine, decoded.rgb, image_class, self._red)
+        finally:
+            self._free.put_nowait(engine)
+        fields = [ocr_pb2.Field(name=f.name, value=f.value, confidence=f.confidence, validated=f.validated,
+                                corrected=f.corrected) for f in result.fields]
+        log.info("document read", fileid=request.image.fileid, image_class=image_class, fields=len(fields),
+                 detected_class=result.detected_class)
+        return ocr_pb2.ReadDocumentResponse(
+            fileid=request.image.fileid, fields=fields, result_code=0 if fields else NO_FIELD,
+            model_version=MODEL_VERSION, detected_class=class_value(result.detected_class))
