@@ -35,8 +35,8 @@ proto-check: proto ## fail when `make proto` changes the tree
 	  || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
 lint: $(STAMP) ## ruff + mypy on hand-written code
-	$(VENV)/bin/ruff check picloss gateway services tests loadtest training
-	$(VENV)/bin/mypy picloss gateway services
+	$(VENV)/bin/ruff check picloss gateway services tests loadtest training bench
+	$(VENV)/bin/mypy picloss gateway services loadtest bench
 
 test: $(STAMP) fonts proto-check ## the whole test suite (unit, integration, e2e, chart)
 	$(VENV)/bin/pytest -q -ra tests

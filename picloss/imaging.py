@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +40,9 @@ def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, 
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             fmt = img.format or "?"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # PIL refuses headers declaring more than 2 x MAX_IMAGE_PIXELS itself: too large, not undecodable
+        raise ImageRejected(1004, "image declares too many pixels") from exc
     except Exception as exc:
         raise ImageRejected(1003, f"not a decodable image: {type(exc).__name__}") from exc
     if width <= 0 or height <= 0:
@@ -52,17 +54,15 @@ def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, 
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Decode to RGB with EXIF rotation applied; first frame of animations; CMYK converted."""
+    # The pixel limit is enforced from the header by probe_size; no process-wide warning filters here
+    # (they are not thread-safe, and several photos are decoded at once).
     probe_size(data, max_pixels)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                img.seek(0)
-                fmt = img.format or "?"
-                upright = ImageOps.exif_transpose(img) or img
-                rgb = np.asarray(upright.convert("RGB"))
-    except ImageRejected:
-        raise
+        with Image.open(io.BytesIO(data)) as img:
+            img.seek(0)
+            fmt = img.format or "?"
+            upright = ImageOps.exif_transpose(img) or img
+            rgb = np.asarray(upright.convert("RGB"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(1004, "image too large to decode") from exc
     except Exception as exc:

@@ -15,7 +15,8 @@ from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, Stack
 
 # Short retry delays so the protocol's 7 attempts fit in a test; the first is longer so a test
 # can kill the dispatcher while a retry is pending.
-E2E_ENV = {"CALLBACK_RETRY_DELAYS": "3,1,1,1,1,1", "CALLBACK_TIMEOUT_S": "2", "KAFKA_SESSION_TIMEOUT_MS": "3000", "LOG_LEVEL": "INFO"}
+E2E_ENV = {"CALLBACK_RETRY_DELAYS": "3,1,1,1,1,1", "CALLBACK_TIMEOUT_S": "2", "KAFKA_SESSION_TIMEOUT_MS": "3000",
+           "LOG_LEVEL": "INFO"}
 
 
 def components() -> tuple[str, ...]:

@@ -26,7 +26,8 @@ def strip_stamp(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("nonce", "timestamp")}
 
 
-async def wait_state(client: PiclossClient, accept_seqno: str, states: set[str], timeout_s: float = 60) -> dict[str, Any]:
+async def wait_state(client: PiclossClient, accept_seqno: str, states: set[str],
+                     timeout_s: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         reply = await client.query(accept_seqno=accept_seqno)

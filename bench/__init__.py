@@ -1,0 +1,1 @@
+"""Benchmarks, fault drills and their reports (`make bench`, `make drill`, `make fuzz`)."""

@@ -1,0 +1,264 @@
+"""`make drill`: under steady load, SIGKILL and restart every process in turn (gateway, orchestrator, each
+model service present, dispatcher), SIGKILL and restart PostgreSQL, and make the callback receiver refuse,
+time out, answer 500 and answer slowly for a while. Then every accepted request must end DELIVERED or
+DELIVERY_FAILED (7 attempts), none lost, and every delivered body must equal the ledger's result (via
+the query endpoint, nonce and timestamp aside). Prints the table and records it in docs/reliability.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.docs import replace_section, stamp
+from bench.load import SteadyLoad, Submitted, without_envelope
+from loadtest.photos import default_photos_arg, load_photos
+from loadtest.target import is_backbone_only, start_stack
+from picloss.client import PiclossClient
+from picloss.devstack.infra import start_postgres
+from picloss.devstack.photos import PhotoServer
+from picloss.devstack.procs import free_port
+from picloss.devstack.receiver import Behaviour, CallbackReceiver
+from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, REPO_ROOT, Stack
+
+DRILL_ENV = {"CALLBACK_RETRY_DELAYS": "1,1,2,2,3,3", "CALLBACK_TIMEOUT_S": "2", "LOG_LEVEL": "INFO"}
+FINAL = ("DELIVERED", "DELIVERY_FAILED")
+HEADING = "## Latest drill"
+
+
+@dataclass
+class Verdict:
+    accepted: int
+    delivered: int
+    delivery_failed: int
+    lost: list[str]
+    wrong_bodies: list[str]
+    duplicates: int
+    failed_with_other_than_7: list[str]
+    delivered_never_received: list[str]
+    bad_signatures: int
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.lost
+            or self.wrong_bodies
+            or self.failed_with_other_than_7
+            or self.delivered_never_received
+            or self.bad_signatures
+        )
+
+    def table(self) -> str:
+        rows = [
+            ("accepted", self.accepted),
+            ("delivered", self.delivered),
+            ("delivery-failed (7 attempts)", self.delivery_failed),
+            ("lost: not final after the drain (must be 0)", len(self.lost)),
+            ("delivered with a wrong body (must be 0)", len(self.wrong_bodies)),
+            ("duplicate deliveries (allowed)", self.duplicates),
+            ("DELIVERY_FAILED without 7 attempts (must be 0)", len(self.failed_with_other_than_7)),
+            ("DELIVERED but never answered 2xx here (must be 0)", len(self.delivered_never_received)),
+            ("callbacks with a bad signature (must be 0)", self.bad_signatures),
+        ]
+        return "\n".join(["| figure | count |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+class Drill:
+    def __init__(self, stack: Stack, receiver: CallbackReceiver, load: SteadyLoad, hold_s: float) -> None:
+        self.stack, self.receiver, self.load, self.hold_s = stack, receiver, load, hold_s
+        self.log: list[str] = []
+
+    def note(self, what: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {what}"
+        self.log.append(line)
+        print(line, flush=True)
+
+    async def kill_and_restart(self, name: str) -> None:
+        self.note(f"SIGKILL {name}")
+        await asyncio.to_thread(self.stack.kill, name)
+        await asyncio.sleep(2)
+        started = time.monotonic()
+        await asyncio.to_thread(self.stack.start, name)
+        self.note(f"{name} ready again after {time.monotonic() - started:.1f} s")
+        await asyncio.sleep(self.hold_s)
+
+    async def restart_postgres(self) -> None:
+        pg = self.stack.postgres
+        assert pg is not None
+        self.note("SIGKILL postgres")
+        await asyncio.to_thread(self.stack.kill, "postgres")
+        await asyncio.sleep(3)
+        new = await asyncio.to_thread(start_postgres, pg.data_dir, pg.port, self.stack.logs / "postgres.log")
+        self.stack.postgres, self.stack.procs["postgres"] = new, new.proc
+        self.note("postgres restarted (crash recovery)")
+        await asyncio.sleep(self.hold_s * 2)
+
+    async def receiver_misbehaves(self) -> None:
+        self.note("receiver refuses connections")
+        await self.receiver.stop()
+        await asyncio.sleep(self.hold_s)
+        await self.receiver.start()
+        for what, behaviour in (
+            ("times out (3 s > CALLBACK_TIMEOUT_S=2)", Behaviour(delay_s=3)),
+            ("answers 500", Behaviour(always_fail=True)),
+            ("answers slowly (1.5 s, within the timeout)", Behaviour(delay_s=1.5)),
+        ):
+            self.note(f"receiver {what}")
+            self.receiver.behaviours["/cb"] = behaviour
+            await asyncio.sleep(self.hold_s)
+        self.receiver.behaviours.pop("/cb", None)
+        self.note("receiver healthy again")
+
+    async def run(self) -> None:
+        stop = asyncio.Event()
+        loader = asyncio.create_task(self.load.run(stop))
+        await asyncio.sleep(self.hold_s)
+        models = [n for n in MODEL_SERVICES if n in self.stack.procs]
+        for name in ("gateway", "orchestrator", *models, "dispatcher"):
+            await self.kill_and_restart(name)
+        await self.restart_postgres()
+        await self.receiver_misbehaves()
+        stop.set()
+        await loader
+        self.note(f"load stopped: {len(self.load.submitted)} submitted, {len(self.load.accepted())} accepted")
+
+
+async def final_states(client: PiclossClient, accepted: list[Submitted], drain_s: float) -> dict[str, dict]:
+    """Query every accepted request until all are final or `drain_s` has passed."""
+    states: dict[str, dict] = {}
+    deadline = time.monotonic() + drain_s
+    while True:
+        pending = [s for s in accepted if states.get(str(s.accept_seqno), {}).get("state") not in FINAL]
+        for item in pending:
+            try:
+                reply = await client.query(accept_seqno=item.accept_seqno)
+            except Exception:
+                continue
+            if reply.body.get("result_code") == "SUCCESS":
+                states[str(item.accept_seqno)] = reply.body
+        if all(states.get(str(s.accept_seqno), {}).get("state") in FINAL for s in accepted):
+            return states
+        if time.monotonic() > deadline:
+            return states
+        await asyncio.sleep(2)
+
+
+def judge(accepted: list[Submitted], states: dict[str, dict], receiver: CallbackReceiver) -> Verdict:
+    by_seqno: dict[str, list] = {}
+    for r in receiver.received:
+        by_seqno.setdefault(str(r.body.get("accept_seqno")), []).append(r)
+    delivered = failed = dup = 0
+    lost, wrong, not7, never = [], [], [], []
+    for item in accepted:
+        seqno = str(item.accept_seqno)
+        body = states.get(seqno, {})
+        state = body.get("state")
+        if state not in FINAL:
+            lost.append(f"{seqno} ({state})")
+            continue
+        expected = without_envelope(body.get("result", {}))
+        got = by_seqno.get(seqno, [])
+        wrong += [seqno for r in got if without_envelope(r.body) != expected]
+        oks = [r for r in got if r.answered == 200]
+        if state == "DELIVERED":
+            delivered += 1
+            dup += max(0, len(oks) - 1)
+            if not oks:
+                never.append(seqno)
+        else:
+            failed += 1
+            if len(body.get("attempts", [])) != 7:
+                not7.append(f"{seqno} ({len(body.get('attempts', []))} attempts)")
+    bad = sum(1 for r in receiver.received if not r.signature_ok)
+    return Verdict(len(accepted), delivered, failed, lost, sorted(set(wrong)), dup, not7, never, bad)
+
+
+async def drill(args: argparse.Namespace, stack: Stack) -> tuple[Verdict, Drill]:
+    photos = await PhotoServer().start()
+    receiver = await CallbackReceiver(keys=[stack.key], port=free_port()).start()
+    receiver.behaviours["/always-500"] = Behaviour(always_fail=True)
+    for name, data in load_photos(args.photos, limit=8).items():
+        photos.add(name, data)
+    try:
+        async with PiclossClient(
+            stack.gateway_url, DEMO_APPID, DEMO_MCHID, stack.key, str(stack.cert_file)
+        ) as client:
+            load = SteadyLoad(
+                client,
+                [photos.file_desc(n) for n in photos.photos],
+                receiver.url(""),
+                rate_per_s=args.rate,
+                failing_path_every=20,
+            )
+            run = Drill(stack, receiver, load, hold_s=args.hold)
+            await run.run()
+            accepted = load.accepted()
+            states = await final_states(client, accepted, args.drain)
+            run.note(f"drained; gateway answers seen during the drill: {dict(load.errors)}")
+            return judge(accepted, states, receiver), run
+    finally:
+        await photos.stop()
+        await receiver.stop()
+
+
+def report(verdict: Verdict, run: Drill, backbone_only: bool, took_s: float) -> str:
+    scope = (
+        "backbone only (model services not all startable: files end with code 5001)"
+        if backbone_only
+        else "full stack"
+    )
+    lines = [
+        f"{stamp()}; `make drill`, {scope}, {took_s:.0f} s in all. "
+        f"Result: **{'PASS' if verdict.ok else 'FAIL'}**.",
+        "",
+        verdict.table(),
+        "",
+        "Timeline:",
+        "",
+        "```",
+        *run.log,
+        "```",
+    ]
+    for label, items in (
+        ("lost", verdict.lost),
+        ("wrong bodies", verdict.wrong_bodies),
+        ("DELIVERY_FAILED without 7 attempts", verdict.failed_with_other_than_7),
+        ("DELIVERED, never received", verdict.delivered_never_received),
+    ):
+        if items:
+            lines += ["", f"{label}: " + ", ".join(items[:20])]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench.drill")
+    parser.add_argument("--rate", type=float, default=1.5, help="requests per second")
+    parser.add_argument("--hold", type=float, default=6, help="seconds of load between faults")
+    parser.add_argument("--drain", type=float, default=240)
+    parser.add_argument("--photos", default=default_photos_arg(), help="folders, comma-separated")
+    parser.add_argument("--stack", choices=["auto", "full", "backbone"], default="auto")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/picloss-drill"))
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/reliability.md")
+    args = parser.parse_args()
+    shutil.rmtree(args.work_dir, ignore_errors=True)
+    started = time.monotonic()
+    stack = start_stack(args.work_dir, env=DRILL_ENV, mode=args.stack)
+    backbone_only = is_backbone_only(stack)
+    try:
+        verdict, run = asyncio.run(drill(args, stack))
+    finally:
+        stack.down()
+    text = report(verdict, run, backbone_only, time.monotonic() - started)
+    print(text)
+    if not args.no_docs:
+        replace_section(REPO_ROOT / "docs" / "reliability.md", HEADING, text)
+    print(f"(stack logs in {args.work_dir})")
+    return 0 if verdict.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
