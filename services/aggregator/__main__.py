@@ -1,0 +1,29 @@
+"""python -m services.aggregator: config -> logging -> gRPC server (no model: SERVING at once)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
+from picloss.grpcserver import serve
+from picloss.observability.logs import setup_logging
+from picloss.observability.metrics import start_metrics_server
+from services.aggregator.config import AggregatorConfig
+from services.aggregator.servicer import AggregatorServicer
+
+
+async def main() -> None:
+    config = AggregatorConfig.from_env()
+    setup_logging("aggregator", config.log_level)
+    start_metrics_server(config.metrics_port)
+    servicer = AggregatorServicer()
+    await serve(
+        service_name="aggregator",
+        full_service_names=[aggregator_pb2.DESCRIPTOR.services_by_name["AggregatorService"].full_name],
+        register=lambda server: aggregator_pb2_grpc.add_AggregatorServiceServicer_to_server(servicer, server),
+        port=config.grpc_port,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,23 @@
+"""Aggregator service settings, from the environment, parsed once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from picloss.config import env_int, env_str
+
+
+@dataclass(frozen=True)
+class AggregatorConfig:
+    grpc_port: int
+    metrics_port: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AggregatorConfig:
+        return cls(
+            grpc_port=env_int("GRPC_PORT", 50054, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", 9106, env, minimum=0),
+            log_level=env_str("LOG_LEVEL", "INFO", env),
+        )

@@ -1,0 +1,32 @@
+"""Damage service settings, from the environment, parsed once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from picloss.config import env_float, env_int, env_optional, env_str
+from picloss.inference.runner import DEFAULT_MODELS_DIR
+
+
+@dataclass(frozen=True)
+class DamageConfig:
+    grpc_port: int
+    metrics_port: int
+    log_level: str
+    triton_url: str | None
+    models_dir: Path
+    score_threshold: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DamageConfig:
+        threshold = env_float("DAMAGE_SCORE_THRESHOLD", 0.3, env, minimum=0.0)
+        return cls(
+            grpc_port=env_int("GRPC_PORT", 50053, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", 9105, env, minimum=0),
+            log_level=env_str("LOG_LEVEL", "INFO", env),
+            triton_url=env_optional("TRITON_URL", env),
+            models_dir=Path(env_str("PICLOSS_MODELS_DIR", str(DEFAULT_MODELS_DIR), env)),
+            score_threshold=min(threshold, 1.0),
+        )

@@ -1,0 +1,143 @@
+"""Photo -> damages: letterbox, run the detector (any ModelRunner), map boxes, parts and degree.
+
+Used by the gRPC servicer and by training/damage/evaluate.py, so both see the same logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from picloss.inference import ModelRunner
+from services.damage import components as comp
+from services.damage import degree as deg
+from services.damage import model_spec as ms
+from services.damage.preprocess import Letterbox, letterbox, to_batch
+
+DEFAULT_SCORE_THRESHOLD = 0.3
+NMS_IOU = 0.6
+MAX_DAMAGES = 20
+ALT_PART_PROB = 0.2  # a second component is listed when its kind is at least this likely
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[int, int, int, int]  # xyxy in photo pixels, xmax/ymax exclusive
+    score: float
+    damage_type: str
+    damage_type_score: int
+    part_kind: str | None  # None: no recognisable part
+    components: tuple[tuple[int, int], ...]  # (component id, 0..100), best first
+    degree_id: int
+    degree_score: int
+    type_probs: tuple[float, ...]
+    severity_probs: tuple[float, ...]
+    part_probs: tuple[float, ...]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of box a (4,) with boxes b (N, 4)."""
+    x0, y0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
+    x1, y1 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda t: (t[..., 2] - t[..., 0]) * (t[..., 3] - t[..., 1])  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-6)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -> list[int]:
+    order = list(np.argsort(-scores))
+    keep: list[int] = []
+    while order:
+        i = order.pop(0)
+        keep.append(i)
+        if order:
+            overlaps = iou(boxes[i], boxes[order])
+            order = [j for j, o in zip(order, overlaps, strict=True) if o < iou_threshold]
+    return keep
+
+
+def postprocess(
+    out: dict[str, np.ndarray], index: int, geo: Letterbox, score_threshold: float = DEFAULT_SCORE_THRESHOLD
+) -> list[Detection]:
+    """Detections of image `index` of a model output batch, in photo pixels."""
+    scores = out[ms.OUTPUT_SCORES][index]
+    boxes = geo.to_photo(out[ms.OUTPUT_BOXES][index].astype(np.float64))
+    types, sevs, parts = (
+        out[ms.OUTPUT_TYPE_PROBS][index],
+        out[ms.OUTPUT_SEVERITY_PROBS][index],
+        out[ms.OUTPUT_PART_PROBS][index],
+    )
+    context = [
+        comp.PartSighting(
+            ms.PART_KINDS[int(parts[k].argmax())], float(scores[k]), float(boxes[k, [0, 2]].mean())
+        )
+        for k in range(len(scores))
+        if scores[k] >= comp.CONTEXT_SCORE
+    ]
+    candidates = [
+        k
+        for k in range(len(scores))
+        if scores[k] >= score_threshold and boxes[k, 2] - boxes[k, 0] >= 1 and boxes[k, 3] - boxes[k, 1] >= 1
+    ]
+    kept = (
+        [candidates[i] for i in nms(boxes[candidates], scores[candidates])][:MAX_DAMAGES]
+        if candidates
+        else []
+    )
+    return [
+        _detection(boxes[k], float(scores[k]), types[k], sevs[k], parts[k], geo.width, context) for k in kept
+    ]
+
+
+def _detection(
+    box: np.ndarray,
+    score: float,
+    types: np.ndarray,
+    sevs: np.ndarray,
+    parts: np.ndarray,
+    width: int,
+    context: list[comp.PartSighting],
+) -> Detection:
+    cx = float(box[[0, 2]].mean())
+    ranked = [int(i) for i in np.argsort(-parts)]
+    best = ranked[0]
+    kind = ms.PART_KINDS[best] if parts[best] >= comp.MIN_PART_PROB else None
+    primary = comp.component_id(kind, float(parts[best]), cx, width, context)
+    components = [(primary, round(100 * float(parts[best])))]
+    for alt in ranked[1:2]:
+        if parts[alt] >= ALT_PART_PROB:
+            alt_id = comp.component_id(ms.PART_KINDS[alt], float(parts[alt]), cx, width, context)
+            if alt_id != primary:
+                components.append((alt_id, round(100 * float(parts[alt]))))
+    degree = deg.decide(deg.as_dict(ms.DAMAGE_TYPES, types), deg.as_dict(ms.SEVERITIES, sevs), kind)
+    t = int(types.argmax())
+    return Detection(
+        box=(int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))),
+        score=score,
+        damage_type=ms.DAMAGE_TYPES[t],
+        damage_type_score=round(100 * float(types[t])),
+        part_kind=kind,
+        components=tuple(components),
+        degree_id=degree.degree_id,
+        degree_score=degree.score,
+        type_probs=tuple(map(float, types)),
+        severity_probs=tuple(map(float, sevs)),
+        part_probs=tuple(map(float, parts)),
+    )
+
+
+class DamageDetector:
+    """Runs the damage model over photos, MAX_BATCH_SIZE at a time."""
+
+    def __init__(self, runner: ModelRunner, score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> None:
+        self._runner = runner
+        self._threshold = score_threshold
+
+    async def detect(self, photos: list[np.ndarray]) -> list[list[Detection]]:
+        results: list[list[Detection]] = []
+        for start in range(0, len(photos), ms.MAX_BATCH_SIZE):
+            chunk = [letterbox(rgb) for rgb in photos[start : start + ms.MAX_BATCH_SIZE]]
+            out = await self._runner.infer({ms.INPUT_IMAGES: to_batch([img for img, _ in chunk])})
+            results += [postprocess(out, i, geo, self._threshold) for i, (_, geo) in enumerate(chunk)]
+        return results

@@ -1,0 +1,55 @@
+"""picloss.damage.v1.DamageService: a batch of photos in, damages per photo out."""
+
+from __future__ import annotations
+
+import grpc
+import structlog
+
+from picloss.common.v1 import common_pb2
+from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
+from picloss.imaging import ImageRejected, decode_image
+from services.damage.detector import DamageDetector, Detection
+
+log = structlog.get_logger()
+
+
+def to_proto(d: Detection) -> damage_pb2.Damage:
+    return damage_pb2.Damage(
+        box=common_pb2.Box(xmin=d.box[0], ymin=d.box[1], xmax=d.box[2], ymax=d.box[3]),
+        components=[damage_pb2.ComponentScore(component_part_id=c, score=s) for c, s in d.components],
+        degree_id=d.degree_id,
+        degree_score=d.degree_score,
+        damage_type=d.damage_type,
+        damage_type_score=d.damage_type_score,
+        part_kind=d.part_kind or "unknown",
+        score=d.score,
+    )
+
+
+class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
+    def __init__(self, detector: DamageDetector, model_version: str) -> None:
+        self._detector = detector
+        self._model_version = model_version
+
+    async def Detect(
+        self, request: damage_pb2.DetectRequest, context: grpc.aio.ServicerContext
+    ) -> damage_pb2.DetectResponse:
+        decoded, positions = [], []
+        for i, image in enumerate(request.images):
+            try:
+                decoded.append(decode_image(image.data).rgb)
+                positions.append(i)
+            except ImageRejected as exc:
+                # The orchestrator decodes photos before sending them; an undecodable one gets no damage.
+                log.warning("image not decodable", fileid=image.fileid, code=exc.code, reason=exc.reason)
+        detections = await self._detector.detect(decoded)
+        by_position = dict(zip(positions, detections, strict=True))
+        return damage_pb2.DetectResponse(
+            model_version=self._model_version,
+            results=[
+                damage_pb2.ImageDamages(
+                    fileid=image.fileid, damages=[to_proto(d) for d in by_position.get(i, [])]
+                )
+                for i, image in enumerate(request.images)
+            ],
+        )

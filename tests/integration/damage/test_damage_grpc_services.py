@@ -1,0 +1,137 @@
+"""The damage and aggregator servicers over real gRPC, and the damage process up to SERVING."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
+from picloss.common.v1 import common_pb2
+from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
+from picloss.imaging import encode_jpeg
+from picloss.inference import OnnxRunner
+from services.aggregator.servicer import AggregatorServicer
+from services.damage.detector import DamageDetector
+from services.damage.model_spec import DAMAGE_DETECTOR
+from services.damage.servicer import DamageServicer
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def photo(width: int, height: int) -> bytes:
+    ys, xs = np.mgrid[0:height, 0:width]
+    rgb = np.stack([xs * 255 // width, ys * 255 // height, np.full_like(xs, 120)], -1).astype(np.uint8)
+    rgb[height // 3 : height // 2, width // 3 : width // 2] = 30  # a dark patch
+    return encode_jpeg(rgb)
+
+
+@pytest.fixture
+async def channel() -> AsyncIterator[grpc.aio.Channel]:
+    server = grpc.aio.server()
+    # threshold 0: the detector returns its best candidates even on a synthetic photo
+    detector = DamageDetector(OnnxRunner(DAMAGE_DETECTOR, threads=1), score_threshold=0.0)
+    damage_pb2_grpc.add_DamageServiceServicer_to_server(DamageServicer(detector, "damage_detector/1"), server)
+    aggregator_pb2_grpc.add_AggregatorServiceServicer_to_server(AggregatorServicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        yield ch
+    await server.stop(None)
+
+
+async def test_detect_returns_well_formed_damages_per_photo(channel: grpc.aio.Channel) -> None:
+    stub = damage_pb2_grpc.DamageServiceStub(channel)
+    images = [
+        common_pb2.Image(fileid="wide", data=photo(640, 480), width=640, height=480),
+        common_pb2.Image(fileid="broken", data=b"not an image"),
+        common_pb2.Image(fileid="tall", data=photo(300, 700), width=300, height=700),
+    ]
+    response = await stub.Detect(damage_pb2.DetectRequest(images=images))
+    assert [r.fileid for r in response.results] == ["wide", "broken", "tall"]
+    assert response.model_version == "damage_detector/1"
+    assert len(response.results[1].damages) == 0
+    for result, (w, h) in ((response.results[0], (640, 480)), (response.results[2], (300, 700))):
+        assert 1 <= len(result.damages) <= 20
+        for d in result.damages:
+            assert 0 <= d.box.xmin < d.box.xmax <= w and 0 <= d.box.ymin < d.box.ymax <= h
+            assert len(d.components) >= 1
+            assert all(1 <= c.component_part_id <= 40 and 0 <= c.score <= 100 for c in d.components)
+            assert d.degree_id in (0, 1) and 0 <= d.degree_score <= 100
+            assert d.damage_type in ("scratch", "dent", "broken") and 0 <= d.damage_type_score <= 100
+            assert 0.0 <= d.score <= 1.0
+
+
+async def test_aggregate_merges_photos_of_one_claim(channel: grpc.aio.Channel) -> None:
+    def damage(cid: int, degree: int, score: int) -> damage_pb2.Damage:
+        return damage_pb2.Damage(
+            box=common_pb2.Box(xmin=1, ymin=2, xmax=30, ymax=40),
+            degree_id=degree,
+            degree_score=score,
+            components=[damage_pb2.ComponentScore(component_part_id=cid, score=90)],
+        )
+
+    request = aggregator_pb2.AggregateRequest(
+        accept_seqno="a1",
+        photos=[
+            aggregator_pb2.PhotoDamages(
+                fileid="0", width=640, height=480, damages=[damage(19, 0, 80), damage(22, 0, 90)]
+            ),
+            aggregator_pb2.PhotoDamages(fileid="1", width=640, height=480, damages=[damage(21, 1, 70)]),
+        ],
+    )
+    response = await aggregator_pb2_grpc.AggregatorServiceStub(channel).Aggregate(request)
+    by_id = {r.damage_component_id: r for r in response.results}
+    assert set(by_id) == {19, 22}
+    assert [ic.fileid for ic in by_id[19].image_contain] == ["0", "1"]
+    assert (by_id[19].damage_degree_id, by_id[19].damage_degree_score) == (1, 70)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_damage_process_goes_serving_after_warm_up() -> None:
+    port = free_port()
+    env = {**os.environ, "GRPC_PORT": str(port), "METRICS_PORT": "0", "PICLOSS_ORT_THREADS": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.damage",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+            health = health_pb2_grpc.HealthStub(ch)
+            status = None
+            for _ in range(120):
+                try:
+                    status = (await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)).status
+                except grpc.aio.AioRpcError:
+                    status = None
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+                await asyncio.sleep(0.25)
+            assert status == health_pb2.HealthCheckResponse.SERVING
+            response = await damage_pb2_grpc.DamageServiceStub(ch).Detect(
+                damage_pb2.DetectRequest(
+                    images=[common_pb2.Image(fileid="x", data=photo(320, 240), width=320, height=240)]
+                )
+            )
+            assert [r.fileid for r in response.results] == ["x"]
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=20)

@@ -1,0 +1,40 @@
+"""AP and set scores used by `make eval-damage`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.damage.metrics import SetScore, average_precision, box_iou
+
+GT = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=float)
+
+
+def test_box_iou() -> None:
+    iou = box_iou(np.array([[0, 0, 10, 10]], float), np.array([[0, 0, 10, 10], [5, 0, 15, 10]], float))
+    np.testing.assert_allclose(iou, [[1.0, 1 / 3]])
+
+
+def test_perfect_detections_give_ap_1() -> None:
+    assert average_precision([(GT, np.array([0.9, 0.8]))], [GT], 0.5) == pytest.approx(1.0)
+
+
+def test_a_confident_false_positive_lowers_ap() -> None:
+    boxes = np.vstack([[[50, 50, 60, 60]], GT])
+    ap = average_precision([(boxes, np.array([0.99, 0.9, 0.8]))], [GT], 0.5)
+    assert ap == pytest.approx(2 / 3)  # interpolated: precision 2/3 holds up to recall 1
+
+
+def test_duplicates_and_misses() -> None:
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10]], float)
+    ap = average_precision([(boxes, np.array([0.9, 0.8]))], [GT], 0.5)
+    assert ap == pytest.approx(0.5)  # one of two found; the duplicate is a false positive after it
+    assert average_precision([(np.zeros((0, 4)), np.zeros(0))], [GT], 0.5) == 0.0
+
+
+def test_set_score() -> None:
+    s = SetScore()
+    s.add({19, 21, 22}, {19, 22})
+    s.add({5}, {5, 15})
+    assert (s.tp, s.fp, s.fn) == (3, 1, 1)
+    assert s.precision == pytest.approx(0.75) and s.recall == pytest.approx(0.75) and s.f1 == pytest.approx(0.75)

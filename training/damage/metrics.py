@@ -1,0 +1,83 @@
+"""Detection and set metrics for the damage evaluation (pure numpy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes -> (N, M)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def average_precision(
+    preds: Sequence[tuple[np.ndarray, np.ndarray]], gts: Sequence[np.ndarray], iou_threshold: float
+) -> float:
+    """All-point interpolated AP over images. preds[i] = (boxes (N,4), scores (N,)), gts[i] = (M,4)."""
+    n_gt = sum(len(g) for g in gts)
+    if n_gt == 0:
+        return float("nan")
+    records = []  # (score, is_tp)
+    for (boxes, scores), gt in zip(preds, gts, strict=True):
+        order = np.argsort(-scores)
+        matched = np.zeros(len(gt), dtype=bool)
+        ious = box_iou(boxes[order], gt)
+        for row, k in enumerate(order):
+            tp = False
+            if len(gt):
+                candidates = np.where(~matched & (ious[row] >= iou_threshold))[0]
+                if len(candidates):
+                    best = candidates[np.argmax(ious[row, candidates])]
+                    matched[best] = True
+                    tp = True
+            records.append((float(scores[k]), tp))
+    if not records:
+        return 0.0
+    records.sort(key=lambda r: -r[0])
+    tps = np.cumsum([r[1] for r in records])
+    fps = np.cumsum([not r[1] for r in records])
+    recall = tps / n_gt
+    precision = tps / np.maximum(tps + fps, 1e-9)
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mpre = np.concatenate([[1.0], precision, [0.0]])
+    for i in range(len(mpre) - 2, -1, -1):
+        mpre[i] = max(mpre[i], mpre[i + 1])
+    steps = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
+
+
+@dataclass
+class SetScore:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, predicted: set[int], truth: set[int]) -> None:
+        self.tp += len(predicted & truth)
+        self.fp += len(predicted - truth)
+        self.fn += len(truth - predicted)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / max(self.tp + self.fp, 1)
+
+    @property
+    def recall(self) -> float:
+        return self.tp / max(self.tp + self.fn, 1)
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / max(p + r, 1e-9)

@@ -1,0 +1,217 @@
+"""Train DamageNet jointly on the datasets of the class map (partial labels per head).
+
+    python -m training.damage.train --epochs 12 --max-minutes 60 [--resume] [--device cuda]
+
+Fixed seeds, progress bars, a log file and a resumable checkpoint (`last.pt`, saved every
+`--save-every` steps and at each epoch end) in --out (default training/runs/damage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from services.damage.preprocess import INPUT_SIZE, letterbox
+from training.damage.datasets import DEFAULT_DATA_ROOT, HEADS, ClassMap, Sample, dedupe_identical, read_split
+from training.damage.model import STRIDE, DamageNet, normalise
+from training.damage.targets import augment, build_targets, detection_loss
+
+log = logging.getLogger("train-damage")
+HERE = Path(__file__).resolve().parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--classmap", type=Path, default=HERE / "classmap.yaml")
+    p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    p.add_argument("--out", type=Path, default=Path("training/runs/damage"))
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop (with a checkpoint) after this; 0 = none")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=50)
+    p.add_argument("--limit", type=int, default=0, help="use only N train photos (smoke runs)")
+    p.add_argument("--resume", action="store_true")
+    return p.parse_args(argv)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_cached(samples: list[Sample]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Letterbox every photo once (RAM cache); boxes scaled to model-input pixels."""
+    images, boxes = [], []
+    for s in progress(samples, "cache"):
+        with Image.open(s.path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+        img, geo = letterbox(rgb, INPUT_SIZE)
+        images.append(img)
+        boxes.append(s.boxes * geo.scale)
+    return images, boxes
+
+
+def progress(items, desc: str):  # type: ignore[no-untyped-def]
+    try:
+        from tqdm import tqdm
+
+        return tqdm(items, desc=desc, mininterval=10)
+    except ImportError:
+        return items
+
+
+def make_batch(
+    indices: list[int],
+    images: list[np.ndarray],
+    boxes: list[np.ndarray],
+    samples: list[Sample],
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    grid = INPUT_SIZE // STRIDE
+    imgs, targets = [], []
+    for i in indices:
+        img, bx, keep = augment(images[i], boxes[i], rng)
+        labels = {h: samples[i].labels[h][keep] for h in HEADS}
+        imgs.append(img)
+        targets.append(build_targets(bx[keep], labels, grid))
+    x = torch.from_numpy(np.stack(imgs).transpose(0, 3, 1, 2).astype(np.float32))
+    tgt = {k: torch.from_numpy(np.stack([t[k] for t in targets])) for k in targets[0]}
+    return x, tgt
+
+
+def learning_rate(peak: float, progress: float, warmup: float = 0.03) -> float:
+    """Linear warm-up then cosine decay to 2% of the peak, over progress 0..1.
+
+    With --max-minutes, progress is the larger of the step fraction and the time fraction of
+    the budget, so a run cut by its budget still ends annealed (then not bit-reproducible).
+    """
+    if progress < warmup:
+        return peak * max(progress / warmup, 0.02)
+    t = min(1.0, (progress - warmup) / (1 - warmup))
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()],
+    )
+    seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    classmap = ClassMap.load(args.classmap)
+    samples = dedupe_identical(read_split(classmap, "train", args.data_root))
+    samples = [s for s in samples if len(s.boxes) > 0]
+    if args.limit:
+        samples = samples[: args.limit]
+    log.info(
+        "train photos after dedupe: %d (%s)",
+        len(samples),
+        {d: sum(s.dataset == d for s in samples) for d in {s.dataset for s in samples}},
+    )
+    images, boxes = load_cached(samples)
+
+    heads = classmap.heads
+    net = DamageNet(len(heads["damage_type"]), len(heads["severity"]), len(heads["part_kind"])).to(device)
+    steps_per_epoch = len(samples) // args.batch_size
+    total_steps = max(1, steps_per_epoch * args.epochs)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    step, epoch = 0, 0
+    ckpt_path = args.out / "last.pt"
+    if args.resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        step, epoch = ckpt["step"], ckpt["epoch"]
+        log.info("resumed from %s at epoch %d step %d", ckpt_path, epoch, step)
+
+    def save(done_epoch: int) -> None:
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "epoch": done_epoch,
+                "heads": heads,
+                "args": vars(args) | {"out": str(args.out)},
+            },
+            ckpt_path.with_suffix(".tmp"),
+        )
+        ckpt_path.with_suffix(".tmp").replace(ckpt_path)
+
+    start = time.monotonic()
+    deadline = start + args.max_minutes * 60 if args.max_minutes else float("inf")
+    first_progress = step / total_steps
+    net.train()
+    while epoch < args.epochs and step < total_steps:
+        # The epoch's order depends only on (seed, epoch): a resumed run replays the same batches.
+        rng = np.random.default_rng(args.seed * 1000 + epoch)
+        order = rng.permutation(len(samples))
+        first = step - epoch * steps_per_epoch
+        bar = progress(range(first, steps_per_epoch), f"epoch {epoch + 1}/{args.epochs}")
+        running: dict[str, float] = {}
+        for b in bar:
+            batch_rng = np.random.default_rng([args.seed, epoch, b])
+            x, tgt = make_batch(
+                list(order[b * args.batch_size : (b + 1) * args.batch_size]),
+                images,
+                boxes,
+                samples,
+                batch_rng,
+            )
+            out = net(normalise(x.to(device)))
+            losses = detection_loss(out, {k: v.to(device) for k, v in tgt.items()})
+            loss = sum(losses.values())
+            by_time = (time.monotonic() - start) / (deadline - start) if args.max_minutes else 0.0
+            progress_now = max(step / total_steps, first_progress + (1 - first_progress) * by_time)
+            lr = learning_rate(args.lr, progress_now)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[union-attr]
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+            opt.step()
+            step += 1
+            for k, v in losses.items():
+                value = v.item()
+                running[k] = 0.9 * running.get(k, value) + 0.1 * value
+            if step % 10 == 0:
+                log.info(
+                    "epoch %d step %d/%d lr %.2e %s",
+                    epoch + 1,
+                    step,
+                    total_steps,
+                    lr,
+                    " ".join(f"{k}={v:.3f}" for k, v in running.items()),
+                )
+            if step % args.save_every == 0:
+                save(epoch)
+            if time.monotonic() > deadline:
+                save(epoch)
+                log.info("max minutes reached at step %d; checkpoint saved (resume with --resume)", step)
+                return
+        epoch += 1
+        save(epoch)
+        log.info("epoch %d done in %.1f min total", epoch, (time.monotonic() - start) / 60)
+    log.info("training finished: %d steps", step)
+
+
+if __name__ == "__main__":
+    main()
