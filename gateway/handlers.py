@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,62 +82,72 @@ async def _read_authenticated(request: web.Request) -> tuple[dict[str, Any], str
     return obj, appid, mchid, keys[0]
 
 
+Inner = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def endpoint(name: str) -> Callable[[Inner], Inner]:
+    """Timing, the result-code counter and the refusals of one protocol endpoint, in one place: the inner
+    handler raises ProtocolError for every refusal and returns its SUCCESS response."""
+
+    def wrap(inner: Inner) -> Inner:
+        async def handler(request: web.Request) -> web.Response:
+            start = time.perf_counter()
+            code = ResultCode.SUCCESS
+            try:
+                return await inner(request)
+            except ProtocolError as err:
+                code = err.code
+                return respond(err.code, err.msg, request.get(SIGNING_KEY))
+            except Exception:
+                code = ResultCode.SYSTEM_ERROR
+                log.exception(f"{name} failed")
+                return respond(code, "internal error", request.get(SIGNING_KEY))
+            finally:
+                GATEWAY_REQUESTS.labels(name, code.value).inc()
+                GATEWAY_LATENCY.labels(name).observe(time.perf_counter() - start)
+                clear_request()
+
+        return handler
+
+    return wrap
+
+
+@endpoint("request")
 async def request_handler(request: web.Request) -> web.Response:
-    start = time.perf_counter()
-    code = ResultCode.SYSTEM_ERROR
+    config, deps = request.app[CONFIG], request.app[DEPS]
+    obj, appid, mchid, key = await _read_authenticated(request)
+    req = validate_loss_request(obj, Limits(max_files=config.max_files, max_body_bytes=config.max_body_bytes))
+    bind_request(req_seqno=req.req_seqno)
+    check_timestamp(req.timestamp, int(time.time()), config.ts_window_s)
+    if not request.app[LIMITER].allow(appid):
+        raise ProtocolError(ResultCode.RATE_LIMITED, "over the configured request rate")
+
+    accept_seqno = new_accept_seqno()
+    files = [NewFile(idx, f.fileid or new_fileid(), f.fileurl, f.filemd5) for idx, f in enumerate(req.files)]
+    event = events_pb2.RequestAccepted(
+        accept_seqno=accept_seqno, appid=appid, mchid=mchid, req_seqno=req.req_seqno, model=req.model,
+        callback_url=req.callback_url, accepted_at_ms=int(time.time() * 1000),
+        files=[events_pb2.FileRef(fileurl=f.fileurl, filemd5=f.filemd5_given or "", fileid=f.fileid)
+               for f in files])
+
+    async def publish() -> None:
+        await deps.producer.send(config.requests_topic, accept_seqno, event.SerializeToString())
+
     try:
-        config, deps = request.app[CONFIG], request.app[DEPS]
-        try:
-            obj, appid, mchid, key = await _read_authenticated(request)
-            req = validate_loss_request(obj, Limits(max_files=config.max_files,
-                                                    max_body_bytes=config.max_body_bytes))
-            bind_request(req_seqno=req.req_seqno)
-            check_timestamp(req.timestamp, int(time.time()), config.ts_window_s)
-            if not request.app[LIMITER].allow(appid):
-                raise ProtocolError(ResultCode.RATE_LIMITED, "over the configured request rate")
-        except ProtocolError as err:
-            code = err.code
-            return respond(err.code, err.msg, request.get(SIGNING_KEY))
-
-        accept_seqno = new_accept_seqno()
-        files = [NewFile(idx, f.fileid or new_fileid(), f.fileurl, f.filemd5) for idx, f in enumerate(req.files)]
-        event = events_pb2.RequestAccepted(
-            accept_seqno=accept_seqno, appid=appid, mchid=mchid, req_seqno=req.req_seqno, model=req.model,
-            callback_url=req.callback_url, accepted_at_ms=int(time.time() * 1000),
-            files=[events_pb2.FileRef(fileurl=f.fileurl, filemd5=f.filemd5_given or "", fileid=f.fileid)
-                   for f in files])
-
-        async def publish() -> None:
-            await deps.producer.send(config.requests_topic, accept_seqno, event.SerializeToString())
-
-        try:
-            result = await deps.ledger.accept(
-                accept_seqno=accept_seqno, appid=appid, mchid=mchid, nonce=req.nonce,
-                nonce_ttl_s=2 * config.ts_window_s, req_seqno=req.req_seqno, content_hash=req.content_hash(),
-                model=req.model, callback_url=req.callback_url, files=files, publish=publish)
-        except (BrokerUnavailable, LedgerUnavailable) as exc:
-            code = ResultCode.SYSTEM_BUSY
-            log.warning("cannot accept durably", error=str(exc))
-            return respond(code, "cannot durably accept now; retry later", key)
-
-        if result.status is AcceptStatus.NONCE_REPLAYED:
-            code = ResultCode.NONCE_REPLAYED
-            return respond(code, "nonce already used", key)
-        if result.status is AcceptStatus.CONFLICT:
-            code = ResultCode.SEQNO_CONFLICT
-            return respond(code, "req_seqno already used with different content", key)
-        code = ResultCode.SUCCESS
-        bind_request(accept_seqno=result.accept_seqno)
-        log.info("accepted", duplicate=result.status is AcceptStatus.DUPLICATE, files=len(files), model=req.model)
-        return respond(code, "", key, accept_seqno=result.accept_seqno)
-    except Exception:
-        log.exception("request failed")
-        code = ResultCode.SYSTEM_ERROR
-        return respond(code, "internal error", request.get(SIGNING_KEY))
-    finally:
-        GATEWAY_REQUESTS.labels("request", code.value).inc()
-        GATEWAY_LATENCY.labels("request").observe(time.perf_counter() - start)
-        clear_request()
+        result = await deps.ledger.accept(
+            accept_seqno=accept_seqno, appid=appid, mchid=mchid, nonce=req.nonce,
+            nonce_ttl_s=2 * config.ts_window_s, req_seqno=req.req_seqno, content_hash=req.content_hash(),
+            model=req.model, callback_url=req.callback_url, files=files, publish=publish)
+    except (BrokerUnavailable, LedgerUnavailable) as exc:
+        log.warning("cannot accept durably", error=str(exc))
+        raise ProtocolError(ResultCode.SYSTEM_BUSY, "cannot durably accept now; retry later") from exc
+    if result.status is AcceptStatus.NONCE_REPLAYED:
+        raise ProtocolError(ResultCode.NONCE_REPLAYED, "nonce already used")
+    if result.status is AcceptStatus.CONFLICT:
+        raise ProtocolError(ResultCode.SEQNO_CONFLICT, "req_seqno already used with different content")
+    bind_request(accept_seqno=result.accept_seqno)
+    log.info("accepted", duplicate=result.status is AcceptStatus.DUPLICATE, files=len(files), model=req.model)
+    return respond(ResultCode.SUCCESS, "", key, accept_seqno=result.accept_seqno)
 
 
 def query_body(row: RequestRow, attempts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -158,37 +169,21 @@ def query_body(row: RequestRow, attempts: list[dict[str, Any]]) -> dict[str, Any
     return body
 
 
+@endpoint("query")
 async def query_handler(request: web.Request) -> web.Response:
-    start = time.perf_counter()
-    code = ResultCode.SYSTEM_ERROR
+    config, deps = request.app[CONFIG], request.app[DEPS]
+    obj, appid, _mchid, key = await _read_authenticated(request)
+    query = validate_query_request(obj)
+    check_timestamp(query.timestamp, int(time.time()), config.ts_window_s)
+    if not request.app[LIMITER].allow(appid):
+        raise ProtocolError(ResultCode.RATE_LIMITED, "over the configured request rate")
     try:
-        config, deps = request.app[CONFIG], request.app[DEPS]
-        try:
-            obj, appid, _mchid, key = await _read_authenticated(request)
-            query = validate_query_request(obj)
-            check_timestamp(query.timestamp, int(time.time()), config.ts_window_s)
-            if not request.app[LIMITER].allow(appid):
-                raise ProtocolError(ResultCode.RATE_LIMITED, "over the configured request rate")
-        except ProtocolError as err:
-            code = err.code
-            return respond(err.code, err.msg, request.get(SIGNING_KEY))
-        try:
-            row = await deps.ledger.find(appid, req_seqno=query.req_seqno, accept_seqno=query.accept_seqno)
-            attempts = await deps.ledger.attempts(row.accept_seqno) if row else []
-        except LedgerUnavailable as exc:
-            code = ResultCode.SYSTEM_BUSY
-            log.warning("query failed", error=str(exc))
-            return respond(code, "ledger unavailable; retry later", key)
-        if row is None:
-            code = ResultCode.PARAM_ERROR
-            selector = "accept_seqno" if query.accept_seqno else "req_seqno"
-            return respond(code, f"{selector}: no such request for this appid", key)
-        code = ResultCode.SUCCESS
-        return respond(code, "", key, **query_body(row, attempts))
-    except Exception:
-        log.exception("query failed")
-        code = ResultCode.SYSTEM_ERROR
-        return respond(code, "internal error", request.get(SIGNING_KEY))
-    finally:
-        GATEWAY_REQUESTS.labels("query", code.value).inc()
-        GATEWAY_LATENCY.labels("query").observe(time.perf_counter() - start)
+        row = await deps.ledger.find(appid, req_seqno=query.req_seqno, accept_seqno=query.accept_seqno)
+        attempts = await deps.ledger.attempts(row.accept_seqno) if row else []
+    except LedgerUnavailable as exc:
+        log.warning("query failed", error=str(exc))
+        raise ProtocolError(ResultCode.SYSTEM_BUSY, "ledger unavailable; retry later") from exc
+    if row is None:
+        selector = "accept_seqno" if query.accept_seqno else "req_seqno"
+        raise ProtocolError(ResultCode.PARAM_ERROR, f"{selector}: no such request for this appid")
+    return respond(ResultCode.SUCCESS, "", key, **query_body(row, attempts))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from picloss.devstack.httpserver import serve_app
+
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
@@ -54,11 +56,7 @@ class PhotoServer:
     async def start(self) -> PhotoServer:
         app = web.Application()
         app.router.add_get("/photos/{name}", self._get)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_app(app, self.host, self.port)
         return self
 
     async def stop(self) -> None:

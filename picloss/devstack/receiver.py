@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from picloss.devstack.httpserver import serve_app
 from picloss.protocol.signing import verify
 
 
@@ -52,11 +53,7 @@ class CallbackReceiver:
         self._arrived = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_app(app, self.host, self.port)
         return self
 
     async def stop(self) -> None:

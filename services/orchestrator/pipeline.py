@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -78,6 +80,29 @@ class Outcome:
     batch: aggregator_pb2.AggregateResponse | None = None
     batch_error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+async def batched_results(files: list[FileWork], size: int, call: Callable[[list[common_pb2.Image]], Awaitable[Any]],
+                          what: str) -> list[tuple[FileWork, Any]]:
+    """Send the files' images `size` at a time; pair each file with its result (matched by index). A failed
+    call, or a file the service did not answer for, ends that file with code 5001."""
+    pairs: list[tuple[FileWork, Any]] = []
+    for start in range(0, len(files), size):
+        chunk = files[start:start + size]
+        try:
+            resp = await call([f.image() for f in chunk])
+        except ModelCallFailed as exc:
+            for f in chunk:
+                f.fail(FileCode.PROCESSING_FAILED, f"{what} failed: {exc.code}")
+            continue
+        by_id = {r.fileid: r for r in resp.results}
+        for f in chunk:
+            result = by_id.get(str(f.idx))
+            if result is None:
+                f.fail(FileCode.PROCESSING_FAILED, f"{what}: the service returned no result for this file")
+                continue
+            pairs.append((f, result))
+    return pairs
 
 
 def cross_check_documents(files: list[FileWork]) -> None:
@@ -150,21 +175,8 @@ class Pipeline:
         f.data, f.width, f.height = fetched.data, decoded.width, decoded.height
 
     async def _classify(self, files: list[FileWork]) -> None:
-        for start in range(0, len(files), CLASSIFY_BATCH):
-            chunk = files[start:start + CLASSIFY_BATCH]
-            try:
-                resp = await self._clients.classify([f.image() for f in chunk])
-            except ModelCallFailed as exc:
-                for f in chunk:
-                    f.fail(FileCode.PROCESSING_FAILED, f"classification failed: {exc.code}")
-                continue
-            by_id = {r.fileid: r for r in resp.results}
-            for f in chunk:
-                result = by_id.get(str(f.idx))
-                if result is None:
-                    f.fail(FileCode.PROCESSING_FAILED, "classifier returned no result for this file")
-                    continue
-                f.image_class, f.class_score = class_name(result.image_class), result.score
+        for f, result in await batched_results(files, CLASSIFY_BATCH, self._clients.classify, "classification"):
+            f.image_class, f.class_score = class_name(result.image_class), result.score
 
     async def _read_documents(self, files: list[FileWork]) -> None:
         async def read(f: FileWork) -> None:
@@ -182,22 +194,9 @@ class Pipeline:
         await asyncio.gather(*(read(f) for f in files))
 
     async def _detect(self, files: list[FileWork]) -> None:
-        for start in range(0, len(files), self._damage_batch):
-            chunk = files[start:start + self._damage_batch]
-            try:
-                resp = await self._clients.detect([f.image() for f in chunk])
-            except ModelCallFailed as exc:
-                for f in chunk:
-                    f.fail(FileCode.PROCESSING_FAILED, f"damage detection failed: {exc.code}")
-                continue
-            by_id = {r.fileid: r for r in resp.results}
-            for f in chunk:
-                result = by_id.get(str(f.idx))
-                if result is None:
-                    f.fail(FileCode.PROCESSING_FAILED, "damage service returned no result for this file")
-                    continue
-                f.damages = result
-                f.code = FileCode.OK if len(result.damages) else FileCode.NO_DAMAGE
+        for f, result in await batched_results(files, self._damage_batch, self._clients.detect, "damage detection"):
+            f.damages = result
+            f.code = FileCode.OK if len(result.damages) else FileCode.NO_DAMAGE
 
     async def _aggregate(self, accept_seqno: str, outcome: Outcome, damage: list[FileWork]) -> None:
         photos = [aggregator_pb2.PhotoDamages(fileid=str(f.idx), width=f.width, height=f.height,

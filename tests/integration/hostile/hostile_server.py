@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from picloss.devstack.httpserver import serve_app
+
 
 @dataclass
 class HostileServer:
@@ -32,11 +34,7 @@ class HostileServer:
         app.router.add_get("/slowloris", self._slowloris)
         app.router.add_get("/silent", self._silent)
         app.router.add_get("/{name}", self._get)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_app(app, "127.0.0.1", 0, shutdown_timeout=0.1)
         return self
 
     async def stop(self) -> None:
