@@ -8,6 +8,7 @@ from pathlib import Path
 
 from picloss.config import env_float, env_int, env_optional, env_str
 from picloss.inference.runner import DEFAULT_MODELS_DIR
+from services.damage.detector import DEFAULT_SCORE_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class DamageConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DamageConfig:
-        threshold = env_float("DAMAGE_SCORE_THRESHOLD", 0.3, env, minimum=0.0)
+        threshold = env_float("DAMAGE_SCORE_THRESHOLD", DEFAULT_SCORE_THRESHOLD, env, minimum=0.0)
         return cls(
             grpc_port=env_int("GRPC_PORT", 50053, env, minimum=0),
             metrics_port=env_int("METRICS_PORT", 9105, env, minimum=0),

@@ -15,7 +15,7 @@ from services.damage import degree as deg
 from services.damage import model_spec as ms
 from services.damage.preprocess import Letterbox, letterbox, to_batch
 
-DEFAULT_SCORE_THRESHOLD = 0.3
+DEFAULT_SCORE_THRESHOLD = 0.2  # best claim-level F1 on a train subset (docs/models.md)
 NMS_IOU = 0.6
 MAX_DAMAGES = 20
 ALT_PART_PROB = 0.2  # a second component is listed when its kind is at least this likely

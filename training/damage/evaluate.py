@@ -98,6 +98,7 @@ def ap_figures(results: list[PhotoResult]) -> dict[str, float]:
             gts.append(r.sample.boxes[r.sample.labels["damage_type"] == t_index].astype(np.float64))
         figures[f"AP50 {t_name}"] = average_precision(preds, gts, 0.5)
         figures[f"AP30 {t_name}"] = average_precision(preds, gts, 0.3)
+        figures[f"ground-truth boxes {t_name}"] = sum(len(g) for g in gts)
     return figures
 
 
@@ -135,9 +136,7 @@ def degree_and_part(results: list[PhotoResult]) -> dict[str, float]:
 def truth_components(sample: Sample) -> set[int]:
     """Component ids the photo's own labels support, by the same side rule as the service."""
     kinds = [ms.PART_KINDS[int(k)] for k in sample.labels["part_kind"]]
-    sightings = [
-        comp.PartSighting(k, 1.0, float(b[[0, 2]].mean())) for k, b in zip(kinds, sample.boxes, strict=True)
-    ]
+    sightings = [comp.PartSighting(k, 1.0, float(b[[0, 2]].mean())) for k, b in zip(kinds, sample.boxes, strict=True)]
     with Image.open(sample.path) as im:
         width = im.size[0]
     return {comp.component_id(k, 1.0, s.cx, width, sightings) for k, s in zip(kinds, sightings, strict=True)}
@@ -278,6 +277,13 @@ def main(argv: list[str] | None = None) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
     ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "models", "services", "training"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    ).stdout.strip()
+    commit = f"{commit} (+ uncommitted changes)" if commit and dirty else commit
     info = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit or "?",
@@ -291,9 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Degree and part kind (ground-truth boxes matched by a detection, IoU >= {MATCH_IOU})": (
             degree_and_part(results)
         ),
-        "Component sides (detections at the service threshold, all val photos)": side_rates(
-            results, args.threshold
-        ),
+        "Component sides (detections at the service threshold, all val photos)": side_rates(results, args.threshold),
         "BATCH vs SINGLE (damaged_parts val: wide photo + close-up crops per claim)": batch_vs_single(
             runner, parts_val, args.threshold
         ),
