@@ -4,7 +4,7 @@
 Sample photos: fake documents rendered by training/documents (ID card front and back, driver licence,
 vehicle licence, VIN plate; invented contents, never real documents) and, when ../shared/datasets is
 beside the checkout, three real car-damage photos of its validation split (read in place, never copied;
-CC BY 4.0, see docs/models.md). Without it, a generated noise photo stands in for a car photo.
+CC BY 4.0, see docs/models.md). Without it, a drawn car stands in for a car photo.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from picloss.client import PiclossClient
-from picloss.devstack.photos import PhotoServer, noise_jpeg
+from picloss.devstack.photos import PhotoServer, drawn_car_jpeg
 from picloss.devstack.receiver import CallbackReceiver
 from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
 from picloss.protocol.components import component_name
@@ -37,7 +37,7 @@ def sample_photos() -> dict[str, bytes]:
     for i, path in enumerate(cars):
         photos[f"car_{i}.jpg"] = path.read_bytes()
     if not cars:
-        photos["noise.jpg"] = noise_jpeg(1, (640, 480))
+        photos["drawn_car.jpg"] = drawn_car_jpeg()
     return photos
 
 

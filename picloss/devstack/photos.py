@@ -28,6 +28,36 @@ def noise_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
     return buf.getvalue()
 
 
+def drawn_car_jpeg(seed: int = 1, color: tuple[int, int, int] = (30, 60, 160)) -> bytes:
+    """A side view of a car, drawn: body, windows, wheels, a scratch and a dent-like patch on a road.
+    The photo classifier takes it for a damage photo (a car), so tests and the demo can send one through
+    the damage path without any dataset photo."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (640, 480), (120, 125, 130))
+    draw = ImageDraw.Draw(img)
+    shade = tuple(int(c * 0.8) for c in color)
+    draw.rectangle((0, 330, 640, 480), fill=(70, 70, 72))
+    draw.rounded_rectangle((60, 170, 580, 360), radius=60, fill=color)
+    draw.polygon([(170, 170), (230, 90), (430, 90), (500, 170)], fill=shade)
+    draw.polygon([(190, 165), (240, 100), (330, 100), (330, 165)], fill=(150, 180, 200))
+    draw.polygon([(345, 165), (345, 100), (420, 100), (480, 165)], fill=(150, 180, 200))
+    for x in (160, 480):
+        draw.ellipse((x - 55, 300, x + 55, 410), fill=(20, 20, 20))
+        draw.ellipse((x - 25, 330, x + 25, 380), fill=(160, 160, 160))
+    draw.line([(250, 230), (380, 260)], fill=(230, 230, 230), width=4)
+    draw.polygon([(420, 220), (470, 240), (455, 280), (410, 262)], fill=tuple(int(c * 0.5) for c in color))
+    pixels = np.asarray(img.filter(ImageFilter.GaussianBlur(1.2))).astype(np.int16)
+    pixels = np.clip(pixels + rng.normal(0, 6, pixels.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
 @dataclass
 class PhotoServer:
     host: str = "127.0.0.1"
