@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import structlog
 
@@ -37,10 +39,11 @@ class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
         decoded, positions = [], []
         for i, image in enumerate(request.images):
             try:
-                decoded.append(decode_image(image.data).rgb)
+                decoded.append((await asyncio.to_thread(decode_image, image.data)).rgb)
                 positions.append(i)
             except ImageRejected as exc:
-                # The orchestrator decodes photos before sending them; an undecodable one gets no damage.
+                # The orchestrator decodes photos before sending them. An image that still fails here gets no
+                # result entry at all (never an empty, "no damage" one): the orchestrator reports it as 5001.
                 log.warning("image not decodable", fileid=image.fileid, code=exc.code, reason=exc.reason)
         detections = await self._detector.detect(decoded)
         by_position = dict(zip(positions, detections, strict=True))
@@ -51,5 +54,6 @@ class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
                     fileid=image.fileid, damages=[to_proto(d) for d in by_position.get(i, [])]
                 )
                 for i, image in enumerate(request.images)
+                if i in by_position
             ],
         )
