@@ -52,6 +52,25 @@ def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, 
     return width, height, fmt
 
 
+def validate_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """Check that the whole image decodes and return its displayed size (EXIF orientation applied), without
+    a full-resolution decode: a JPEG is decoded at 1/8 scale, which still reads every byte, so a truncated
+    file is still caught (12 MP: ~6 ms instead of ~110 ms and no 36 MB array)."""
+    width, height, _ = probe_size(data, max_pixels)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            img.load()
+            orientation = img.getexif().get(0x0112, 1)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(1004, "image too large to decode") from exc
+    except Exception as exc:
+        raise ImageRejected(1003, f"not a decodable image: {type(exc).__name__}") from exc
+    if orientation in (5, 6, 7, 8):  # rotated by 90 or 270 degrees when displayed
+        width, height = height, width
+    return width, height
+
+
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Decode to RGB with EXIF rotation applied; first frame of animations; CMYK converted."""
     # The pixel limit is enforced from the header by probe_size; no process-wide warning filters here

@@ -21,7 +21,7 @@ from picloss.damage.v1 import damage_pb2
 from picloss.documents.classes import resolve_class
 from picloss.documents.crosscheck import cross_check
 from picloss.documents.model import DocumentRead, FieldRead
-from picloss.imaging import ImageRejected, decode_image
+from picloss.imaging import ImageRejected, validate_image
 from picloss.observability.metrics import FILES_PROCESSED, STAGE_LATENCY
 from picloss.ocr.v1 import ocr_pb2
 from picloss.protocol.codes import FileCode, ImageClass
@@ -168,11 +168,11 @@ class Pipeline:
             f.fail(FileCode.MD5_MISMATCH, "md5 of the downloaded file differs from filemd5")
             return
         try:
-            decoded = await asyncio.to_thread(decode_image, fetched.data, self._max_pixels)
+            width, height = await asyncio.to_thread(validate_image, fetched.data, self._max_pixels)
         except ImageRejected as exc:
             f.fail(exc.code, exc.reason)
             return
-        f.data, f.width, f.height = fetched.data, decoded.width, decoded.height
+        f.data, f.width, f.height = fetched.data, width, height
 
     async def _classify(self, files: list[FileWork]) -> None:
         for f, result in await batched_results(files, CLASSIFY_BATCH, self._clients.classify, "classification"):
