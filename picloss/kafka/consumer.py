@@ -6,6 +6,9 @@
 - poll() runs continuously in a worker thread while handlers run on the event loop, so slow
   model work never pushes the consumer past `max.poll.interval.ms`; at `max_in_flight` the
   assigned partitions are paused instead of blocking poll().
+- Every call on the consumer handle (poll, store_offsets, pause/resume) is made from that poll
+  thread, between polls: the client serialises calls on one handle, so a store_offsets() from the
+  event loop would block the whole loop until the running poll() returned.
 - A handler that raises is retried with backoff (the message is never skipped); a handler
   that raises PermanentError (e.g. an undecodable event) is logged, counted and skipped.
 """
@@ -89,6 +92,7 @@ class ConsumerLoop:
         self._trackers: dict[int, _PartitionTracker] = {}
         self._in_flight = 0
         self._paused = False
+        self._to_store: list[TopicPartition] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     # rebalance callbacks run inside poll(), on the poll thread
@@ -114,8 +118,7 @@ class ConsumerLoop:
         self._consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                msg = await asyncio.to_thread(self._consumer.poll, 0.2)
-                self._update_pause()
+                msg = await asyncio.to_thread(self._poll_once, 0.1)
                 if msg is None:
                     continue
                 if msg.error():
@@ -130,9 +133,23 @@ class ConsumerLoop:
                 task = asyncio.create_task(self._handle(msg))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-                self._update_pause()
         finally:
             await self._drain()
+
+    def _poll_once(self, timeout_s: float) -> Message | None:
+        """On the poll thread: store finished offsets, pause or resume, then poll."""
+        self._store_finished()
+        self._update_pause()
+        return self._consumer.poll(timeout_s)
+
+    def _store_finished(self) -> None:
+        with self._lock:
+            offsets, self._to_store = self._to_store, []
+        if offsets:
+            try:
+                self._consumer.store_offsets(offsets=offsets)
+            except KafkaException as exc:  # partition revoked meanwhile: the new owner redoes it
+                log.info("offsets not stored", error=str(exc))
 
     def _update_pause(self) -> None:
         with self._lock:
@@ -178,20 +195,21 @@ class ConsumerLoop:
             self._in_flight -= 1
             tracker = self._trackers.get(partition)
             commit_to = tracker.finish(offset) if (tracker and store) else None
+            if commit_to is not None:  # stored by the poll thread before its next poll
+                self._to_store.append(TopicPartition(self.topic, partition, commit_to))
         CONSUMER_LAG.labels(self.topic, self.group).set(self._in_flight)
-        if commit_to is not None:
-            try:
-                self._consumer.store_offsets(offsets=[TopicPartition(self.topic, partition, commit_to)])
-            except KafkaException as exc:  # partition revoked meanwhile: the new owner redoes it
-                log.info("offset not stored", partition=partition, error=str(exc))
 
     async def _drain(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        self._store_finished()
         try:
             self._consumer.commit(asynchronous=False)
         except KafkaException:
             pass
-        await asyncio.to_thread(self._consumer.close)
+        self._consumer.close()

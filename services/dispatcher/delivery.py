@@ -63,6 +63,8 @@ class Dispatcher:
         connector = aiohttp.TCPConnector(limit=self._concurrency, **guarded_connector_kwargs(self._allow))
         async with aiohttp.ClientSession(connector=connector) as self._session:
             while not stop.is_set():
+                # cleared before the round: a result that arrives during the round wakes the next wait at once
+                self.wake.clear()
                 try:
                     await self._round()
                     wait = await self._ledger.seconds_to_next_due()
@@ -70,7 +72,6 @@ class Dispatcher:
                 except Exception as exc:  # ledger down: try again shortly
                     log.warning("delivery round failed", error=str(exc))
                     wait = 1.0
-                self.wake.clear()
                 timeout = 1.0 if wait is None else min(max(wait, 0.05), 1.0)
                 stop_wait = asyncio.ensure_future(stop.wait())
                 wake_wait = asyncio.ensure_future(self.wake.wait())
