@@ -173,6 +173,14 @@ class Stack:
         self.kill(name, sig)
         self.start(name)
 
+    def restart_postgres(self, sig: int = signal.SIGKILL) -> None:
+        """Kill PostgreSQL (SIGKILL: a crash, recovered from the WAL at start) and start it again on the same
+        data folder and port."""
+        assert self.postgres is not None
+        self.kill("postgres", sig)
+        self.postgres = start_postgres(self.run_dir / "pgdata", self.s.postgres_port, self.logs / "postgres.log")
+        self.procs["postgres"] = self.postgres.proc
+
     def down(self) -> None:
         order = ["gateway", "orchestrator", "dispatcher", *MODEL_SERVICES, "postgres", "broker"]
         for name in order + [n for n in self.procs if n not in order]:
