@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from picloss.config import ConfigError, env_bool, env_float, env_int, env_optional, env_str
 from picloss.kafka import REQUESTS_TOPIC
+from picloss.protocol.validation import Limits
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class GatewayConfig:
     kafka_delivery_timeout_ms: int
     metrics_port: int
     log_level: str
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_files=self.max_files, max_body_bytes=self.max_body_bytes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewayConfig:

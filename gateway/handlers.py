@@ -19,7 +19,6 @@ import structlog
 from aiohttp import web
 
 from gateway.state import CONFIG, DEPS, LIMITER, SIGNING_KEY
-from picloss.events.v1 import events_pb2
 from picloss.kafka import BrokerUnavailable
 from picloss.ledger import LedgerUnavailable
 from picloss.ledger.store import AcceptStatus, NewFile, RequestRow
@@ -29,7 +28,7 @@ from picloss.protocol import json as pjson
 from picloss.protocol.codes import HTTP_STATUS, ProtocolError, ResultCode
 from picloss.protocol.signing import sign, verify
 from picloss.protocol.validation import (
-    Limits,
+    check_body_size,
     check_timestamp,
     parse_body,
     validate_identity,
@@ -63,14 +62,13 @@ def respond(code: ResultCode, msg: str = "", key: str | None = None, **extra: An
 async def _read_authenticated(request: web.Request) -> tuple[dict[str, Any], str, str, str]:
     """Body → (object, appid, mchid, signing key); raises ProtocolError."""
     config, deps = request.app[CONFIG], request.app[DEPS]
-    if request.content_length is not None and request.content_length > config.max_body_bytes:
-        raise ProtocolError(ResultCode.BODY_TOO_LARGE, f"body over {config.max_body_bytes} bytes")
+    if request.content_length is not None:
+        check_body_size(request.content_length, config.limits)
     try:
         raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise ProtocolError(ResultCode.BODY_TOO_LARGE, f"body over {config.max_body_bytes} bytes") from exc
-    if len(raw) > config.max_body_bytes:
-        raise ProtocolError(ResultCode.BODY_TOO_LARGE, f"body over {config.max_body_bytes} bytes")
+    except web.HTTPRequestEntityTooLarge as exc:  # a chunked body over the limit, stopped by aiohttp
+        raise ProtocolError(ResultCode.BODY_TOO_LARGE, f"body: larger than {config.max_body_bytes} bytes") from exc
+    check_body_size(len(raw), config.limits)
     obj = parse_body(raw)
     appid, mchid = validate_identity(obj)
     keys = deps.keys.keys_for(appid, mchid)
@@ -116,7 +114,7 @@ def endpoint(name: str) -> Callable[[Inner], Inner]:
 async def request_handler(request: web.Request) -> web.Response:
     config, deps = request.app[CONFIG], request.app[DEPS]
     obj, appid, mchid, key = await _read_authenticated(request)
-    req = validate_loss_request(obj, Limits(max_files=config.max_files, max_body_bytes=config.max_body_bytes))
+    req = validate_loss_request(obj, config.limits)
     bind_request(req_seqno=req.req_seqno)
     check_timestamp(req.timestamp, int(time.time()), config.ts_window_s)
     if not request.app[LIMITER].allow(appid):
@@ -124,11 +122,7 @@ async def request_handler(request: web.Request) -> web.Response:
 
     accept_seqno = new_accept_seqno()
     files = [NewFile(idx, f.fileid or new_fileid(), f.fileurl, f.filemd5) for idx, f in enumerate(req.files)]
-    event = events_pb2.RequestAccepted(
-        accept_seqno=accept_seqno, appid=appid, mchid=mchid, req_seqno=req.req_seqno, model=req.model,
-        callback_url=req.callback_url, accepted_at_ms=int(time.time() * 1000),
-        files=[events_pb2.FileRef(fileurl=f.fileurl, filemd5=f.filemd5_given or "", fileid=f.fileid)
-               for f in files])
+    event = req.to_event(accept_seqno, int(time.time() * 1000), [f.fileid for f in files])
 
     async def publish() -> None:
         await deps.producer.send(config.requests_topic, accept_seqno, event.SerializeToString())

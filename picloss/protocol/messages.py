@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,16 +54,21 @@ class LossRequest:
         }
         return hashlib.sha256(canonical_dumps(content)).hexdigest()
 
-    def to_event_files(self) -> list[events_pb2.FileRef]:
-        """The files as `RequestAccepted.files` (absent md5/fileid become empty strings)."""
-        return [events_pb2.FileRef(fileurl=f.fileurl, filemd5=f.filemd5 or "", fileid=f.fileid or "")
-                for f in self.files]
+    def to_event_files(self, fileids: Sequence[str] | None = None) -> list[events_pb2.FileRef]:
+        """The files as `RequestAccepted.files`, with the service-assigned `fileids` when given (absent
+        md5/fileid become empty strings)."""
+        ids = list(fileids) if fileids is not None else [f.fileid or "" for f in self.files]
+        if len(ids) != len(self.files):
+            raise ValueError("one fileid per file")
+        return [events_pb2.FileRef(fileurl=f.fileurl, filemd5=f.filemd5 or "", fileid=fileid)
+                for f, fileid in zip(self.files, ids, strict=True)]
 
-    def to_event(self, accept_seqno: str, accepted_at_ms: int) -> events_pb2.RequestAccepted:
+    def to_event(self, accept_seqno: str, accepted_at_ms: int,
+                 fileids: Sequence[str] | None = None) -> events_pb2.RequestAccepted:
         """The `picloss.requests.v1` event for this request once it is accepted."""
         return events_pb2.RequestAccepted(
             accept_seqno=accept_seqno, appid=self.appid, mchid=self.mchid, req_seqno=self.req_seqno,
-            model=self.model, callback_url=self.callback_url, files=self.to_event_files(),
+            model=self.model, callback_url=self.callback_url, files=self.to_event_files(fileids),
             accepted_at_ms=accepted_at_ms)
 
 

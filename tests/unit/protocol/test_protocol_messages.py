@@ -56,6 +56,8 @@ def test_to_event_files_and_event() -> None:
         "A1", "wx-car-insur-01", "1900000109", "REQ-20241119-000001", "SINGLE")
     assert event.callback_url == request.callback_url and event.accepted_at_ms == 1_732_000_000_123
     assert list(event.files) == files
+    assigned = request.to_event("A1", 1, fileids=["x1", "F-2", "x3"])
+    assert [f.fileid for f in assigned.files] == ["x1", "F-2", "x3"]
 
 
 def test_dumps_is_compact_utf8_and_what_is_signed_is_what_is_sent() -> None:
