@@ -72,7 +72,7 @@ def describe(body: dict[str, Any]) -> str:
             parts = ", ".join(component_name(c["component_part_id"]) for c in d["component_parts"])
             degree = "replace" if d["damage_degree_id"] else "repair"
             lines.append(f"    {d.get('damage_type', '?'):<8} {degree} ({d['damage_degree_score']}) on {parts} "
-                         f"box {list(d['boxes'].values())}")
+                         f"box {[d['boxes'][k] for k in ('xmin', 'ymin', 'xmax', 'ymax')]}")
     batch = body.get("batch_loss")
     if batch:
         lines.append(f"  batch_loss: code {batch['result_code']}")

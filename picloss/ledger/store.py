@@ -94,7 +94,8 @@ class Ledger:
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10, apply_migrations: bool = True,
                       timeout_s: float = 5.0) -> Ledger:
         async def init(conn: asyncpg.Connection) -> None:
-            await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+            for kind in ("json", "jsonb"):
+                await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init,
                                          timeout=timeout_s, command_timeout=30)

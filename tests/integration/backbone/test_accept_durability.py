@@ -140,3 +140,24 @@ async def test_database_down_means_system_busy(infra: Any, tmp_path: Path) -> No
         await client.close()
         producer.close()
         await ledger.close()
+
+
+async def test_stored_result_keeps_key_order(db_url: str) -> None:
+    from picloss.ledger.store import FileOutcome, NewFile
+
+    ledger = await Ledger.connect(db_url)
+    try:
+        async def publish() -> None:
+            return None
+
+        await ledger.accept(accept_seqno="PLorder", appid="app", mchid="mch", nonce="n-order", nonce_ttl_s=60,
+                            req_seqno="order", content_hash="h", model="SINGLE", callback_url="https://x.example/cb",
+                            files=[NewFile(0, "f0", "https://x.example/0.jpg", None)], publish=publish)
+        body = {"appid": "app", "mchid": "mch", "nonce": "n", "timestamp": 1, "accept_seqno": "PLorder",
+                "req_seqno": "order", "result_code": "SUCCESS", "result_msg": "ok",
+                "files": [{"fileid": "f0", "fileurl": "https://x.example/0.jpg", "result_code": 3001}]}
+        assert await ledger.complete("PLorder", "SUCCESS", body, [FileOutcome(0, None, "DAMAGE", 3001, None)])
+        row = await ledger.get("PLorder")
+        assert row is not None and list(row.result or {}) == list(body) and row.result == body
+    finally:
+        await ledger.close()
