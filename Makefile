@@ -9,7 +9,7 @@ PROTO_DIRS := common classifier ocr damage aggregator events
 RUN_DIR ?= .run
 
 .PHONY: help install proto proto-check lint test test-unit test-integration test-e2e up down demo \
-        bench eval eval-docs eval-damage chart-lint images loadtest drill fuzz train-damage train-docs clean
+        bench eval eval-docs eval-damage chart-lint images loadtest drill fuzz train-damage train-classifier clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -58,6 +58,8 @@ down: ## stop exactly what `make up` started
 
 demo: $(STAMP) fonts ## start the stack, submit SINGLE and BATCH requests, print the callbacks, stop
 	$(PY) -m picloss.demo $(if $(PHOTOS),--photos $(PHOTOS),)
+
+eval: eval-docs eval-damage ## every model evaluation (documents, damage); figures go to docs/benchmarks.md
 
 clean: down
 	rm -rf $(RUN_DIR)
