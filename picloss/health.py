@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from picloss.httpserver import serve_app
 from picloss.observability.metrics import REGISTRY
 
 
@@ -23,9 +24,7 @@ class HealthServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
+        self._runner, _ = await serve_app(app, self._host, self._port)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from picloss.devstack.httpserver import serve_app
+from picloss.httpserver import serve_app
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 

@@ -1,4 +1,4 @@
-"""Start a small aiohttp app on a local port (0 picks a free one); the local servers share this."""
+"""Start a small aiohttp app on a port (0 picks a free one): health/metrics endpoints and the local servers."""
 
 from __future__ import annotations
 
