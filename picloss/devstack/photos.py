@@ -6,10 +6,14 @@ import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from picloss.httpserver import serve_app
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -26,6 +30,24 @@ def noise_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="JPEG", quality=85)
     return buf.getvalue()
+
+
+def polygon_texture(seed: int, width: int = 640, height: int = 480) -> np.ndarray:
+    """HxWx3 uint8 of irregular coloured polygons: unique corners, like the edges and marks on a car,
+    so a crop of it can be registered back into it (picloss/registration.py tests)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    im = Image.new("RGB", (width, height), (90, 100, 110))
+    draw = ImageDraw.Draw(im)
+    for _ in range(220):
+        cx, cy, r = rng.integers(0, width), rng.integers(0, height), rng.integers(8, 45)
+        n = int(rng.integers(3, 7))
+        angles, radii = np.sort(rng.uniform(0, 2 * np.pi, n)), rng.uniform(0.4, 1, n) * r
+        points = [(float(cx + a * np.cos(t)), float(cy + a * np.sin(t))) for a, t in zip(radii, angles, strict=True)]
+        draw.polygon(points, fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    return np.asarray(im)
 
 
 def drawn_car_jpeg(seed: int = 1, color: tuple[int, int, int] = (30, 60, 160)) -> bytes:

@@ -1,5 +1,15 @@
 """BATCH rules: per-photo damages of one claim -> one entry per damaged component (pure functions).
 
+0. One damage seen in a close-up and in a wider photo gets one component
+   (`adopt_from_wider`): when a photo registers into a wider photo of the claim (ORB features
+   + RANSAC homography, picloss/registration.py), each of its damages is projected into that
+   photo. If it lands on a damage there (IoU >= MERGE_IOU, or its centre inside that damage's
+   box), both take one component (`_winner`): of the same kind, the sided id; of different
+   kinds, the more confident one, the wide view winning ties (it sees the car). If it lands on
+   no damage but on a damaged part the damage service saw there, the same choice is made
+   against that part. When several wider photos register, the widest view (smallest frame
+   share) wins. Only the first MAX_REGISTERED_PHOTOS photos with damage are registered
+   (pairwise matching is quadratic: 20 photos are 380 pairs, a few seconds on one core).
 1. Each damage counts for its best component id (`components[0]`).
 2. Unknown sides are resolved with the whole claim (`resolve_unknown`):
    * an unknown-side id (5, 10, 15, 18, 21, 29, 32, 35, 38) becomes the sided id of the same
@@ -17,12 +27,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
+from picloss.registration import PhotoFeatures, Registration, project_box, register
 from services.damage.components import ID_TO_KIND, UNKNOWN_IDS, UNKNOWN_PART
 
 CONFIDENT_REPLACE = 60
+MERGE_IOU = 0.1
+MAX_REGISTERED_PHOTOS = 20
 REPAIR, REPLACE = 0, 1
 FRONT_IDS = frozenset({6, 19, 22, 24, 25, 26})
 REAR_IDS = frozenset({7, 20, 23, 27, 28})
@@ -39,6 +52,7 @@ class Sighting:
     degree_id: int
     degree_score: int
     box: Box
+    component_score: int = 0  # 0..100, the service's confidence in component_id
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,89 @@ def combine_degree(members: Sequence[tuple[int, int]]) -> tuple[int, int]:
     return REPAIR, round(sum(repairs) / len(repairs)) if repairs else 50
 
 
-def aggregate(sightings: Sequence[Sighting], photo_order: Sequence[str]) -> list[ComponentEntry]:
+def _overlap(a: tuple[float, float, float, float], b: Box) -> float:
+    """IoU of a and b, or 1.0 when a's centre lies inside b."""
+    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]:
+        return 1.0
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _landing(projected: tuple[float, float, float, float], others: Sequence[Sighting]) -> Sighting | None:
+    """The sighting a projected box lands on (best overlap >= MERGE_IOU), if any."""
+    scored = [(_overlap(projected, t.box), t) for t in others]
+    if not scored:
+        return None
+    best_score, best = max(scored, key=lambda x: x[0])
+    return best if best_score >= MERGE_IOU else None
+
+
+def _winner(close: Sighting, wide: Sighting) -> int:
+    """The component of one damage seen in a close-up and in a wider photo: of the same kind, the
+    sided id (the wide one when both are); of different kinds, the more confident one, the wide
+    view winning ties (it sees the car)."""
+    if ID_TO_KIND[close.component_id] == ID_TO_KIND[wide.component_id]:
+        return close.component_id if wide.component_id in UNKNOWN_IDS else wide.component_id
+    return close.component_id if close.component_score > wide.component_score else wide.component_id
+
+
+def adopt_from_wider(
+    sightings: Sequence[Sighting],
+    features: Mapping[str, PhotoFeatures],
+    parts: Mapping[str, Sequence[Sighting]] | None = None,
+) -> tuple[list[Sighting], dict[str, str]]:
+    """Rule 0. Returns the sightings (close-up ones re-labelled where they land on a damage, or
+    else on a damaged part, of a wider photo) and, per registered close-up, the fileid of the
+    wider photo it was mapped into."""
+    parts = parts or {}
+    by_photo: dict[str, list[Sighting]] = {}
+    for s in sightings:
+        by_photo.setdefault(s.fileid, []).append(s)
+    seen = list(dict.fromkeys([*by_photo, *(f for f, p in parts.items() if p)]))
+    candidates = [fileid for fileid in seen if fileid in features][:MAX_REGISTERED_PHOTOS]
+    targets: dict[str, tuple[str, Registration]] = {}
+    for close in candidates:
+        if close not in by_photo:
+            continue
+        for wide in candidates:
+            if wide == close:
+                continue
+            reg = register(features[close], features[wide])
+            if reg is not None and (close not in targets or reg.frame_share < targets[close][1].frame_share):
+                targets[close] = (wide, reg)
+    out = list(sightings)
+    index = {id(x): n for n, x in enumerate(sightings)}
+    for n, s in enumerate(sightings):
+        if s.fileid not in targets:
+            continue
+        wide, reg = targets[s.fileid]
+        projected = project_box(reg.homography, s.box)
+        landing = _landing(projected, by_photo.get(wide, []))
+        on_damage = landing is not None
+        if landing is None:
+            landing = _landing(projected, parts.get(wide, []))
+        if landing is None:
+            continue
+        winner = _winner(out[n], out[index[id(landing)]] if on_damage else landing)
+        out[n] = replace(out[n], component_id=winner)
+        if on_damage:
+            m = index[id(landing)]
+            out[m] = replace(out[m], component_id=winner)
+    return out, {close: wide for close, (wide, _) in targets.items()}
+
+
+def aggregate(
+    sightings: Sequence[Sighting],
+    photo_order: Sequence[str],
+    features: Mapping[str, PhotoFeatures] | None = None,
+    parts: Mapping[str, Sequence[Sighting]] | None = None,
+) -> list[ComponentEntry]:
+    if features:
+        sightings, _ = adopt_from_wider(sightings, features, parts)
     mapping = resolve_unknown([s.component_id for s in sightings])
     groups: dict[int, list[Sighting]] = {}
     for s in sightings:
@@ -100,6 +196,5 @@ def aggregate(sightings: Sequence[Sighting], photo_order: Sequence[str]) -> list
         per_photo: dict[str, list[Box]] = {}
         for m in sorted(members, key=lambda m: rank.get(m.fileid, len(rank))):
             per_photo.setdefault(m.fileid, []).append(m.box)
-        entries.append(ComponentEntry(cid, degree_id, degree_score,
-                                      tuple((f, tuple(b)) for f, b in per_photo.items())))
+        entries.append(ComponentEntry(cid, degree_id, degree_score, tuple((f, tuple(b)) for f, b in per_photo.items())))
     return entries

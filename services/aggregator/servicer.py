@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 
 from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
 from picloss.common.v1 import common_pb2
+from picloss.damage.v1 import damage_pb2
+from picloss.registration import PhotoFeatures, from_wire
 from services.aggregator.rules import ComponentEntry, Sighting, aggregate
 from services.damage.components import UNKNOWN_PART
 
 
+def _sighting(fileid: str, d: damage_pb2.Damage) -> Sighting:
+    return Sighting(
+        fileid=fileid,
+        component_id=d.components[0].component_part_id if d.components else UNKNOWN_PART,
+        degree_id=d.degree_id,
+        degree_score=d.degree_score,
+        box=(d.box.xmin, d.box.ymin, d.box.xmax, d.box.ymax),
+        component_score=d.components[0].score if d.components else 0,
+    )
+
+
 def sightings_of(request: aggregator_pb2.AggregateRequest) -> list[Sighting]:
-    return [
-        Sighting(
-            fileid=photo.fileid,
-            component_id=d.components[0].component_part_id if d.components else UNKNOWN_PART,
-            degree_id=d.degree_id,
-            degree_score=d.degree_score,
-            box=(d.box.xmin, d.box.ymin, d.box.xmax, d.box.ymax),
-        )
+    return [_sighting(photo.fileid, d) for photo in request.photos for d in photo.damages]
+
+
+def parts_of(request: aggregator_pb2.AggregateRequest) -> dict[str, list[Sighting]]:
+    """Per photo, the damaged parts the damage service saw (the context close-ups map onto)."""
+    return {photo.fileid: [_sighting(photo.fileid, d) for d in photo.parts] for photo in request.photos}
+
+
+def features_of(request: aggregator_pb2.AggregateRequest) -> dict[str, PhotoFeatures]:
+    """Per photo, the features the damage service sent (photos without any are not registered)."""
+    return {
+        photo.fileid: from_wire(photo.features.points, photo.features.descriptors, photo.width, photo.height)
         for photo in request.photos
-        for d in photo.damages
-    ]
+        if photo.HasField("features") and len(photo.features.points)
+    }
 
 
 def to_proto(entry: ComponentEntry) -> aggregator_pb2.ComponentDamage:
@@ -40,7 +59,14 @@ def to_proto(entry: ComponentEntry) -> aggregator_pb2.ComponentDamage:
 
 
 class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
-    async def Aggregate(self, request: aggregator_pb2.AggregateRequest,
-                        context: grpc.aio.ServicerContext) -> aggregator_pb2.AggregateResponse:
-        entries = aggregate(sightings_of(request), [p.fileid for p in request.photos])
+    async def Aggregate(
+        self, request: aggregator_pb2.AggregateRequest, context: grpc.aio.ServicerContext
+    ) -> aggregator_pb2.AggregateResponse:
+        entries = await asyncio.to_thread(
+            aggregate,
+            sightings_of(request),
+            [p.fileid for p in request.photos],
+            features_of(request),
+            parts_of(request),
+        )
         return aggregator_pb2.AggregateResponse(results=[to_proto(e) for e in entries])

@@ -5,11 +5,14 @@ Method (documented in docs/models.md):
   >= CONTEXT_SCORE): bonnet or windshield => front view; trunk => rear view; both or
   neither => undecided;
 * bumper: front view => front bumper (19), rear view => rear bumper (20), else 21;
-* lamp: in a decided view, a lamp clearly left or right (by LATERAL_MARGIN of the photo
-  width) of the bonnet (front) or trunk (rear) centre gets its side: seen from the front
-  the car's right lamp is on the viewer's left; from the rear, the car's left lamp is on
-  the viewer's left. Otherwise 29;
-* door, fender: a single photo never tells front/rear door or left/right side => 5, 15;
+* lamp and fender: in a decided view, a part clearly left or right (by LATERAL_MARGIN of the
+  photo width) of the view's cue parts (bonnet/windshield for front, trunk for rear) gets its
+  side. A front cue on the viewer's left of the part means the car's front points to the
+  viewer's left (or, seen from the front, the part is on the viewer's right): either way the
+  part is on the car's LEFT; a rear cue on the viewer's left means the car's RIGHT. The same
+  rule holds in front, rear, side and three-quarter views. Front view: headlamp 25/26, front
+  fender 11/12; rear view: tail lamp 27/28, rear fender (quarter panel) 13/14. Otherwise 29, 15;
+* door: a single damaged door never tells front from rear door => 5;
 * bonnet 22, trunk 23 and windshield 6 need no side;
 * no recognisable part (best part probability < MIN_PART_PROB) => 40.
 """
@@ -82,6 +85,13 @@ class View(Enum):
     UNKNOWN = "unknown"
 
 
+# kind -> view -> (car's left id, car's right id)
+SIDED = {
+    "lamp": {View.FRONT: (25, 26), View.REAR: (27, 28)},
+    "fender": {View.FRONT: (11, 12), View.REAR: (13, 14)},
+}
+
+
 @dataclass(frozen=True)
 class PartSighting:
     kind: str
@@ -99,8 +109,8 @@ def view_of(sightings: Sequence[PartSighting]) -> View:
     return View.UNKNOWN
 
 
-def _reference_x(sightings: Sequence[PartSighting], kind: str) -> float | None:
-    xs = [s.cx for s in sightings if s.kind == kind and s.score >= CONTEXT_SCORE]
+def _reference_x(sightings: Sequence[PartSighting], kinds: frozenset[str]) -> float | None:
+    xs = [s.cx for s in sightings if s.kind in kinds and s.score >= CONTEXT_SCORE]
     return sum(xs) / len(xs) if xs else None
 
 
@@ -113,19 +123,19 @@ def component_id(
     view = view_of(sightings)
     if kind == "bumper":
         return {View.FRONT: 19, View.REAR: 20}.get(view, 21)
-    if kind == "lamp" and view is not View.UNKNOWN:
-        ref = _reference_x(sightings, "bonnet" if view is View.FRONT else "trunk")
+    if kind in SIDED and view is not View.UNKNOWN:
+        ref = _reference_x(sightings, FRONT_CUES if view is View.FRONT else REAR_CUES)
         if ref is not None and abs(cx - ref) > LATERAL_MARGIN * photo_width:
-            viewer_left = cx < ref
-            if view is View.FRONT:
-                return 26 if viewer_left else 25  # right / left headlamp
-            return 27 if viewer_left else 28  # left / right tail lamp
+            cue_on_viewer_left = ref < cx
+            car_left = cue_on_viewer_left if view is View.FRONT else not cue_on_viewer_left
+            left_id, right_id = SIDED[kind][view]
+            return left_id if car_left else right_id
     return KIND_TO_ID[kind]
 
 
 def side_decided(component: int) -> bool:
     """True when the id carries a side or position the kind alone did not give."""
-    return component in {19, 20, 25, 26, 27, 28}
+    return component in {11, 12, 13, 14, 19, 20, 25, 26, 27, 28}
 
 
 def is_unknown_side(component: int) -> bool:

@@ -15,7 +15,8 @@ from services.damage import degree as deg
 from services.damage import model_spec as ms
 from services.damage.preprocess import Letterbox, letterbox, to_batch
 
-DEFAULT_SCORE_THRESHOLD = 0.2  # best claim-level F1 on a train subset (docs/models.md)
+DEFAULT_SCORE_THRESHOLD = 0.3  # best claim-level F1 on 150 train photos (make damage-threshold; docs/models.md)
+PART_SCORE_THRESHOLD = 0.3  # damaged parts used as context and reported when no damage lies on them
 NMS_IOU = 0.6
 MAX_DAMAGES = 20
 ALT_PART_PROB = 0.2  # a second component is listed when its kind is at least this likely
@@ -57,37 +58,106 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -
     return keep
 
 
-def postprocess(
-    out: dict[str, np.ndarray], index: int, geo: Letterbox, score_threshold: float = DEFAULT_SCORE_THRESHOLD
-) -> list[Detection]:
-    """Detections of image `index` of a model output batch, in photo pixels."""
-    scores = out[ms.OUTPUT_SCORES][index]
-    boxes = geo.to_photo(out[ms.OUTPUT_BOXES][index].astype(np.float64))
-    types, sevs, parts = (
-        out[ms.OUTPUT_TYPE_PROBS][index],
-        out[ms.OUTPUT_SEVERITY_PROBS][index],
-        out[ms.OUTPUT_PART_PROBS][index],
-    )
-    context = [
-        comp.PartSighting(
-            ms.PART_KINDS[int(parts[k].argmax())], float(scores[k]), float(boxes[k, [0, 2]].mean())
-        )
-        for k in range(len(scores))
-        if scores[k] >= comp.CONTEXT_SCORE
-    ]
+def _kept(boxes: np.ndarray, scores: np.ndarray, threshold: float, limit: int) -> list[int]:
+    """Indices above `threshold` with a real extent, after NMS, best first, at most `limit`."""
     candidates = [
         k
         for k in range(len(scores))
-        if scores[k] >= score_threshold and boxes[k, 2] - boxes[k, 0] >= 1 and boxes[k, 3] - boxes[k, 1] >= 1
+        if scores[k] >= threshold and boxes[k, 2] - boxes[k, 0] >= 1 and boxes[k, 3] - boxes[k, 1] >= 1
     ]
-    kept = (
-        [candidates[i] for i in nms(boxes[candidates], scores[candidates])][:MAX_DAMAGES]
-        if candidates
-        else []
-    )
-    return [
-        _detection(boxes[k], float(scores[k]), types[k], sevs[k], parts[k], geo.width, context) for k in kept
+    if not candidates:
+        return []
+    return [candidates[i] for i in nms(boxes[candidates], scores[candidates])][:limit]
+
+
+def _inside(box: np.ndarray, x: float, y: float) -> bool:
+    return bool(box[0] <= x <= box[2] and box[1] <= y <= box[3])
+
+
+@dataclass(frozen=True)
+class PhotoDetections:
+    """One photo's decoded model output: damages (damage channel) and damaged parts (part channel)."""
+
+    damages: list[Detection]
+    parts: list[Detection]
+    covered: frozenset[int]  # indices of parts that hold a damage's centre
+
+
+def decode(
+    out: dict[str, np.ndarray],
+    index: int,
+    geo: Letterbox,
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    part_threshold: float = PART_SCORE_THRESHOLD,
+) -> PhotoDetections:
+    """Both channels of image `index` of a model output batch, in photo pixels, after NMS.
+
+    Damaged parts give the photo's part context (view and sides, services/damage/components.py);
+    a damage whose centre lies in a part box takes the mean of its own part-kind probabilities
+    and the best such part's.
+    """
+    boxes = geo.to_photo(out[ms.OUTPUT_BOXES][index].astype(np.float64))
+    scores = out[ms.OUTPUT_SCORES][index]
+    p_boxes = geo.to_photo(out[ms.OUTPUT_PART_BOXES][index].astype(np.float64))
+    p_scores = out[ms.OUTPUT_PART_SCORES][index]
+    p_kinds = out[ms.OUTPUT_PART_KIND_PROBS][index]
+    parts = _kept(p_boxes, p_scores, part_threshold, MAX_DAMAGES)
+    context = [
+        comp.PartSighting(ms.PART_KINDS[int(p_kinds[k].argmax())], float(p_scores[k]), float(p_boxes[k, [0, 2]].mean()))
+        for k in parts
     ]
+    damages, covered = [], set()
+    for k in _kept(boxes, scores, score_threshold, MAX_DAMAGES):
+        cx, cy = float(boxes[k, [0, 2]].mean()), float(boxes[k, [1, 3]].mean())
+        part_probs = out[ms.OUTPUT_PART_PROBS][index][k]
+        holders = [n for n, j in enumerate(parts) if _inside(p_boxes[j], cx, cy)]
+        if holders:
+            best = max(holders, key=lambda n: float(p_scores[parts[n]]))
+            covered.update(holders)
+            part_probs = (part_probs + p_kinds[parts[best]]) / 2
+        damages.append(
+            _detection(
+                boxes[k],
+                float(scores[k]),
+                out[ms.OUTPUT_TYPE_PROBS][index][k],
+                out[ms.OUTPUT_SEVERITY_PROBS][index][k],
+                part_probs,
+                geo.width,
+                context,
+            )
+        )
+    part_dets = [
+        _detection(
+            p_boxes[j],
+            float(p_scores[j]),
+            out[ms.OUTPUT_PART_TYPE_PROBS][index][j],
+            out[ms.OUTPUT_PART_SEVERITY_PROBS][index][j],
+            p_kinds[j],
+            geo.width,
+            context,
+        )
+        for j in parts
+    ]
+    return PhotoDetections(damages, part_dets, frozenset(covered))
+
+
+def reported(found: PhotoDetections, score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> list[Detection]:
+    """The damages the service reports: every damage above the threshold, and every damaged part
+    above max(threshold, PART_SCORE_THRESHOLD) that holds no damage's centre (the model saw the
+    part damaged but no single damage on it: the whole part is the box)."""
+    extra = [
+        d
+        for n, d in enumerate(found.parts)
+        if n not in found.covered and d.score >= max(score_threshold, PART_SCORE_THRESHOLD)
+    ]
+    return sorted(found.damages + extra, key=lambda d: -d.score)[:MAX_DAMAGES]
+
+
+def postprocess(
+    out: dict[str, np.ndarray], index: int, geo: Letterbox, score_threshold: float = DEFAULT_SCORE_THRESHOLD
+) -> list[Detection]:
+    """The damages the service reports for image `index` of a model output batch."""
+    return reported(decode(out, index, geo, score_threshold), score_threshold)
 
 
 def _detection(
@@ -134,10 +204,13 @@ class DamageDetector:
         self._runner = runner
         self._threshold = score_threshold
 
-    async def detect(self, photos: list[np.ndarray]) -> list[list[Detection]]:
-        results: list[list[Detection]] = []
+    async def detect(self, photos: list[np.ndarray]) -> list[PhotoDetections]:
+        """Per photo: the damages the service reports (`reported`) and the damaged parts seen."""
+        results: list[PhotoDetections] = []
         for start in range(0, len(photos), ms.MAX_BATCH_SIZE):
             chunk = [letterbox(rgb) for rgb in photos[start : start + ms.MAX_BATCH_SIZE]]
             out = await self._runner.infer({ms.INPUT_IMAGES: to_batch([img for img, _ in chunk])})
-            results += [postprocess(out, i, geo, self._threshold) for i, (_, geo) in enumerate(chunk)]
+            for i, (_, geo) in enumerate(chunk):
+                found = decode(out, i, geo, self._threshold)
+                results.append(PhotoDetections(reported(found, self._threshold), found.parts, found.covered))
         return results

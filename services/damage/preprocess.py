@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-INPUT_SIZE = 320
+INPUT_SIZE = 640  # the damage pass; damaged parts are read on a half-resolution (320) pass
 PAD_VALUE = 114
 
 

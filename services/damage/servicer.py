@@ -10,6 +10,7 @@ import structlog
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
 from picloss.imaging import ImageRejected, decode_image
+from picloss.registration import extract, to_wire
 from services.damage.detector import DamageDetector, Detection
 
 log = structlog.get_logger()
@@ -47,11 +48,18 @@ class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
                 log.warning("image not decodable", fileid=image.fileid, code=exc.code, reason=exc.reason)
         detections = await self._detector.detect(decoded)
         by_position = dict(zip(positions, detections, strict=True))
+        features = {}
+        for position, rgb in zip(positions, decoded, strict=True):
+            points, descriptors = to_wire(await asyncio.to_thread(extract, rgb))
+            features[position] = damage_pb2.PhotoFeatures(points=points, descriptors=descriptors)
         return damage_pb2.DetectResponse(
             model_version=self._model_version,
             results=[
                 damage_pb2.ImageDamages(
-                    fileid=image.fileid, damages=[to_proto(d) for d in by_position.get(i, [])]
+                    fileid=image.fileid,
+                    damages=[to_proto(d) for d in by_position[i].damages],
+                    features=features[i],
+                    parts=[to_proto(d) for d in by_position[i].parts],
                 )
                 for i, image in enumerate(request.images)
                 if i in by_position

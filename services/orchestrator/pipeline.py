@@ -200,7 +200,8 @@ class Pipeline:
 
     async def _aggregate(self, accept_seqno: str, outcome: Outcome, damage: list[FileWork]) -> None:
         photos = [aggregator_pb2.PhotoDamages(fileid=str(f.idx), width=f.width, height=f.height,
-                                              damages=list(f.damages.damages))
+                                              damages=list(f.damages.damages), features=f.damages.features,
+                                              parts=list(f.damages.parts))
                   for f in damage if f.damages is not None]
         if not photos:
             return

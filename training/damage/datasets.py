@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATA_ROOT = Path("/work/shared/datasets")
 HEADS = ("damage_type", "severity", "part_kind")
+OBJECTS = ("damage", "part")  # what a dataset's boxes outline: the damage itself, or the damaged part
 
 
 @dataclass
@@ -43,6 +44,16 @@ class ClassMap:
         if tuple(heads) != HEADS:
             raise ValueError(f"classmap heads must be {HEADS}, got {tuple(heads)}")
         return cls(heads=heads, datasets=list(raw["datasets"]))
+
+    def channel(self, dataset: str) -> int:
+        """The object channel a dataset's boxes train: 0 damage (the damage itself), 1 damaged part."""
+        for ds in self.datasets:
+            if ds["name"] == dataset:
+                kind = ds.get("object", "damage")
+                if kind not in OBJECTS:
+                    raise ValueError(f"dataset {dataset}: object must be one of {OBJECTS}, got {kind!r}")
+                return OBJECTS.index(kind)
+        raise KeyError(dataset)
 
     def label_indices(self, mapping: dict[str, str]) -> dict[str, int]:
         return {head: self.heads[head].index(value) for head, value in mapping.items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import statistics
 import subprocess
 import time
@@ -19,11 +20,19 @@ import numpy as np
 from PIL import Image
 
 from picloss.inference import OnnxRunner
-from services.aggregator.rules import Sighting, aggregate
+from picloss.registration import extract
+from services.aggregator.rules import Sighting, adopt_from_wider, aggregate
 from services.damage import components as comp
 from services.damage import degree as deg
 from services.damage import model_spec as ms
-from services.damage.detector import DEFAULT_SCORE_THRESHOLD, Detection, postprocess
+from services.damage.detector import (
+    DEFAULT_SCORE_THRESHOLD,
+    Detection,
+    PhotoDetections,
+    decode,
+    postprocess,
+    reported,
+)
 from services.damage.preprocess import letterbox, to_batch
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
@@ -47,20 +56,33 @@ CROP_PAD = 1.8
 @dataclass
 class PhotoResult:
     sample: Sample
-    all_dets: list[Detection]  # score >= AP_SCORE_FLOOR, for AP
+    found: PhotoDetections  # both channels, score >= AP_SCORE_FLOOR, for AP
+    service: list[Detection]  # what the service reports (its thresholds)
     seconds: float
 
+    @property
+    def all_dets(self) -> list[Detection]:
+        """The channel this photo's labels measure: damages on damage_severity, damaged parts on damaged_parts."""
+        return self.found.damages if self.sample.dataset == "damage_severity" else self.found.parts
 
-def load_rgb(path: Path) -> np.ndarray:
+
+def load_rgb(path: Path | io.BytesIO) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
 
 
-def detect(runner: OnnxRunner, rgb: np.ndarray, threshold: float) -> tuple[list[Detection], float]:
+def run_model(runner: OnnxRunner, rgb: np.ndarray) -> tuple[dict[str, np.ndarray], object, float]:
     start = time.perf_counter()
     img, geo = letterbox(rgb)
     out = runner.infer_sync({ms.INPUT_IMAGES: to_batch([img])})
-    dets = postprocess(out, 0, geo, threshold)
+    return out, geo, time.perf_counter() - start
+
+
+def detect(runner: OnnxRunner, rgb: np.ndarray, threshold: float) -> tuple[list[Detection], float]:
+    """What the service reports for one photo (and the seconds it took)."""
+    start = time.perf_counter()
+    out, geo, _ = run_model(runner, rgb)
+    dets = postprocess(out, 0, geo, threshold)  # type: ignore[arg-type]
     return dets, time.perf_counter() - start
 
 
@@ -81,14 +103,17 @@ def matched_detection(gt_box: np.ndarray, dets: list[Detection]) -> Detection | 
 def ap_figures(results: list[PhotoResult]) -> dict[str, float]:
     figures: dict[str, float] = {}
     for name, subset in (
-        ("all", results),
-        ("damage_severity", [r for r in results if r.sample.dataset == "damage_severity"]),
-        ("damaged_parts", [r for r in results if r.sample.dataset == "damaged_parts"]),
+        ("damage (damage_severity)", [r for r in results if r.sample.dataset == "damage_severity"]),
+        ("damaged part (damaged_parts)", [r for r in results if r.sample.dataset == "damaged_parts"]),
     ):
         preds = [as_arrays(r.all_dets) for r in subset]
         gts = [r.sample.boxes.astype(np.float64) for r in subset]
         figures[f"AP50 {name}"] = average_precision(preds, gts, 0.5)
         figures[f"AP30 {name}"] = average_precision(preds, gts, 0.3)
+        figures[f"AP50 {name}, small boxes (< 32x32 px)"] = average_precision(preds, gts, 0.5, (0, 32**2))
+        figures[f"AP50 {name}, medium and large boxes (>= 32x32 px)"] = average_precision(
+            preds, gts, 0.5, (32**2, float("inf"))
+        )
     severity = [r for r in results if r.sample.dataset == "damage_severity"]
     for t_index, t_name in enumerate(ms.DAMAGE_TYPES):
         preds, gts = [], []
@@ -142,9 +167,23 @@ def truth_components(sample: Sample) -> set[int]:
     return {comp.component_id(k, 1.0, s.cx, width, sightings) for k, s in zip(kinds, sightings, strict=True)}
 
 
-def closeups(rgb: np.ndarray, boxes: np.ndarray, n: int = 2) -> list[np.ndarray]:
-    """Close-up crops around the (up to n largest) damage boxes, like a second and third photo."""
+def reshoot(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Make a crop look more like a separate photo: turned by up to 5 degrees, different light,
+    recompressed as JPEG. (Not zoomed: upscaling a crop of a <= 256 px photo only blurs it, while
+    a real close-up has more detail. The unit tests register sharp 1-3x zoomed close-ups.)"""
+    im = Image.fromarray(crop).rotate(
+        rng.uniform(-5, 5), resample=Image.Resampling.BICUBIC, fillcolor=tuple(int(v) for v in crop.mean((0, 1)))
+    )
+    arr = np.asarray(im).astype(np.float32) * rng.uniform(0.8, 1.2) + rng.uniform(-15, 15)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=85)
+    return load_rgb(buf)
+
+
+def closeups(rgb: np.ndarray, boxes: np.ndarray, n: int = 2, seed: int = 0) -> list[np.ndarray]:
+    """Close-up photos around the (up to n largest) damage boxes, like a second and third photo."""
     h, w = rgb.shape[:2]
+    rng = np.random.default_rng(seed)
     order = np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))[:n]
     crops = []
     for x0, y0, x1, y1 in boxes[order]:
@@ -153,30 +192,42 @@ def closeups(rgb: np.ndarray, boxes: np.ndarray, n: int = 2) -> list[np.ndarray]
         a, b = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
         c, d = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
         if c - a >= 16 and d - b >= 16 and (c - a) * (d - b) < 0.8 * w * h:
-            crops.append(rgb[b:d, a:c])
+            crops.append(reshoot(rgb[b:d, a:c], rng))
     return crops
 
 
 def batch_vs_single(runner: OnnxRunner, samples: list[Sample], threshold: float) -> dict[str, float]:
-    single, batch = SetScore(), SetScore()
-    n_claims = n_photos = 0
-    for s in samples:
+    single, batch, kind_only = SetScore(), SetScore(), SetScore()
+    n_claims = n_photos = n_registered = 0
+    for number, s in enumerate(samples):
         if len(s.boxes) == 0:
             continue
         rgb = load_rgb(s.path)
-        photos = [rgb, *closeups(rgb, s.boxes)]
+        photos = [rgb, *closeups(rgb, s.boxes, seed=number)]
         if len(photos) < 2:
             continue
         truth = truth_components(s)
-        sightings, single_ids = [], set()
+        sightings, single_ids, parts = [], set(), {}
         for i, photo in enumerate(photos):
-            dets, _ = detect(runner, photo, threshold)
-            for d in dets:
+            out, geo, _ = run_model(runner, photo)
+            found = decode(out, 0, geo, threshold)  # type: ignore[arg-type]
+            for d in reported(found, threshold):
                 single_ids.add(d.components[0][0])
-                sightings.append(Sighting(f"p{i}", d.components[0][0], d.degree_id, d.degree_score, d.box))
-        batch_ids = {e.component_id for e in aggregate(sightings, [f"p{i}" for i in range(len(photos))])}
+                sightings.append(
+                    Sighting(f"p{i}", d.components[0][0], d.degree_id, d.degree_score, d.box, d.components[0][1])
+                )
+            parts[f"p{i}"] = [
+                Sighting(f"p{i}", d.components[0][0], d.degree_id, d.degree_score, d.box) for d in found.parts
+            ]
+        order = [f"p{i}" for i in range(len(photos))]
+        features = {f"p{i}": extract(photo) for i, photo in enumerate(photos)}
+        _, links = adopt_from_wider(sightings, features, parts)
+        n_registered += len(links)
+        batch_ids = {e.component_id for e in aggregate(sightings, order, features, parts)}
+        kind_only_ids = {e.component_id for e in aggregate(sightings, order)}
         single.add(single_ids, truth)
         batch.add(batch_ids, truth)
+        kind_only.add(kind_only_ids, truth)
         n_claims += 1
         n_photos += len(photos)
     return {
@@ -188,15 +239,16 @@ def batch_vs_single(runner: OnnxRunner, samples: list[Sample], threshold: float)
         "BATCH precision": batch.precision,
         "BATCH recall": batch.recall,
         "BATCH F1": batch.f1,
+        "BATCH F1 without registration (side/kind rules only)": kind_only.f1,
+        "close-ups registered into the wide photo": n_registered,
+        "close-ups": n_photos - n_claims,
     }
 
 
-def side_rates(results: list[PhotoResult], threshold: float) -> dict[str, float]:
+def side_rates(results: list[PhotoResult]) -> dict[str, float]:
     counts: Counter[str] = Counter()
     for r in results:
-        for d in r.all_dets:
-            if d.score < threshold:
-                continue
+        for d in r.service:
             cid = d.components[0][0]
             counts["damages"] += 1
             counts["part unknown (40)"] += cid == comp.UNKNOWN_PART
@@ -212,6 +264,19 @@ def side_rates(results: list[PhotoResult], threshold: float) -> dict[str, float]
         "side decided, bumper+lamp": counts["bumper/lamp sided"] / max(counts["bumper/lamp"], 1),
         "side decided, bumper+lamp+door+fender": counts["sideable sided"] / max(counts["sideable"], 1),
     }
+
+
+def sweep(args: argparse.Namespace, classmap: ClassMap) -> None:
+    """SINGLE and BATCH claim F1 per score threshold on train photos (never val), for choosing
+    services/damage/detector.py DEFAULT_SCORE_THRESHOLD."""
+    train = dedupe_identical([s for s in read_split(classmap, "train", args.data_root) if s.dataset == "damaged_parts"])
+    rng = np.random.default_rng(0)
+    chosen = [train[i] for i in sorted(rng.choice(len(train), size=min(args.sweep, len(train)), replace=False))]
+    runner = OnnxRunner(ms.DAMAGE_DETECTOR, args.models_dir, threads=2)
+    print("| threshold | SINGLE F1 | BATCH F1 |\n|---|---|---|")
+    for threshold in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+        figures = batch_vs_single(runner, chosen, threshold)
+        print(f"| {threshold} | {figures['SINGLE F1']:.3f} | {figures['BATCH F1']:.3f} |", flush=True)
 
 
 def fmt(v: float | int) -> str:
@@ -246,9 +311,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--benchmarks", type=Path, default=REPO / "docs/benchmarks.md")
     p.add_argument("--threshold", type=float, default=DEFAULT_SCORE_THRESHOLD)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--limit", type=int, default=0, help="only the first N photos of each dataset (smoke runs)")
+    p.add_argument(
+        "--sweep",
+        type=int,
+        default=0,
+        help="choose the score threshold instead: claim F1 on the first N *train* damaged_parts photos",
+    )
     args = p.parse_args(argv)
 
     classmap = ClassMap.load(args.classmap)
+    if args.sweep:
+        sweep(args, classmap)
+        return
     val_all = read_split(classmap, "val", args.data_root)
     val_distinct = dedupe_identical(val_all)
     leaked = leaked_val_files(args.data_root / "DUPLICATES.tsv", classmap)
@@ -261,13 +336,19 @@ def main(argv: list[str] | None = None) -> None:
     }
     for name in ("damage_severity", "damaged_parts"):
         data[f"evaluated {name}"] = sum(s.dataset == name for s in val)
+    if args.limit:
+        val = [
+            s for d in dict.fromkeys(x.dataset for x in val) for s in [x for x in val if x.dataset == d][: args.limit]
+        ]
+        data["smoke run: photos per dataset"] = args.limit
 
     runner = OnnxRunner(ms.DAMAGE_DETECTOR, args.models_dir, threads=2)
     detect(runner, np.full((480, 640, 3), 128, np.uint8), 0.5)  # warm-up
     results = []
     for s in val:
-        dets, seconds = detect(runner, load_rgb(s.path), AP_SCORE_FLOOR)
-        results.append(PhotoResult(s, dets, seconds))
+        out, geo, seconds = run_model(runner, load_rgb(s.path))
+        found = decode(out, 0, geo, AP_SCORE_FLOOR, AP_SCORE_FLOOR)  # type: ignore[arg-type]
+        results.append(PhotoResult(s, found, postprocess(out, 0, geo, args.threshold), seconds))  # type: ignore[arg-type]
     ms_per_photo = [r.seconds * 1000 for r in results]
     latency = {
         "median ms/photo (decode excluded, 2 threads)": statistics.median(ms_per_photo),
@@ -293,11 +374,11 @@ def main(argv: list[str] | None = None) -> None:
     parts_val = [s for s in val if s.dataset == "damaged_parts"]
     sections = {
         "Data (val splits, leaked images excluded)": data,
-        "Detection AP (class-agnostic; per type on damage_severity)": ap_figures(results),
+        "Detection AP (class-agnostic per channel; per type on damage_severity)": ap_figures(results),
         f"Degree and part kind (ground-truth boxes matched by a detection, IoU >= {MATCH_IOU})": (
             degree_and_part(results)
         ),
-        "Component sides (detections at the service threshold, all val photos)": side_rates(results, args.threshold),
+        "Component sides (what the service reports, all val photos)": side_rates(results),
         "BATCH vs SINGLE (damaged_parts val: wide photo + close-up crops per claim)": batch_vs_single(
             runner, parts_val, args.threshold
         ),

@@ -19,20 +19,27 @@ import torch
 from services.damage import model_spec as ms
 from services.damage.preprocess import INPUT_SIZE
 from training.damage.fixture import FIXTURE, REPO, TOP, fixture_input
-from training.damage.model import TOP_K, DamageNet, ExportWrapper
+from training.damage.model import PART_TOP_K, TOP_K, DamageNet, ExportWrapper
 
 MAX_BYTES = 25 * 1024 * 1024
 
 
 def config_pbtxt() -> str:
-    k = TOP_K
+    k, p = TOP_K, PART_TOP_K
     dims = {
         ms.OUTPUT_BOXES: [k, 4],
         ms.OUTPUT_SCORES: [k],
         ms.OUTPUT_TYPE_PROBS: [k, len(ms.DAMAGE_TYPES)],
         ms.OUTPUT_SEVERITY_PROBS: [k, len(ms.SEVERITIES)],
         ms.OUTPUT_PART_PROBS: [k, len(ms.PART_KINDS)],
+        ms.OUTPUT_PART_BOXES: [p, 4],
+        ms.OUTPUT_PART_SCORES: [p],
+        ms.OUTPUT_PART_KIND_PROBS: [p, len(ms.PART_KINDS)],
+        ms.OUTPUT_PART_TYPE_PROBS: [p, len(ms.DAMAGE_TYPES)],
+        ms.OUTPUT_PART_SEVERITY_PROBS: [p, len(ms.SEVERITIES)],
     }
+    if set(dims) != set(ms.DAMAGE_DETECTOR.outputs):
+        raise SystemExit("config.pbtxt dims and services/damage/model_spec.py outputs differ")
     outputs = ",\n".join(
         f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ {", ".join(map(str, d))} ] }}'
         for n, d in dims.items()

@@ -22,27 +22,46 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
 def average_precision(
-    preds: Sequence[tuple[np.ndarray, np.ndarray]], gts: Sequence[np.ndarray], iou_threshold: float
+    preds: Sequence[tuple[np.ndarray, np.ndarray]],
+    gts: Sequence[np.ndarray],
+    iou_threshold: float,
+    area_range: tuple[float, float] = (0.0, float("inf")),
 ) -> float:
-    """All-point interpolated AP over images. preds[i] = (boxes (N,4), scores (N,)), gts[i] = (M,4)."""
-    n_gt = sum(len(g) for g in gts)
+    """All-point interpolated AP over images. preds[i] = (boxes (N,4), scores (N,)), gts[i] = (M,4).
+
+    `area_range` works as in COCO: ground truths outside it are ignored (a detection matching
+    one counts neither way), and so are unmatched detections outside it.
+    """
+    lo, hi = area_range
+    n_gt = sum(int(((_area(g) >= lo) & (_area(g) < hi)).sum()) for g in gts if len(g))
     if n_gt == 0:
         return float("nan")
     records = []  # (score, is_tp)
     for (boxes, scores), gt in zip(preds, gts, strict=True):
         order = np.argsort(-scores)
         matched = np.zeros(len(gt), dtype=bool)
+        ignored = ~((_area(gt) >= lo) & (_area(gt) < hi)) if len(gt) else np.zeros(0, dtype=bool)
         ious = box_iou(boxes[order], gt)
+        pred_area = _area(boxes[order]) if len(boxes) else np.zeros(0)
         for row, k in enumerate(order):
-            tp = False
+            tp, skip = False, False
             if len(gt):
-                candidates = np.where(~matched & (ious[row] >= iou_threshold))[0]
-                if len(candidates):
-                    best = candidates[np.argmax(ious[row, candidates])]
-                    matched[best] = True
-                    tp = True
-            records.append((float(scores[k]), tp))
+                for pool in (~ignored, ignored):  # real ground truths first, then ignored ones
+                    candidates = np.where(~matched & pool & (ious[row] >= iou_threshold))[0]
+                    if len(candidates):
+                        best = candidates[np.argmax(ious[row, candidates])]
+                        matched[best] = True
+                        tp, skip = not ignored[best], bool(ignored[best])
+                        break
+            if not tp and not skip and not lo <= pred_area[row] < hi:
+                skip = True
+            if not skip:
+                records.append((float(scores[k]), tp))
     if not records:
         return 0.0
     records.sort(key=lambda r: -r[0])

@@ -13,6 +13,7 @@ import logging
 import math
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,10 @@ from PIL import Image
 
 from services.damage.preprocess import INPUT_SIZE, letterbox
 from training.damage.datasets import DEFAULT_DATA_ROOT, HEADS, ClassMap, Sample, dedupe_identical, read_split
-from training.damage.model import STRIDE, DamageNet, normalise
-from training.damage.targets import augment, build_targets, detection_loss
+from training.damage.model import DAMAGE, PART, STRIDE, DamageNet, normalise
+from training.damage.targets import augment, augment_crop, build_targets, detection_loss
+
+CROP = INPUT_SIZE // 2  # training window; damages are cropped at full resolution, parts seen whole at half
 
 log = logging.getLogger("train-damage")
 HERE = Path(__file__).resolve().parent
@@ -43,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--limit", type=int, default=0, help="use only N train photos (smoke runs)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", type=Path, default=None, help="warm start from another checkpoint (any head layout)")
     return p.parse_args(argv)
 
 
@@ -52,13 +56,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_cached(samples: list[Sample]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Letterbox every photo once (RAM cache); boxes scaled to model-input pixels."""
+def load_cached(samples: list[Sample], size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Letterbox every photo once to `size` (RAM cache); boxes scaled to those pixels."""
     images, boxes = [], []
     for s in progress(samples, "cache"):
         with Image.open(s.path) as im:
             rgb = np.asarray(im.convert("RGB"))
-        img, geo = letterbox(rgb, INPUT_SIZE)
+        img, geo = letterbox(rgb, size)
         images.append(img)
         boxes.append(s.boxes * geo.scale)
     return images, boxes
@@ -73,20 +77,39 @@ def progress(items, desc: str):  # type: ignore[no-untyped-def]
         return items
 
 
-def make_batch(
-    indices: list[int],
-    images: list[np.ndarray],
-    boxes: list[np.ndarray],
-    samples: list[Sample],
-    rng: np.random.Generator,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    grid = INPUT_SIZE // STRIDE
+@dataclass
+class Stream:
+    """The train photos of one object channel, letterboxed once, with their batch share."""
+
+    channel: int
+    samples: list[Sample]
+    images: list[np.ndarray]
+    boxes: list[np.ndarray]
+    per_batch: int
+
+    def pick(self, epoch: int, b: int, seed: int) -> list[int]:
+        """Indices of batch b of an epoch: a seeded permutation per pass, cycling as needed."""
+        n, k = len(self.samples), self.per_batch
+        out = []
+        for j in range(b * k, (b + 1) * k):
+            rng = np.random.default_rng([seed, self.channel, epoch, j // n])
+            out.append(int(rng.permutation(n)[j % n]))
+        return out
+
+
+def make_batch(streams: list[Stream], epoch: int, b: int, seed: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    grid = CROP // STRIDE
+    rng = np.random.default_rng([seed, epoch, b])
     imgs, targets = [], []
-    for i in indices:
-        img, bx, keep = augment(images[i], boxes[i], rng)
-        labels = {h: samples[i].labels[h][keep] for h in HEADS}
-        imgs.append(img)
-        targets.append(build_targets(bx[keep], labels, grid))
+    for stream in streams:
+        for i in stream.pick(epoch, b, seed):
+            if stream.channel == DAMAGE:
+                img, bx, keep = augment_crop(stream.images[i], stream.boxes[i], rng, CROP)
+            else:
+                img, bx, keep = augment(stream.images[i], stream.boxes[i], rng)
+            labels = {h: stream.samples[i].labels[h][keep] for h in HEADS}
+            imgs.append(img)
+            targets.append(build_targets(bx[keep], labels, grid, stream.channel))
     x = torch.from_numpy(np.stack(imgs).transpose(0, 3, 1, 2).astype(np.float32))
     tgt = {k: torch.from_numpy(np.stack([t[k] for t in targets])) for k in targets[0]}
     return x, tgt
@@ -119,18 +142,27 @@ def main(argv: list[str] | None = None) -> None:
     classmap = ClassMap.load(args.classmap)
     samples = dedupe_identical(read_split(classmap, "train", args.data_root))
     samples = [s for s in samples if len(s.boxes) > 0]
-    if args.limit:
-        samples = samples[: args.limit]
+    if args.limit:  # smoke runs: the first N photos of each dataset
+        datasets = dict.fromkeys(s.dataset for s in samples)
+        samples = [s for d in datasets for s in [x for x in samples if x.dataset == d][: args.limit]]
     log.info(
         "train photos after dedupe: %d (%s)",
         len(samples),
         {d: sum(s.dataset == d for s in samples) for d in {s.dataset for s in samples}},
     )
-    images, boxes = load_cached(samples)
+    streams = []
+    for channel, size, share in ((DAMAGE, INPUT_SIZE, 0.5), (PART, CROP, 0.5)):
+        chosen = [s for s in samples if classmap.channel(s.dataset) == channel]
+        if chosen:
+            images, boxes = load_cached(chosen, size)
+            streams.append(Stream(channel, chosen, images, boxes, max(1, round(args.batch_size * share))))
 
     heads = classmap.heads
     net = DamageNet(len(heads["damage_type"]), len(heads["severity"]), len(heads["part_kind"])).to(device)
-    steps_per_epoch = len(samples) // args.batch_size
+    if args.init is not None and not (args.resume and (args.out / "last.pt").exists()):
+        skipped = net.load_warm(torch.load(args.init, map_location=device, weights_only=False)["model"])
+        log.info("warm start from %s (skipped: %s)", args.init, skipped or "none")
+    steps_per_epoch = max(len(st.samples) // st.per_batch for st in streams)
     total_steps = max(1, steps_per_epoch * args.epochs)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     step, epoch = 0, 0
@@ -161,21 +193,12 @@ def main(argv: list[str] | None = None) -> None:
     first_progress = step / total_steps
     net.train()
     while epoch < args.epochs and step < total_steps:
-        # The epoch's order depends only on (seed, epoch): a resumed run replays the same batches.
-        rng = np.random.default_rng(args.seed * 1000 + epoch)
-        order = rng.permutation(len(samples))
+        # A batch depends only on (seed, epoch, step): a resumed run replays the same batches.
         first = step - epoch * steps_per_epoch
         bar = progress(range(first, steps_per_epoch), f"epoch {epoch + 1}/{args.epochs}")
         running: dict[str, float] = {}
         for b in bar:
-            batch_rng = np.random.default_rng([args.seed, epoch, b])
-            x, tgt = make_batch(
-                list(order[b * args.batch_size : (b + 1) * args.batch_size]),
-                images,
-                boxes,
-                samples,
-                batch_rng,
-            )
+            x, tgt = make_batch(streams, epoch, b, args.seed)
             out = net(normalise(x.to(device)))
             losses = detection_loss(out, {k: v.to(device) for k, v in tgt.items()})
             loss = sum(losses.values())

@@ -26,23 +26,23 @@ from picloss.common.v1 import common_pb2 as picloss_dot_common_dot_v1_dot_common
 from picloss.damage.v1 import damage_pb2 as picloss_dot_damage_dot_v1_dot_damage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&picloss/aggregator/v1/aggregator.proto\x12\x15picloss.aggregator.v1\x1a\x1epicloss/common/v1/common.proto\x1a\x1epicloss/damage/v1/damage.proto\"i\n\x0cPhotoDamages\x12\x0e\n\x06\x66ileid\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12*\n\x07\x64\x61mages\x18\x04 \x03(\x0b\x32\x19.picloss.damage.v1.Damage\"]\n\x10\x41ggregateRequest\x12\x14\n\x0c\x61\x63\x63\x65pt_seqno\x18\x01 \x01(\t\x12\x33\n\x06photos\x18\x02 \x03(\x0b\x32#.picloss.aggregator.v1.PhotoDamages\"C\n\nImageBoxes\x12\x0e\n\x06\x66ileid\x18\x01 \x01(\t\x12%\n\x05\x62oxes\x18\x02 \x03(\x0b\x32\x16.picloss.common.v1.Box\"\x9f\x01\n\x0f\x43omponentDamage\x12\x1b\n\x13\x64\x61mage_component_id\x18\x01 \x01(\x05\x12\x18\n\x10\x64\x61mage_degree_id\x18\x02 \x01(\x05\x12\x1b\n\x13\x64\x61mage_degree_score\x18\x03 \x01(\x05\x12\x38\n\rimage_contain\x18\x04 \x03(\x0b\x32!.picloss.aggregator.v1.ImageBoxes\"L\n\x11\x41ggregateResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.picloss.aggregator.v1.ComponentDamage2s\n\x11\x41ggregatorService\x12^\n\tAggregate\x12\'.picloss.aggregator.v1.AggregateRequest\x1a(.picloss.aggregator.v1.AggregateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&picloss/aggregator/v1/aggregator.proto\x12\x15picloss.aggregator.v1\x1a\x1epicloss/common/v1/common.proto\x1a\x1epicloss/damage/v1/damage.proto\"\xc7\x01\n\x0cPhotoDamages\x12\x0e\n\x06\x66ileid\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12*\n\x07\x64\x61mages\x18\x04 \x03(\x0b\x32\x19.picloss.damage.v1.Damage\x12\x32\n\x08\x66\x65\x61tures\x18\x05 \x01(\x0b\x32 .picloss.damage.v1.PhotoFeatures\x12(\n\x05parts\x18\x06 \x03(\x0b\x32\x19.picloss.damage.v1.Damage\"]\n\x10\x41ggregateRequest\x12\x14\n\x0c\x61\x63\x63\x65pt_seqno\x18\x01 \x01(\t\x12\x33\n\x06photos\x18\x02 \x03(\x0b\x32#.picloss.aggregator.v1.PhotoDamages\"C\n\nImageBoxes\x12\x0e\n\x06\x66ileid\x18\x01 \x01(\t\x12%\n\x05\x62oxes\x18\x02 \x03(\x0b\x32\x16.picloss.common.v1.Box\"\x9f\x01\n\x0f\x43omponentDamage\x12\x1b\n\x13\x64\x61mage_component_id\x18\x01 \x01(\x05\x12\x18\n\x10\x64\x61mage_degree_id\x18\x02 \x01(\x05\x12\x1b\n\x13\x64\x61mage_degree_score\x18\x03 \x01(\x05\x12\x38\n\rimage_contain\x18\x04 \x03(\x0b\x32!.picloss.aggregator.v1.ImageBoxes\"L\n\x11\x41ggregateResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.picloss.aggregator.v1.ComponentDamage2s\n\x11\x41ggregatorService\x12^\n\tAggregate\x12\'.picloss.aggregator.v1.AggregateRequest\x1a(.picloss.aggregator.v1.AggregateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'picloss.aggregator.v1.aggregator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PHOTODAMAGES']._serialized_start=129
-  _globals['_PHOTODAMAGES']._serialized_end=234
-  _globals['_AGGREGATEREQUEST']._serialized_start=236
-  _globals['_AGGREGATEREQUEST']._serialized_end=329
-  _globals['_IMAGEBOXES']._serialized_start=331
-  _globals['_IMAGEBOXES']._serialized_end=398
-  _globals['_COMPONENTDAMAGE']._serialized_start=401
-  _globals['_COMPONENTDAMAGE']._serialized_end=560
-  _globals['_AGGREGATERESPONSE']._serialized_start=562
-  _globals['_AGGREGATERESPONSE']._serialized_end=638
-  _globals['_AGGREGATORSERVICE']._serialized_start=640
-  _globals['_AGGREGATORSERVICE']._serialized_end=755
+  _globals['_PHOTODAMAGES']._serialized_start=130
+  _globals['_PHOTODAMAGES']._serialized_end=329
+  _globals['_AGGREGATEREQUEST']._serialized_start=331
+  _globals['_AGGREGATEREQUEST']._serialized_end=424
+  _globals['_IMAGEBOXES']._serialized_start=426
+  _globals['_IMAGEBOXES']._serialized_end=493
+  _globals['_COMPONENTDAMAGE']._serialized_start=496
+  _globals['_COMPONENTDAMAGE']._serialized_end=655
+  _globals['_AGGREGATERESPONSE']._serialized_start=657
+  _globals['_AGGREGATERESPONSE']._serialized_end=733
+  _globals['_AGGREGATORSERVICE']._serialized_start=735
+  _globals['_AGGREGATORSERVICE']._serialized_end=850
 # @@protoc_insertion_point(module_scope)

@@ -9,16 +9,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PhotoDamages(_message.Message):
-    __slots__ = ("fileid", "width", "height", "damages")
+    __slots__ = ("fileid", "width", "height", "damages", "features", "parts")
     FILEID_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     DAMAGES_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     fileid: str
     width: int
     height: int
     damages: _containers.RepeatedCompositeFieldContainer[_damage_pb2.Damage]
-    def __init__(self, fileid: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., damages: _Optional[_Iterable[_Union[_damage_pb2.Damage, _Mapping]]] = ...) -> None: ...
+    features: _damage_pb2.PhotoFeatures
+    parts: _containers.RepeatedCompositeFieldContainer[_damage_pb2.Damage]
+    def __init__(self, fileid: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., damages: _Optional[_Iterable[_Union[_damage_pb2.Damage, _Mapping]]] = ..., features: _Optional[_Union[_damage_pb2.PhotoFeatures, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[_damage_pb2.Damage, _Mapping]]] = ...) -> None: ...
 
 class AggregateRequest(_message.Message):
     __slots__ = ("accept_seqno", "photos")

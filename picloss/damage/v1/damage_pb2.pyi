@@ -41,13 +41,25 @@ class Damage(_message.Message):
     score: float
     def __init__(self, box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., components: _Optional[_Iterable[_Union[ComponentScore, _Mapping]]] = ..., degree_id: _Optional[int] = ..., degree_score: _Optional[int] = ..., damage_type: _Optional[str] = ..., damage_type_score: _Optional[int] = ..., part_kind: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
+class PhotoFeatures(_message.Message):
+    __slots__ = ("points", "descriptors")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTORS_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedScalarFieldContainer[float]
+    descriptors: bytes
+    def __init__(self, points: _Optional[_Iterable[float]] = ..., descriptors: _Optional[bytes] = ...) -> None: ...
+
 class ImageDamages(_message.Message):
-    __slots__ = ("fileid", "damages")
+    __slots__ = ("fileid", "damages", "features", "parts")
     FILEID_FIELD_NUMBER: _ClassVar[int]
     DAMAGES_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     fileid: str
     damages: _containers.RepeatedCompositeFieldContainer[Damage]
-    def __init__(self, fileid: _Optional[str] = ..., damages: _Optional[_Iterable[_Union[Damage, _Mapping]]] = ...) -> None: ...
+    features: PhotoFeatures
+    parts: _containers.RepeatedCompositeFieldContainer[Damage]
+    def __init__(self, fileid: _Optional[str] = ..., damages: _Optional[_Iterable[_Union[Damage, _Mapping]]] = ..., features: _Optional[_Union[PhotoFeatures, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[Damage, _Mapping]]] = ...) -> None: ...
 
 class DetectResponse(_message.Message):
     __slots__ = ("results", "model_version")

@@ -13,10 +13,12 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from PIL import Image
 
 from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
+from picloss.devstack.photos import polygon_texture
 from picloss.imaging import encode_jpeg
 from picloss.inference import OnnxRunner
 from services.aggregator.servicer import AggregatorServicer
@@ -68,6 +70,10 @@ async def test_detect_returns_well_formed_damages_per_photo(channel: grpc.aio.Ch
             assert d.degree_id in (0, 1) and 0 <= d.degree_score <= 100
             assert d.damage_type in ("scratch", "dent", "broken") and 0 <= d.damage_type_score <= 100
             assert 0.0 <= d.score <= 1.0
+        # registration features for the aggregator: x, y pairs and 32 bytes per point
+        assert len(result.features.points) == 2 * len(result.features.descriptors) // 32
+        for part in result.parts:  # damaged parts seen (context for the aggregator), in photo pixels
+            assert 0 <= part.box.xmin < part.box.xmax <= w and 1 <= part.components[0].component_part_id <= 40
 
 
 async def test_aggregate_merges_photos_of_one_claim(channel: grpc.aio.Channel) -> None:
@@ -93,6 +99,48 @@ async def test_aggregate_merges_photos_of_one_claim(channel: grpc.aio.Channel) -
     assert set(by_id) == {19, 22}
     assert [ic.fileid for ic in by_id[19].image_contain] == ["0", "1"]
     assert (by_id[19].damage_degree_id, by_id[19].damage_degree_score) == (1, 70)
+
+
+async def test_a_closeup_merges_into_the_wide_photo_through_detect_features(channel: grpc.aio.Channel) -> None:
+    wide = polygon_texture(3)
+    close = np.asarray(Image.fromarray(wide[150:310, 200:420]).resize((440, 320)))
+    images = [
+        common_pb2.Image(fileid="wide", data=encode_jpeg(wide), width=640, height=480),
+        common_pb2.Image(fileid="close", data=encode_jpeg(close), width=440, height=320),
+    ]
+    detected = await damage_pb2_grpc.DamageServiceStub(channel).Detect(damage_pb2.DetectRequest(images=images))
+    features = {r.fileid: r.features for r in detected.results}
+    assert all(len(f.points) > 100 for f in features.values())
+
+    def damage(cid: int, box: tuple[int, int, int, int]) -> damage_pb2.Damage:
+        return damage_pb2.Damage(
+            box=common_pb2.Box(xmin=box[0], ymin=box[1], xmax=box[2], ymax=box[3]),
+            degree_id=0,
+            degree_score=80,
+            components=[damage_pb2.ComponentScore(component_part_id=cid, score=90)],
+        )
+
+    # wide: a fender damage at (260, 200)-(330, 260); the close-up (2x) sees it as a door damage
+    request = aggregator_pb2.AggregateRequest(
+        accept_seqno="a2",
+        photos=[
+            aggregator_pb2.PhotoDamages(
+                fileid="wide", width=640, height=480, damages=[damage(15, (260, 200, 330, 260))],
+                features=features["wide"],
+            ),
+            aggregator_pb2.PhotoDamages(
+                fileid="close", width=440, height=320, damages=[damage(5, (120, 100, 260, 220))],
+                features=features["close"],
+            ),
+        ],
+    )
+    response = await aggregator_pb2_grpc.AggregatorServiceStub(channel).Aggregate(request)
+    assert [r.damage_component_id for r in response.results] == [15]
+    assert [ic.fileid for ic in response.results[0].image_contain] == ["wide", "close"]
+
+    del request.photos[1].features.points[:]  # no features: no registration, two components
+    response = await aggregator_pb2_grpc.AggregatorServiceStub(channel).Aggregate(request)
+    assert sorted(r.damage_component_id for r in response.results) == [5, 15]
 
 
 def free_port() -> int:

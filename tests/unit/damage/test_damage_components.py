@@ -47,6 +47,19 @@ def test_lamp_side_relative_to_bonnet_or_trunk() -> None:
     assert component_id("lamp", 0.9, 530, W, front) == 29  # too close to the centre to tell
 
 
+def test_fender_side_from_a_front_or_rear_cue() -> None:
+    # Side view, car's front to the viewer's left: the bonnet is left of the fender -> car's left.
+    assert component_id("fender", 0.9, 600, W, [PartSighting("bonnet", 0.9, 200)]) == 11
+    # Front view: a fender on the viewer's left is the car's right one (cue to its right).
+    assert component_id("fender", 0.9, 150, W, [PartSighting("windshield", 0.9, 500)]) == 12
+    # Rear view: a quarter panel on the viewer's left is the car's left one.
+    assert component_id("fender", 0.9, 150, W, [PartSighting("trunk", 0.9, 500)]) == 13
+    assert component_id("fender", 0.9, 850, W, [PartSighting("trunk", 0.9, 500)]) == 14
+    assert component_id("fender", 0.9, 520, W, [PartSighting("trunk", 0.9, 500)]) == 15  # too close
+    # Doors stay unknown: one door never tells front from rear.
+    assert component_id("door", 0.9, 600, W, [PartSighting("bonnet", 0.9, 200)]) == 5
+
+
 def test_side_decided_flags() -> None:
-    assert side_decided(19) and side_decided(26)
+    assert side_decided(19) and side_decided(26) and side_decided(13)
     assert not side_decided(21) and not side_decided(22) and not side_decided(40)

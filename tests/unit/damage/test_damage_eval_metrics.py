@@ -38,3 +38,16 @@ def test_set_score() -> None:
     s.add({5}, {5, 15})
     assert (s.tp, s.fp, s.fn) == (3, 1, 1)
     assert s.precision == pytest.approx(0.75) and s.recall == pytest.approx(0.75) and s.f1 == pytest.approx(0.75)
+
+
+def test_area_range_ignores_ground_truths_and_detections_outside_it() -> None:
+    small, large = [0, 0, 10, 10], [100, 100, 200, 200]
+    gts = [np.array([small, large], dtype=float)]
+    # a confident detection of the small box, a weaker one of the large box, a small false positive
+    preds = [(np.array([small, large, [300, 300, 305, 305]], dtype=float), np.array([0.9, 0.5, 0.95]))]
+    assert average_precision(preds, gts, 0.5) < 1.0  # the small false positive ranks first
+    # large only: the small box and the small false positive are ignored, the large one is found
+    assert average_precision(preds, gts, 0.5, (32**2, float("inf"))) == 1.0
+    # small only: the large box is ignored; the small false positive still counts
+    assert average_precision(preds, gts, 0.5, (0, 32**2)) == 0.5
+    assert np.isnan(average_precision(preds, [np.zeros((0, 4))], 0.5, (0, 32**2)))

@@ -22,8 +22,17 @@ def test_outputs_match_recorded_fixture(runner: OnnxRunner) -> None:
     out = runner.infer_sync({ms.INPUT_IMAGES: fixture_input()})
     top = expected["top"]
     np.testing.assert_allclose(out[ms.OUTPUT_SCORES][0, :top], expected[ms.OUTPUT_SCORES], atol=1e-3)
-    np.testing.assert_allclose(out[ms.OUTPUT_BOXES][0, :top], expected[ms.OUTPUT_BOXES], atol=0.05)
-    for name in (ms.OUTPUT_TYPE_PROBS, ms.OUTPUT_SEVERITY_PROBS, ms.OUTPUT_PART_PROBS):
+    np.testing.assert_allclose(out[ms.OUTPUT_PART_SCORES][0, :top], expected[ms.OUTPUT_PART_SCORES], atol=1e-3)
+    for name in (ms.OUTPUT_BOXES, ms.OUTPUT_PART_BOXES):
+        np.testing.assert_allclose(out[name][0, :top], expected[name], atol=0.05)
+    for name in (
+        ms.OUTPUT_TYPE_PROBS,
+        ms.OUTPUT_SEVERITY_PROBS,
+        ms.OUTPUT_PART_PROBS,
+        ms.OUTPUT_PART_KIND_PROBS,
+        ms.OUTPUT_PART_TYPE_PROBS,
+        ms.OUTPUT_PART_SEVERITY_PROBS,
+    ):
         np.testing.assert_allclose(out[name][0, :top], expected[name], atol=1e-3)
 
 
@@ -33,10 +42,14 @@ def test_batch_shapes_and_ranges(runner: OnnxRunner) -> None:
     k = out[ms.OUTPUT_SCORES].shape[1]
     assert out[ms.OUTPUT_BOXES].shape == (2, k, 4)
     assert out[ms.OUTPUT_PART_PROBS].shape == (2, k, len(ms.PART_KINDS))
-    scores = out[ms.OUTPUT_SCORES]
-    assert np.all((scores >= 0) & (scores <= 1))
-    assert np.all(np.diff(scores, axis=1) <= 1e-6), "scores must be sorted best first"
-    np.testing.assert_allclose(out[ms.OUTPUT_TYPE_PROBS].sum(-1), 1.0, atol=1e-4)
+    p = out[ms.OUTPUT_PART_SCORES].shape[1]
+    assert out[ms.OUTPUT_PART_BOXES].shape == (2, p, 4)
+    assert out[ms.OUTPUT_PART_KIND_PROBS].shape == (2, p, len(ms.PART_KINDS))
+    for scores in (out[ms.OUTPUT_SCORES], out[ms.OUTPUT_PART_SCORES]):
+        assert np.all((scores >= 0) & (scores <= 1))
+        assert np.all(np.diff(scores, axis=1) <= 1e-6), "scores must be sorted best first"
+    for name in (ms.OUTPUT_TYPE_PROBS, ms.OUTPUT_PART_PROBS, ms.OUTPUT_PART_KIND_PROBS):
+        np.testing.assert_allclose(out[name].sum(-1), 1.0, atol=1e-4)
 
 
 def test_config_pbtxt_names_the_spec_tensors() -> None:
