@@ -66,6 +66,14 @@ INFERENCE_LATENCY = Histogram(
     "picloss_inference_seconds", "One model inference call (onnxruntime in-process or Triton)",
     ["model", "backend"], buckets=LATENCY_BUCKETS, registry=REGISTRY)
 
+# aggregator
+BATCH_PHOTOS = Counter(
+    "picloss_batch_photos_total", "BATCH photos with damage the aggregator merged", registry=REGISTRY)
+BATCH_PHOTOS_REGISTERED = Counter(
+    "picloss_batch_photos_registered_total",
+    "BATCH photos registered into a wider photo of their claim (close-ups mapped onto the wide view)",
+    registry=REGISTRY)
+
 
 def start_metrics_server(port: int, addr: str = "0.0.0.0") -> None:
     """Serve /metrics of REGISTRY on its own port (0 disables it)."""

@@ -9,8 +9,9 @@ import grpc
 from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
+from picloss.observability.metrics import BATCH_PHOTOS, BATCH_PHOTOS_REGISTERED
 from picloss.registration import PhotoFeatures, from_wire
-from services.aggregator.rules import ComponentEntry, Sighting, aggregate
+from services.aggregator.rules import ComponentEntry, Sighting, adopt_from_wider, aggregate
 from services.damage.components import UNKNOWN_PART
 
 
@@ -62,11 +63,17 @@ class AggregatorServicer(aggregator_pb2_grpc.AggregatorServiceServicer):
     async def Aggregate(
         self, request: aggregator_pb2.AggregateRequest, context: grpc.aio.ServicerContext
     ) -> aggregator_pb2.AggregateResponse:
-        entries = await asyncio.to_thread(
-            aggregate,
-            sightings_of(request),
-            [p.fileid for p in request.photos],
-            features_of(request),
-            parts_of(request),
-        )
+        entries = await asyncio.to_thread(merge, request)
         return aggregator_pb2.AggregateResponse(results=[to_proto(e) for e in entries])
+
+
+def merge(request: aggregator_pb2.AggregateRequest) -> list[ComponentEntry]:
+    """The BATCH rules over one claim (rule 0, registration, then the component rules), counted."""
+    sightings = sightings_of(request)
+    features = features_of(request)
+    links: dict[str, str] = {}
+    if features:
+        sightings, links = adopt_from_wider(sightings, features, parts_of(request))
+    BATCH_PHOTOS.inc(len({s.fileid for s in sightings}))
+    BATCH_PHOTOS_REGISTERED.inc(len(links))
+    return aggregate(sightings, [p.fileid for p in request.photos])

@@ -21,6 +21,7 @@ from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
 from picloss.devstack.photos import polygon_texture
 from picloss.imaging import encode_jpeg
 from picloss.inference import OnnxRunner
+from picloss.observability.metrics import REGISTRY
 from services.aggregator.servicer import AggregatorServicer
 from services.damage.detector import DamageDetector
 from services.damage.model_spec import DAMAGE_DETECTOR
@@ -134,8 +135,10 @@ async def test_a_closeup_merges_into_the_wide_photo_through_detect_features(chan
             ),
         ],
     )
+    registered_before = REGISTRY.get_sample_value("picloss_batch_photos_registered_total") or 0.0
     response = await aggregator_pb2_grpc.AggregatorServiceStub(channel).Aggregate(request)
     assert [r.damage_component_id for r in response.results] == [15]
+    assert REGISTRY.get_sample_value("picloss_batch_photos_registered_total") == registered_before + 1
     assert [ic.fileid for ic in response.results[0].image_contain] == ["wide", "close"]
 
     del request.photos[1].features.points[:]  # no features: no registration, two components
