@@ -30,6 +30,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
+from picloss.boxes import box_iou
 from picloss.registration import PhotoFeatures, Registration, project_box, register
 from services.damage.components import ID_TO_KIND, UNKNOWN_IDS, UNKNOWN_PART
 
@@ -101,25 +104,17 @@ def combine_degree(members: Sequence[tuple[int, int]]) -> tuple[int, int]:
     return REPAIR, round(sum(repairs) / len(repairs)) if repairs else 50
 
 
-def _overlap(a: tuple[float, float, float, float], b: Box) -> float:
-    """IoU of a and b, or 1.0 when a's centre lies inside b."""
-    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
-    if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]:
-        return 1.0
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _landing(projected: tuple[float, float, float, float], others: Sequence[Sighting]) -> Sighting | None:
-    """The sighting a projected box lands on (best overlap >= MERGE_IOU), if any."""
-    scored = [(_overlap(projected, t.box), t) for t in others]
-    if not scored:
+    """The sighting a projected box lands on: its centre inside the sighting's box, or else the
+    best IoU >= MERGE_IOU; None if it lands on none."""
+    if not others:
         return None
-    best_score, best = max(scored, key=lambda x: x[0])
-    return best if best_score >= MERGE_IOU else None
+    boxes = np.array([t.box for t in others], dtype=np.float64)
+    cx, cy = (projected[0] + projected[2]) / 2, (projected[1] + projected[3]) / 2
+    inside = (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] <= cy) & (cy <= boxes[:, 3])
+    overlap = np.where(inside, 1.0, box_iou(np.array([projected], dtype=np.float64), boxes)[0])
+    best = int(np.argmax(overlap))
+    return others[best] if overlap[best] >= MERGE_IOU else None
 
 
 def _winner(close: Sighting, wide: Sighting) -> int:

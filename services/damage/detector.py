@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from picloss.boxes import box_iou
 from picloss.inference import ModelRunner
 from services.damage import components as comp
 from services.damage import degree as deg
@@ -37,15 +38,6 @@ class Detection:
     part_probs: tuple[float, ...]
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of box a (4,) with boxes b (N, 4)."""
-    x0, y0 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
-    x1, y1 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda t: (t[..., 2] - t[..., 0]) * (t[..., 3] - t[..., 1])  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-6)
-
-
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -> list[int]:
     order = list(np.argsort(-scores))
     keep: list[int] = []
@@ -53,7 +45,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -
         i = order.pop(0)
         keep.append(i)
         if order:
-            overlaps = iou(boxes[i], boxes[order])
+            overlaps = box_iou(boxes[i][None], boxes[order])[0]
             order = [j for j, o in zip(order, overlaps, strict=True) if o < iou_threshold]
     return keep
 

@@ -33,7 +33,7 @@ from services.damage.detector import (
     postprocess,
     reported,
 )
-from services.damage.preprocess import letterbox, to_batch
+from services.damage.preprocess import Letterbox, letterbox, to_batch
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
     ClassMap,
@@ -71,19 +71,12 @@ def load_rgb(path: Path | io.BytesIO) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def run_model(runner: OnnxRunner, rgb: np.ndarray) -> tuple[dict[str, np.ndarray], object, float]:
+def run_model(runner: OnnxRunner, rgb: np.ndarray) -> tuple[dict[str, np.ndarray], Letterbox, float]:
+    """The model's raw outputs for one photo, its letterbox geometry and the seconds it took."""
     start = time.perf_counter()
     img, geo = letterbox(rgb)
     out = runner.infer_sync({ms.INPUT_IMAGES: to_batch([img])})
     return out, geo, time.perf_counter() - start
-
-
-def detect(runner: OnnxRunner, rgb: np.ndarray, threshold: float) -> tuple[list[Detection], float]:
-    """What the service reports for one photo (and the seconds it took)."""
-    start = time.perf_counter()
-    out, geo, _ = run_model(runner, rgb)
-    dets = postprocess(out, 0, geo, threshold)  # type: ignore[arg-type]
-    return dets, time.perf_counter() - start
 
 
 def as_arrays(dets: list[Detection]) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +203,7 @@ def batch_vs_single(runner: OnnxRunner, samples: list[Sample], threshold: float)
         sightings, single_ids, parts = [], set(), {}
         for i, photo in enumerate(photos):
             out, geo, _ = run_model(runner, photo)
-            found = decode(out, 0, geo, threshold)  # type: ignore[arg-type]
+            found = decode(out, 0, geo, threshold)
             for d in reported(found, threshold):
                 single_ids.add(d.components[0][0])
                 sightings.append(
@@ -221,9 +214,9 @@ def batch_vs_single(runner: OnnxRunner, samples: list[Sample], threshold: float)
             ]
         order = [f"p{i}" for i in range(len(photos))]
         features = {f"p{i}": extract(photo) for i, photo in enumerate(photos)}
-        _, links = adopt_from_wider(sightings, features, parts)
+        adopted, links = adopt_from_wider(sightings, features, parts)  # rule 0, once
         n_registered += len(links)
-        batch_ids = {e.component_id for e in aggregate(sightings, order, features, parts)}
+        batch_ids = {e.component_id for e in aggregate(adopted, order)}
         kind_only_ids = {e.component_id for e in aggregate(sightings, order)}
         single.add(single_ids, truth)
         batch.add(batch_ids, truth)
@@ -343,12 +336,12 @@ def main(argv: list[str] | None = None) -> None:
         data["smoke run: photos per dataset"] = args.limit
 
     runner = OnnxRunner(ms.DAMAGE_DETECTOR, args.models_dir, threads=2)
-    detect(runner, np.full((480, 640, 3), 128, np.uint8), 0.5)  # warm-up
+    run_model(runner, np.full((480, 640, 3), 128, np.uint8))  # warm-up
     results = []
     for s in val:
         out, geo, seconds = run_model(runner, load_rgb(s.path))
-        found = decode(out, 0, geo, AP_SCORE_FLOOR, AP_SCORE_FLOOR)  # type: ignore[arg-type]
-        results.append(PhotoResult(s, found, postprocess(out, 0, geo, args.threshold), seconds))  # type: ignore[arg-type]
+        found = decode(out, 0, geo, AP_SCORE_FLOOR, AP_SCORE_FLOOR)
+        results.append(PhotoResult(s, found, postprocess(out, 0, geo, args.threshold), seconds))
     ms_per_photo = [r.seconds * 1000 for r in results]
     latency = {
         "median ms/photo (decode excluded, 2 threads)": statistics.median(ms_per_photo),

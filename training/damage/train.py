@@ -9,6 +9,7 @@ Fixed seeds, progress bars, a log file and a resumable checkpoint (`last.pt`, sa
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import random
@@ -77,7 +78,7 @@ def progress(items, desc: str):  # type: ignore[no-untyped-def]
         return items
 
 
-@dataclass
+@dataclass(eq=False)
 class Stream:
     """The train photos of one object channel, letterboxed once, with their batch share."""
 
@@ -90,11 +91,11 @@ class Stream:
     def pick(self, epoch: int, b: int, seed: int) -> list[int]:
         """Indices of batch b of an epoch: a seeded permutation per pass, cycling as needed."""
         n, k = len(self.samples), self.per_batch
-        out = []
-        for j in range(b * k, (b + 1) * k):
-            rng = np.random.default_rng([seed, self.channel, epoch, j // n])
-            out.append(int(rng.permutation(n)[j % n]))
-        return out
+        return [int(self._order(seed, epoch, j // n)[j % n]) for j in range(b * k, (b + 1) * k)]
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 - a few small arrays, one Stream per channel
+    def _order(self, seed: int, epoch: int, pass_: int) -> np.ndarray:
+        return np.random.default_rng([seed, self.channel, epoch, pass_]).permutation(len(self.samples))
 
 
 def make_batch(streams: list[Stream], epoch: int, b: int, seed: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
