@@ -28,6 +28,11 @@ FILES_PROCESSED = Counter(
 STAGE_LATENCY = Histogram(
     "picloss_stage_seconds", "Pipeline stage latency (download, classify, ocr, damage, aggregate, request)",
     ["stage"], buckets=LATENCY_BUCKETS, registry=REGISTRY)
+CLASS_SWITCHES = Counter(
+    "picloss_class_switches_total",
+    "Photos whose final class differs from the image classifier's, by from/to class and reason "
+    "(document_text, vehicle_seen, text_names_other_document)",
+    ["from_class", "to_class", "reason"], registry=REGISTRY)
 REQUESTS_DONE = Counter(
     "picloss_requests_done_total", "Requests whose result was committed, by overall result_code",
     ["result_code"], registry=REGISTRY)

@@ -18,20 +18,19 @@ import structlog
 from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
-from picloss.documents.classes import resolve_class
 from picloss.documents.crosscheck import cross_check
 from picloss.documents.model import DocumentRead, FieldRead
 from picloss.imaging import ImageRejected, validate_image
-from picloss.observability.metrics import FILES_PROCESSED, STAGE_LATENCY
+from picloss.observability.metrics import CLASS_SWITCHES, FILES_PROCESSED, STAGE_LATENCY
 from picloss.ocr.v1 import ocr_pb2
 from picloss.protocol.codes import FileCode, ImageClass
+from services.orchestrator import routing
 from services.orchestrator.clients import ModelCallFailed, ModelClients
 from services.orchestrator.fetch import FetchFailed, PhotoFetcher
+from services.orchestrator.routing import CAR_PHOTO_CLASSES, DOCUMENT_CLASSES
 
 log = structlog.get_logger()
 
-DOCUMENT_CLASSES = {ImageClass.IDCARD_FRONT, ImageClass.IDCARD_BACK, ImageClass.DRIVER_LICENSE,
-                    ImageClass.DRIVING_LICENSE, ImageClass.VIN}
 CLASSIFY_BATCH = 16
 
 
@@ -56,6 +55,9 @@ class FileWork:
     height: int = 0
     image_class: ImageClass | None = None
     class_score: float = 0.0
+    classified: ImageClass | None = None  # the image classifier's own answer, before the text and car checks
+    doc_score: float = 0.0  # the classifier's probability of its most likely document class
+    doc_hint: ImageClass = ImageClass.IDCARD_FRONT  # that class
     code: int = FileCode.OK
     detail: str | None = None
     document: ocr_pb2.ReadDocumentResponse | None = None
@@ -121,6 +123,17 @@ def cross_check_documents(files: list[FileWork]) -> None:
                                                validated=x.validated, corrected=x.corrected) for x in checked.fields)
 
 
+def switch(f: FileWork, to: ImageClass, reason: str) -> None:
+    """Set a photo's final class; a change from the classifier's answer is logged and counted."""
+    if f.image_class is to:
+        return
+    before = f.image_class or ImageClass.OTHER
+    log.info("class switched", fileid=f.fileid, from_class=before.value, to_class=to.value, reason=reason,
+             classifier_score=round(f.class_score, 3))
+    CLASS_SWITCHES.labels(before.value, to.value, reason).inc()
+    f.image_class = to
+
+
 class Pipeline:
     def __init__(self, *, clients: ModelClients, fetcher: PhotoFetcher, max_pixels: int, fetch_concurrency: int,
                  damage_batch: int) -> None:
@@ -136,9 +149,12 @@ class Pipeline:
         await self._stage(outcome, "download", asyncio.gather(*(self._download(f) for f in files)))
         await self._stage(outcome, "classify", self._classify([f for f in files if f.ok]))
         docs = [f for f in files if f.ok and f.image_class in DOCUMENT_CLASSES]
-        damage = [f for f in files if f.ok and f.image_class is ImageClass.DAMAGE]
+        cars = [f for f in files if f.ok and f.image_class in CAR_PHOTO_CLASSES]
         await asyncio.gather(self._stage(outcome, "ocr", self._read_documents(docs)),
-                             self._stage(outcome, "damage", self._detect(damage)))
+                             self._stage(outcome, "damage", self._detect(cars)))
+        await self._stage(outcome, "second_opinion", self._second_opinions(docs, cars))
+        docs = [f for f in files if f.image_class in DOCUMENT_CLASSES and f.document is not None]
+        damage = [f for f in files if f.image_class is ImageClass.DAMAGE and f.damages is not None]
         cross_check_documents(docs)
         if model == "BATCH":
             await self._stage(outcome, "aggregate", self._aggregate(accept_seqno, outcome, damage))
@@ -177,6 +193,9 @@ class Pipeline:
     async def _classify(self, files: list[FileWork]) -> None:
         for f, result in await batched_results(files, CLASSIFY_BATCH, self._clients.classify, "classification"):
             f.image_class, f.class_score = class_name(result.image_class), result.score
+            f.classified = f.image_class
+            f.doc_hint, f.doc_score = routing.document_hint((class_name(s.image_class), s.score)
+                                                            for s in result.scores)
 
     async def _read_documents(self, files: list[FileWork]) -> None:
         async def read(f: FileWork) -> None:
@@ -186,10 +205,11 @@ class Pipeline:
             except ModelCallFailed as exc:
                 f.fail(FileCode.PROCESSING_FAILED, f"OCR failed: {exc.code}")
                 return
-            detected = class_name(resp.detected_class).value if resp.detected_class else None
-            f.image_class = ImageClass(resolve_class(f.image_class.value, detected))
             f.document = resp
             f.code = resp.result_code
+            if resp.detected_class:
+                # the OCR read the fields of the class its text names (services/ocr/reader.py)
+                switch(f, class_name(resp.detected_class), routing.TEXT_NAMES_OTHER_DOCUMENT)
 
         await asyncio.gather(*(read(f) for f in files))
 
@@ -197,6 +217,54 @@ class Pipeline:
         for f, result in await batched_results(files, self._damage_batch, self._clients.detect, "damage detection"):
             f.damages = result
             f.code = FileCode.OK if len(result.damages) else FileCode.NO_DAMAGE
+
+    async def _second_opinions(self, docs: list[FileWork], cars: list[FileWork]) -> None:
+        """The text check of car photos and the vehicle check of unread documents, then each photo's final class.
+
+        A check that fails (service down) leaves the photo as the first pass decided: a second opinion never
+        turns a processed photo into a failed one."""
+        cars = [f for f in cars if f.damages is not None]  # detection failed: 5001 stays
+        text_check = [f for f in cars if f.classified is not None
+                      and routing.needs_text_check(f.classified, f.doc_score, f.damages)]
+        vehicle_check = [f for f in docs if f.classified is not None and f.document is not None
+                         and routing.needs_vehicle_check(f.classified, f.document)]
+        texts: dict[int, ocr_pb2.ReadDocumentResponse] = {}
+        vehicles: dict[int, damage_pb2.ImageDamages] = {}
+
+        async def read(f: FileWork) -> None:
+            try:
+                texts[f.idx] = await self._clients.read_document(f.image(), class_value(f.doc_hint))
+            except ModelCallFailed as exc:
+                log.warning("text check failed", fileid=f.fileid, code=exc.code)
+
+        async def detect(chunk: list[FileWork]) -> None:
+            try:
+                resp = await self._clients.detect([f.image() for f in chunk])
+            except ModelCallFailed as exc:
+                log.warning("vehicle check failed", files=len(chunk), code=exc.code)
+                return
+            vehicles.update({int(r.fileid): r for r in resp.results})
+
+        chunks = [vehicle_check[i:i + self._damage_batch] for i in range(0, len(vehicle_check), self._damage_batch)]
+        await asyncio.gather(*(read(f) for f in text_check), *(detect(c) for c in chunks))
+        for f in cars:
+            text_class = routing.text_document(texts.get(f.idx))
+            if text_class is not None:
+                f.damages, f.document = None, texts[f.idx]
+                f.code = f.document.result_code
+                switch(f, text_class, routing.DOCUMENT_TEXT)
+            elif f.image_class is ImageClass.OTHER:
+                if routing.car_evidence(f.damages):
+                    switch(f, ImageClass.DAMAGE, routing.VEHICLE_SEEN)
+                else:
+                    f.damages, f.code = None, FileCode.OK  # an OTHER photo has no typed result
+        for f in vehicle_check:
+            found = vehicles.get(f.idx)
+            if routing.vehicle_seen(found):
+                assert found is not None
+                f.document, f.damages = None, found
+                f.code = FileCode.OK if len(found.damages) else FileCode.NO_DAMAGE
+                switch(f, ImageClass.DAMAGE, routing.VEHICLE_SEEN)
 
     async def _aggregate(self, accept_seqno: str, outcome: Outcome, damage: list[FileWork]) -> None:
         photos = [aggregator_pb2.PhotoDamages(fileid=str(f.idx), width=f.width, height=f.height,

@@ -49,17 +49,35 @@ class PhotoFeatures(_message.Message):
     descriptors: bytes
     def __init__(self, points: _Optional[_Iterable[float]] = ..., descriptors: _Optional[bytes] = ...) -> None: ...
 
+class Vehicle(_message.Message):
+    __slots__ = ("box", "kind", "score", "of_interest")
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    OF_INTEREST_FIELD_NUMBER: _ClassVar[int]
+    box: _common_pb2.Box
+    kind: str
+    score: float
+    of_interest: bool
+    def __init__(self, box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., kind: _Optional[str] = ..., score: _Optional[float] = ..., of_interest: _Optional[bool] = ...) -> None: ...
+
 class ImageDamages(_message.Message):
-    __slots__ = ("fileid", "damages", "features", "parts")
+    __slots__ = ("fileid", "damages", "features", "parts", "vehicles", "damage_probability", "damage_gate_passed")
     FILEID_FIELD_NUMBER: _ClassVar[int]
     DAMAGES_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
+    VEHICLES_FIELD_NUMBER: _ClassVar[int]
+    DAMAGE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    DAMAGE_GATE_PASSED_FIELD_NUMBER: _ClassVar[int]
     fileid: str
     damages: _containers.RepeatedCompositeFieldContainer[Damage]
     features: PhotoFeatures
     parts: _containers.RepeatedCompositeFieldContainer[Damage]
-    def __init__(self, fileid: _Optional[str] = ..., damages: _Optional[_Iterable[_Union[Damage, _Mapping]]] = ..., features: _Optional[_Union[PhotoFeatures, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[Damage, _Mapping]]] = ...) -> None: ...
+    vehicles: _containers.RepeatedCompositeFieldContainer[Vehicle]
+    damage_probability: float
+    damage_gate_passed: bool
+    def __init__(self, fileid: _Optional[str] = ..., damages: _Optional[_Iterable[_Union[Damage, _Mapping]]] = ..., features: _Optional[_Union[PhotoFeatures, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[Damage, _Mapping]]] = ..., vehicles: _Optional[_Iterable[_Union[Vehicle, _Mapping]]] = ..., damage_probability: _Optional[float] = ..., damage_gate_passed: _Optional[bool] = ...) -> None: ...
 
 class DetectResponse(_message.Message):
     __slots__ = ("results", "model_version")

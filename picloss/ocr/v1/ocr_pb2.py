@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from picloss.common.v1 import common_pb2 as picloss_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18picloss/ocr/v1/ocr.proto\x12\x0epicloss.ocr.v1\x1a\x1epicloss/common/v1/common.proto\"r\n\x13ReadDocumentRequest\x12\'\n\x05image\x18\x01 \x01(\x0b\x32\x18.picloss.common.v1.Image\x12\x32\n\x0bimage_class\x18\x02 \x01(\x0e\x32\x1d.picloss.common.v1.ImageClass\"^\n\x05\x46ield\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x11\n\tvalidated\x18\x04 \x01(\x08\x12\x11\n\tcorrected\x18\x05 \x01(\x08\"\xb0\x01\n\x14ReadDocumentResponse\x12\x0e\n\x06\x66ileid\x18\x01 \x01(\t\x12%\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x15.picloss.ocr.v1.Field\x12\x13\n\x0bresult_code\x18\x03 \x01(\x05\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x35\n\x0e\x64\x65tected_class\x18\x05 \x01(\x0e\x32\x1d.picloss.common.v1.ImageClass2g\n\nOcrService\x12Y\n\x0cReadDocument\x12#.picloss.ocr.v1.ReadDocumentRequest\x1a$.picloss.ocr.v1.ReadDocumentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18picloss/ocr/v1/ocr.proto\x12\x0epicloss.ocr.v1\x1a\x1epicloss/common/v1/common.proto\"r\n\x13ReadDocumentRequest\x12\'\n\x05image\x18\x01 \x01(\x0b\x32\x18.picloss.common.v1.Image\x12\x32\n\x0bimage_class\x18\x02 \x01(\x0e\x32\x1d.picloss.common.v1.ImageClass\"^\n\x05\x46ield\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x11\n\tvalidated\x18\x04 \x01(\x08\x12\x11\n\tcorrected\x18\x05 \x01(\x08\"\xe3\x01\n\x14ReadDocumentResponse\x12\x0e\n\x06\x66ileid\x18\x01 \x01(\t\x12%\n\x06\x66ields\x18\x02 \x03(\x0b\x32\x15.picloss.ocr.v1.Field\x12\x13\n\x0bresult_code\x18\x03 \x01(\x05\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x35\n\x0e\x64\x65tected_class\x18\x05 \x01(\x0e\x32\x1d.picloss.common.v1.ImageClass\x12\x31\n\ntext_class\x18\x06 \x01(\x0e\x32\x1d.picloss.common.v1.ImageClass2g\n\nOcrService\x12Y\n\x0cReadDocument\x12#.picloss.ocr.v1.ReadDocumentRequest\x1a$.picloss.ocr.v1.ReadDocumentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,7 +37,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FIELD']._serialized_start=192
   _globals['_FIELD']._serialized_end=286
   _globals['_READDOCUMENTRESPONSE']._serialized_start=289
-  _globals['_READDOCUMENTRESPONSE']._serialized_end=465
-  _globals['_OCRSERVICE']._serialized_start=467
-  _globals['_OCRSERVICE']._serialized_end=570
+  _globals['_READDOCUMENTRESPONSE']._serialized_end=516
+  _globals['_OCRSERVICE']._serialized_start=518
+  _globals['_OCRSERVICE']._serialized_end=621
 # @@protoc_insertion_point(module_scope)

@@ -30,15 +30,17 @@ class Field(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., confidence: _Optional[float] = ..., validated: _Optional[bool] = ..., corrected: _Optional[bool] = ...) -> None: ...
 
 class ReadDocumentResponse(_message.Message):
-    __slots__ = ("fileid", "fields", "result_code", "model_version", "detected_class")
+    __slots__ = ("fileid", "fields", "result_code", "model_version", "detected_class", "text_class")
     FILEID_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     RESULT_CODE_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     DETECTED_CLASS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_CLASS_FIELD_NUMBER: _ClassVar[int]
     fileid: str
     fields: _containers.RepeatedCompositeFieldContainer[Field]
     result_code: int
     model_version: str
     detected_class: _common_pb2.ImageClass
-    def __init__(self, fileid: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., result_code: _Optional[int] = ..., model_version: _Optional[str] = ..., detected_class: _Optional[_Union[_common_pb2.ImageClass, str]] = ...) -> None: ...
+    text_class: _common_pb2.ImageClass
+    def __init__(self, fileid: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[Field, _Mapping]]] = ..., result_code: _Optional[int] = ..., model_version: _Optional[str] = ..., detected_class: _Optional[_Union[_common_pb2.ImageClass, str]] = ..., text_class: _Optional[_Union[_common_pb2.ImageClass, str]] = ...) -> None: ...

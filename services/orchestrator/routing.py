@@ -1,0 +1,79 @@
+"""A photo's final class from three opinions: the image classifier, the OCR text and the car detector.
+
+The classifier sees a 224-pixel thumbnail; it is wrong most on documents that fill the frame (scans, tight
+crops) and on real VIN plates against damage close-ups. Two cheap facts decide those cases:
+
+- the text: a photo whose OCR text names a document (its title, its labels, a VIN) and yields at least one
+  field is that document, never DAMAGE;
+- the vehicle: a photo with a vehicle of interest (car gate of the damage service) and no document text is
+  DAMAGE, whatever the classifier said.
+
+Every switch is logged and counted (`picloss_class_switches_total{from,to,reason}`), so a dashboard shows
+how often each opinion overrules the classifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from picloss.common.v1 import common_pb2
+from picloss.damage.v1 import damage_pb2
+from picloss.ocr.v1 import ocr_pb2
+from picloss.protocol.codes import FileCode, ImageClass
+
+DOCUMENT_CLASSES = frozenset({ImageClass.IDCARD_FRONT, ImageClass.IDCARD_BACK, ImageClass.DRIVER_LICENSE,
+                              ImageClass.DRIVING_LICENSE, ImageClass.VIN})
+CAR_PHOTO_CLASSES = frozenset({ImageClass.DAMAGE, ImageClass.OTHER})
+# A DAMAGE or OTHER photo is read by the OCR as well when the classifier gives a document class at least this
+# probability (or when no vehicle and no damaged part is seen on it): a document misread as a car photo costs a
+# made-up damage, one OCR pass costs ~0.5 s.
+TEXT_CHECK_SCORE = 0.05
+
+# reasons, the `reason` label of the switch counter
+DOCUMENT_TEXT = "document_text"
+VEHICLE_SEEN = "vehicle_seen"
+TEXT_NAMES_OTHER_DOCUMENT = "text_names_other_document"
+
+
+def document_hint(scores: Iterable[tuple[ImageClass, float]]) -> tuple[ImageClass, float]:
+    """The classifier's most likely document class and its probability (the class the OCR is asked to read)."""
+    docs = [(c, s) for c, s in scores if c in DOCUMENT_CLASSES]
+    if not docs:
+        return ImageClass.IDCARD_FRONT, 0.0
+    return max(docs, key=lambda cs: cs[1])
+
+
+def vehicle_seen(damages: damage_pb2.ImageDamages | None) -> bool:
+    return damages is not None and any(v.of_interest for v in damages.vehicles)
+
+
+def car_evidence(damages: damage_pb2.ImageDamages | None) -> bool:
+    """A vehicle of interest, or damage past the photo-level gate (a close-up of one damaged panel)."""
+    if damages is None:
+        return False
+    return vehicle_seen(damages) or (damages.damage_gate_passed and len(damages.damages) > 0)
+
+
+def needs_text_check(classified: ImageClass, doc_score: float, damages: damage_pb2.ImageDamages | None) -> bool:
+    """A car-photo-classed photo is OCRed when the classifier hesitates or nothing car-like is seen on it."""
+    if classified not in CAR_PHOTO_CLASSES:
+        return False
+    return doc_score >= TEXT_CHECK_SCORE or not car_evidence(damages)
+
+
+def text_document(document: ocr_pb2.ReadDocumentResponse | None) -> ImageClass | None:
+    """The document class the text names, when the OCR also read at least one field of it."""
+    if document is None or document.result_code != FileCode.OK or not document.fields:
+        return None
+    if not document.text_class:
+        return None
+    name = common_pb2.ImageClass.Name(document.text_class).removeprefix("IMAGE_CLASS_")
+    klass = ImageClass(name)
+    return klass if klass in DOCUMENT_CLASSES else None
+
+
+def needs_vehicle_check(classified: ImageClass, document: ocr_pb2.ReadDocumentResponse | None) -> bool:
+    """A document-classed photo whose text names no document and gave no field may be a car photo."""
+    if classified not in DOCUMENT_CLASSES or document is None:
+        return False
+    return document.result_code != FileCode.OK and not document.text_class
