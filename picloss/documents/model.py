@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,9 @@ class FieldRead:
     confidence: float
     validated: bool = False  # a checksum/format rule accepted the value
     corrected: bool = False  # an OCR-confusion correction was applied
+    # The recogniser's per-character probabilities of `value` as read (None when unknown); only the
+    # validators use them, to change a character that was read with low confidence.
+    char_scores: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

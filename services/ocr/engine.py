@@ -21,9 +21,31 @@ BUNDLED_MODELS = (
 
 @dataclass(frozen=True)
 class OcrLine:
+    """One detected text box. `char_scores` are the recogniser's per-character probabilities, aligned with
+    the non-space characters of `text` (None when unknown): they say which character may be corrected."""
+
     text: str
     score: float
     box: np.ndarray  # 4x2 float, corners clockwise from top-left, pixels of the input image
+    char_scores: tuple[float, ...] | None = None
+
+    def scores_per_char(self) -> list[float]:
+        """A score for every character of `text` (spaces included); the line score where none is known."""
+        if self.char_scores is None:
+            return [self.score] * len(self.text)
+        it = iter(self.char_scores)
+        return [self.score if ch.isspace() else next(it, self.score) for ch in self.text]
+
+
+def _char_scores(text: str, word_line: Any) -> tuple[float, ...] | None:
+    """rapidocr's single-character results ((char, score, box), ...) for one line, if they align."""
+    try:
+        chars = [(str(c), float(s)) for c, s, _ in word_line]
+    except (TypeError, ValueError):
+        return None
+    if "".join(c for c, _ in chars) != "".join(text.split()):
+        return None
+    return tuple(s for _, s in chars)
 
 
 def bundled_model_dir() -> Path:
@@ -39,6 +61,9 @@ def engine_params(model_dir: Path, threads: int, det_side: int) -> dict[str, obj
     return {
         "Global.use_cls": False,  # the line-orientation classifier garbles stamped VINs; photos are upright
         "Global.log_level": "error",
+        # Per-character scores (CTC probabilities): a VIN character may only be corrected where it was unsure.
+        "Global.return_word_box": True,
+        "Global.return_single_char_box": True,
         "Global.model_root_dir": str(model_dir),
         "Det.model_path": str(model_dir / BUNDLED_MODELS[0]),
         "Rec.model_path": str(model_dir / BUNDLED_MODELS[1]),
@@ -67,8 +92,11 @@ class OcrEngine:
             result: Any = self._ocr(np.ascontiguousarray(rgb[:, :, ::-1]))  # rapidocr expects BGR arrays
         if result.boxes is None or result.txts is None:
             return []
-        return [OcrLine(str(t), float(s), np.asarray(b, dtype=np.float32))
-                for t, s, b in zip(result.txts, result.scores, result.boxes, strict=True)]
+        words = list(result.word_results or ())
+        if len(words) != len(result.txts):
+            words = [None] * len(result.txts)
+        return [OcrLine(str(t), float(s), np.asarray(b, dtype=np.float32), _char_scores(str(t), w))
+                for t, s, b, w in zip(result.txts, result.scores, result.boxes, words, strict=True)]
 
     def warm_up(self) -> None:
         canvas = np.full((240, 640, 3), 255, np.uint8)

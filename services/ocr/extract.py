@@ -1,56 +1,195 @@
-"""Field extraction per document type from rows of OCR text (labels printed on the documents)."""
+"""Field extraction per document type from rows of OCR boxes, without a fixed layout.
+
+Labels are recognised by POSITION (issue 10): at the start of an OCR box, as their own box, after a
+closed value that ends inside a box (性别男民族汉), or, for labels of four characters or more that never
+occur in a value (号牌号码, 车辆识别代号…), anywhere in a box. A two-character label found inside a
+value (民族 in 民族大道) is text, not a label. Labels at a box start are matched with tolerance to OCR
+errors (便用性质 → 使用性质), and only when what follows could be the field's value. English sub-labels
+(Name, Sex, License No., …) are labels too: they start a field or are dropped, never kept in a value.
+A value is what follows its label in the same box, the next boxes of its row, or the box below it when
+the label stands alone; addresses continue on the rows below, in the value column.
+"""
 
 from __future__ import annotations
 
+import itertools
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from picloss.documents.dates import normalize_date
 from picloss.documents.model import FieldRead
-from picloss.documents.vin import check_vin, is_valid_vin
+from picloss.documents.validators import NATIONS
+from picloss.documents.vin import check_vin, compact_vin
+from services.ocr.engine import OcrLine
+from services.ocr.labels import (
+    ENGLISH_RUN,
+    LABELS,
+    LONG_LABEL,
+    MULTILINE_FIELDS,
+    TITLE_TEXT,
+    TITLES,
+    all_english_labels,
+    chinese_labels,
+    english_labels,
+    match_chinese_at_start,
+    match_english,
+)
 from services.ocr.layout import Row
 
-# Printed label -> field name, per class (PROTOCOL §5 names; licences use the Chinese labels).
-LABELS: dict[str, dict[str, str]] = {
-    "IDCARD_FRONT": {"姓名": "name", "性别": "sex", "民族": "nation", "出生": "birth", "住址": "address",
-                     "公民身份号码": "id"},
-    "IDCARD_BACK": {"签发机关": "authority", "有效期限": "valid_date"},
-    "DRIVER_LICENSE": {k: k for k in ("证号", "姓名", "性别", "国籍", "住址", "出生日期", "初次领证日期",
-                                      "准驾车型", "有效期限")},
-    "DRIVING_LICENSE": {k: k for k in ("号牌号码", "车辆类型", "所有人", "住址", "使用性质", "品牌型号",
-                                       "车辆识别代号", "发动机号码", "注册日期", "发证日期")},
-}
-MULTILINE_FIELDS = frozenset({"address", "住址"})
 NO_SPACE_FIELDS = frozenset({
     "id", "证号", "车辆识别代号", "号牌号码", "发动机号码", "品牌型号", "准驾车型", "vin",
-    "name", "姓名", "所有人", "address", "住址", "authority",
+    "name", "姓名", "所有人", "address", "住址", "authority", "sex", "性别", "nation", "国籍", "使用性质", "车辆类型",
 })
-TITLES = ("中华人民共和国", "居民身份证", "机动车驾驶证", "机动车行驶证")
-# Text of the issuing office's seal, stamped over the licence fields: never part of a field.
-SEAL_TEXT = re.compile(r"\S{0,2}管理所|\S*交通警察\S*|\S*公安局交\S*")
+# The issuing office's seal (…公安局交通警察支队车辆管理所), stamped over licence fields: only its words are
+# removed, never the rest of a box the detector merged them into.
+SEAL_TEXT = re.compile(
+    r"(?:[\u4e00-\u9fff]{2,4}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,4}市)?公安(?:厅|局)"
+    r"(?:交通(?:警察|管理)?|交警)?(?:总队|支队|大队|局)?(?:车辆管理所)?"
+    r"|[\u4e00-\u9fff]{0,4}?(?:交通警察|交警)(?:总队|支队|大队)(?:车辆管理所)?|车辆管理所|车管所")
+_SYMBOL = re.compile(r"[^\w\u4e00-\u9fff]")
 _EDGE_SYMBOLS = re.compile(r"^[^\w\u4e00-\u9fff]+|[^\w\u4e00-\u9fff]+$")
+_LATIN = re.compile(r"[A-Za-z]")
+CLOSED_VALUES: dict[str, tuple[str, ...]] = {
+    "sex": ("男", "女"), "性别": ("男", "女"), "国籍": ("中国",),
+    "nation": tuple(sorted((n + "族" for n in NATIONS), key=len, reverse=True))
+    + tuple(sorted(NATIONS, key=len, reverse=True)),
+}
+DATES = frozenset({"birth", "出生日期", "初次领证日期", "注册日期", "发证日期"})
+DATE_LIKE = frozenset({"birth", "出生日期", "初次领证日期", "注册日期", "发证日期", "有效期限", "valid_date",
+                       "id", "证号"})
 
 
 @dataclass
-class _Piece:
-    text: str
-    score: float
+class Segment:
+    """A piece of one OCR box: the field its label names (None: no label), the value characters."""
+
+    field: str | None
+    chars: list[tuple[str, float]]
+    line_score: float
+    x0: float
+    english_label: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(c for c, _ in self.chars)
 
 
-def _split_by_labels(row: Row, labels: dict[str, str]) -> list[tuple[str | None, _Piece]]:
-    """A row's text cut at each label: [(field or None, text after the label)]."""
-    pattern = re.compile("|".join(sorted(map(re.escape, labels), key=len, reverse=True)))
-    score = min(line.score for line in row.lines)
-    text = row.text
-    out: list[tuple[str | None, _Piece]] = []
-    matches = list(pattern.finditer(text))
-    if not matches:
-        return [(None, _Piece(text, score))]
-    if matches[0].start() > 0 and text[: matches[0].start()].strip():
-        out.append((None, _Piece(text[: matches[0].start()], score)))
-    for m, nxt in zip(matches, [*matches[1:], None], strict=True):
-        out.append((labels[m.group()], _Piece(text[m.end(): nxt.start() if nxt else len(text)], score)))
-    return out
+def _closed_prefix(name: str, text: str) -> str | None:
+    """The complete closed value (男, 汉族, 中国) the text starts with, if any."""
+    return next((v for v in CLOSED_VALUES.get(name, ()) if text.startswith(v)), None)
+
+
+def _value_may_follow(name: str, rest: str) -> bool:
+    """Could `rest` start the value of field `name`? Keeps 民族大道 from being the nation label."""
+    rest = _EDGE_SYMBOLS.sub("", rest.strip())
+    if not rest or _LATIN.match(rest):
+        return True
+    if name in CLOSED_VALUES and name != "国籍":
+        return _closed_prefix(name, rest) is not None
+    if name in DATE_LIKE:
+        return bool(re.match(r"^[0-9OoIlDBSZ]", rest))
+    return True
+
+
+def _drop_seal(text: str, scores: list[float]) -> tuple[str, list[float]]:
+    keep = [True] * len(text)
+    for m in SEAL_TEXT.finditer(text):
+        for i in range(m.start(), m.end()):
+            keep[i] = False
+    return "".join(c for c, k in zip(text, keep, strict=True) if k), [s for s, k in zip(scores, keep, strict=True) if k]
+
+
+def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[Segment]:
+    """Cut one OCR box at the labels found at label positions."""
+    cn = chinese_labels(image_class)
+    long_labels = sorted((lb for lb in cn if len(lb) >= LONG_LABEL), key=len, reverse=True)
+    en_own, en_all = english_labels(image_class), all_english_labels()
+    text, scores = line.text, line.scores_per_char()
+    if drop_seal:
+        text, scores = _drop_seal(text, scores)
+    xs = line.box[:, 0]
+    x_left, width = float(xs.min()), float(xs.max() - xs.min())
+    segments: list[Segment] = []
+    current = Segment(None, [], line.score, x_left)
+
+    def start(name: str | None, at: int, english: bool = False) -> None:
+        nonlocal current
+        if current.chars or current.field is not None:
+            segments.append(current)
+        current = Segment(name, [], line.score, x_left + width * at / max(1, len(text)), english)
+
+    i, box_start = 0, True
+    while i < len(text):
+        if box_start:
+            box_start = False
+            j = i
+            while j < len(text) and _SYMBOL.match(text[j]):
+                j += 1
+            rest = text[j:]
+            hit = match_chinese_at_start(rest, cn, own_box=len(rest.strip()) == len(rest) <= 2 and i == 0)
+            if hit is not None and _value_may_follow(hit.field, rest[hit.end:]):
+                start(hit.field, j)
+                i = j + hit.end
+                continue
+        long_hit = next((lb for lb in long_labels if text.startswith(lb, i)), None)
+        if long_hit is not None and i > 0:
+            start(cn[long_hit], i)
+            i += len(long_hit)
+            continue
+        if _LATIN.match(text[i]) and (i == 0 or not _LATIN.match(text[i - 1])):
+            run = ENGLISH_RUN.match(text, i)
+            if run is not None:
+                own = match_english(run.group(), en_own)
+                if own is not None:
+                    start(own, i, english=True)
+                    i = run.end()
+                    continue
+                if match_english(run.group(), en_all) is not None:
+                    i = run.end()  # another document's label text: dropped
+                    continue
+        current.chars.append((text[i], scores[i]))
+        i += 1
+        if current.field in CLOSED_VALUES and i < len(text):
+            value = _EDGE_SYMBOLS.sub("", current.text.strip())
+            whole = _closed_prefix(current.field, value)
+            if whole == value and not any(v.startswith(value + text[i]) for v in CLOSED_VALUES[current.field]):
+                start(None, i)
+                box_start = True  # what follows a complete closed value is read like a new box
+    if current.chars or current.field is not None:
+        segments.append(current)
+    return segments
+
+
+def _row_y(row: Row) -> tuple[float, float]:
+    centres = [float(line.box[:, 1].mean()) for line in row.lines]
+    heights = [float(np.linalg.norm(line.box[3] - line.box[0])) for line in row.lines]
+    return float(np.mean(centres)), float(np.median(heights))
+
+
+def _is_title(text: str) -> bool:
+    return any(t in text for t in TITLE_TEXT)
+
+
+@dataclass
+class _Value:
+    chars: list[tuple[str, float]] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    x0: float | None = None
+    last_y: float = 0.0
+    has_char_scores: bool = True
+
+    def add(self, seg: Segment, y: float, line: OcrLine) -> None:
+        if self.x0 is None:
+            self.x0 = seg.x0
+        self.chars.extend(seg.chars)
+        self.scores.append(seg.line_score)
+        self.last_y = y
+        self.has_char_scores &= line.char_scores is not None
+
+    def text(self) -> str:
+        return "".join(c for c, _ in self.chars)
 
 
 def _clean(name: str, text: str) -> str:
@@ -58,60 +197,185 @@ def _clean(name: str, text: str) -> str:
     return re.sub(r"\s+", "", text) if name in NO_SPACE_FIELDS else re.sub(r"\s+", " ", text)
 
 
+def _label_only(seg: Segment) -> bool:
+    return not _clean(seg.field or "", seg.text)
+
+
 def extract_labelled(image_class: str, rows: list[Row]) -> list[FieldRead]:
-    labels = LABELS[image_class]
-    found: dict[str, _Piece] = {}
-    last: str | None = None
+    drop_seal = image_class in ("DRIVER_LICENSE", "DRIVING_LICENSE")
+    found: dict[str, _Value] = {}
+    current: str | None = None
+    loose: list[tuple[Segment, float, OcrLine]] = []  # values no label claimed
     for row in rows:
-        for name, piece in _split_by_labels(row, labels):
-            if name is not None:
-                if name not in found or not found[name].text.strip():
-                    found[name] = _Piece(piece.text, piece.score)
-                last = name
-            elif last in MULTILINE_FIELDS and found[last].text.strip() and not _is_title(piece.text):
-                prev = found[last]
-                found[last] = _Piece(prev.text + piece.text, min(prev.score, piece.score))
-                continue
-            if name is None:
-                last = None
+        y, h = _row_y(row)
+        if current is not None and found[current].chars and y - found[current].last_y > 2.5 * h:
+            current = None  # too far below: a new block, not a continuation
+        for line in row.lines:
+            for seg in scan_line(line, image_class, drop_seal):
+                if seg.field is not None:
+                    known = found.get(seg.field)
+                    if known is not None and known.chars:
+                        # A repeated label (the English twin of a Chinese one): never a second value.
+                        if seg.field == current and not _label_only(seg):
+                            known.add(seg, y, line)
+                        continue
+                    if known is None:
+                        found[seg.field] = _Value(last_y=y)
+                    current = seg.field
+                    if not _label_only(seg):
+                        found[seg.field].add(seg, y, line)
+                    continue
+                text = _clean("", seg.text)
+                if not text or _is_title(text):
+                    continue
+                if current is None:
+                    loose.append((seg, y, line))
+                    continue
+                value = found[current]
+                if not value.chars:
+                    value.add(seg, y, line)  # the value beside or below a label that stands alone
+                elif value.last_y == y or (current in MULTILINE_FIELDS and value.x0 is not None
+                                           and seg.x0 >= value.x0 - 2 * h):
+                    value.add(seg, y, line)
+        if current is not None and current not in MULTILINE_FIELDS and found[current].chars:
+            current = None
+    _claim_numbers(image_class, found, loose)
     fields = []
-    for name, piece in found.items():
-        value = _clean(name, piece.text)
-        if name == "birth":
-            value = normalize_date(value) or value
-        if value:
-            fields.append(FieldRead(name, value, round(piece.score, 4)))
+    for name, value in found.items():
+        raw = value.text()
+        cleaned = _clean(name, raw)
+        if name in DATES:
+            cleaned = normalize_date(cleaned) or cleaned
+        if not cleaned:
+            continue
+        char_scores = _aligned_scores(raw, cleaned, value) if value.has_char_scores else None
+        read = FieldRead(name, cleaned, round(min(value.scores), 4), char_scores=char_scores)
+        if name in ("车辆识别代号", "vin"):
+            read = _best_vin_in(read) or read
+        fields.append(read)
     return fields
 
 
-def _is_title(text: str) -> bool:
-    return any(t in text for t in TITLES)
+# A number that proves itself by its checksum is its field even when the label was not read (the only
+# ID number on an ID card or 驾驶证, the only check-digit VIN on a 行驶证).
+SELF_PROVING: dict[str, tuple[str, str]] = {
+    "IDCARD_FRONT": ("id", "id"), "DRIVER_LICENSE": ("证号", "id"), "DRIVING_LICENSE": ("车辆识别代号", "vin"),
+}
 
 
-VIN_TOKEN = re.compile(r"[0-9A-Z]{15,19}")
+def _claim_numbers(image_class: str, found: dict[str, _Value], loose: list[tuple[Segment, float, OcrLine]]) -> None:
+    from picloss.documents.idnumber import is_valid_id_number
+
+    if image_class not in SELF_PROVING:
+        return
+    name, kind = SELF_PROVING[image_class]
+    if name in found and found[name].chars:
+        return
+    hits = []
+    for seg, y, line in loose:
+        compact = re.sub(r"[\s\-]", "", seg.text).upper()
+        ok = is_valid_id_number(compact) if kind == "id" else check_vin(compact).checksum
+        if ok:
+            hits.append((seg, y, line))
+    if len({h[0].text for h in hits}) == 1:
+        seg, y, line = hits[0]
+        found[name] = _Value(last_y=y)
+        found[name].add(seg, y, line)
+
+
+def _aligned_scores(raw: str, cleaned: str, value: _Value) -> tuple[float, ...] | None:
+    """Character scores of the cleaned value: the kept characters of the raw one, in order."""
+    out, it = [], iter(value.chars)
+    for ch in cleaned:
+        for c, s in it:
+            if c == ch:
+                out.append(s)
+                break
+        else:
+            return None
+    return tuple(out)
+
+
+def _best_vin_in(read: FieldRead) -> FieldRead | None:
+    """The 17-character VIN inside a 车辆识别代号 value (a glued 'VIN' label or stray text around it)."""
+    compact = compact_vin(read.value)
+    scores = read.char_scores
+    if scores is not None and len(scores) != len(compact):
+        scores = None
+    for m in re.finditer(r"[0-9A-Z]{17,}", compact):
+        for start in range(m.start(), m.end() - 16):
+            window = compact[start:start + 17]
+            sub = tuple(scores[start:start + 17]) if scores is not None else None
+            if check_vin(window, sub).valid:
+                return FieldRead(read.name, window, read.confidence, char_scores=sub)
+    return None
+
+
+VIN_TOKEN = re.compile(r"[0-9A-Z]+")
+VIN_LABEL_PREFIXES = ("VIN", "NO", "VINNO")
+
+
+@dataclass(frozen=True)
+class _VinCandidate:
+    value: str
+    score: float
+    char_scores: tuple[float, ...] | None
+    exact: bool  # the whole token (not a label-stripped or joined one)
+
+
+def _vin_candidates(rows: list[Row]) -> list[_VinCandidate]:
+    out: list[_VinCandidate] = []
+    for row in rows:
+        pieces: list[tuple[str, list[float], float, bool]] = []
+        for line in row.lines:
+            compact_chars = [(c.upper(), s) for c, s in zip(line.text, line.scores_per_char(), strict=True)
+                             if not re.match(r"[\s\-*·.:：_]", c)]
+            text = "".join(c for c, _ in compact_chars)
+            for m in VIN_TOKEN.finditer(text):
+                token, sc = m.group(), [s for _, s in compact_chars[m.start():m.end()]]
+                pieces.append((token, sc, line.score, line.char_scores is not None))
+        for token, sc, score, known in pieces:
+            options = [(token, sc, True)]
+            for prefix in VIN_LABEL_PREFIXES:
+                if token.startswith(prefix) and len(token) - len(prefix) == 17:
+                    options.append((token[len(prefix):], sc[len(prefix):], False))
+            for value, vs, exact in options:
+                if len(value) == 17:
+                    out.append(_VinCandidate(value, score, tuple(vs) if known else None, exact))
+        for (a, sa, ca, ka), (b, sb, cb, kb) in itertools.pairwise(pieces):
+            if len(a) + len(b) == 17 and len(a) >= 3 and len(b) >= 3:  # one VIN cut in two boxes
+                out.append(_VinCandidate(a + b, min(ca, cb), tuple(sa + sb) if ka and kb else None, False))
+    return out
 
 
 def extract_vin(rows: list[Row]) -> list[FieldRead]:
-    """The 17-character candidate of the photo; a checksum-valid one wins (validation happens later)."""
-    candidates = []
-    for row in rows:
-        for line in row.lines:
-            compact = re.sub(r"[\s\-*·.]", "", line.text.upper())
-            for m in VIN_TOKEN.finditer(compact):
-                candidates.append((m.group(), line.score))
-    if not candidates:
+    """The photo's VIN: a 17-character candidate that validates (check digit where the market uses one,
+    ISO 3779 structure everywhere); a checksum-proven one wins. Nothing when none validates."""
+    best: tuple[tuple[bool, bool, float], _VinCandidate] | None = None
+    for cand in _vin_candidates(rows):
+        check = check_vin(cand.value, cand.char_scores)
+        if not check.valid:
+            continue
+        key = (check.checksum, cand.exact, cand.score)
+        if best is None or key > best[0]:
+            best = (key, cand)
+    if best is None:
         return []
-    best = max(candidates, key=lambda c: (is_valid_vin(c[0]), check_vin(c[0]).valid, len(c[0]) == 17,
-                                          -abs(len(c[0]) - 17), c[1]))
-    return [FieldRead("vin", best[0], round(best[1], 4))]
+    cand = best[1]
+    return [FieldRead("vin", cand.value, round(cand.score, 4), char_scores=cand.char_scores)]
 
 
 def drop_seal_text(rows: list[Row]) -> list[Row]:
-    """Remove the seal's words (…管理所), also when the detector merged them into a field's box."""
+    """Rows without the seal's words (kept for callers; extract_labelled drops them per box)."""
+    from dataclasses import replace
+
     kept = []
     for row in rows:
-        lines = [replace(line, text=SEAL_TEXT.sub("", line.text)) for line in row.lines]
-        lines = [line for line in lines if line.text.strip()]
+        lines = []
+        for line in row.lines:
+            text, _ = _drop_seal(line.text, line.scores_per_char())
+            if text.strip():
+                lines.append(replace(line, text=text, char_scores=None))
         if lines:
             kept.append(Row(tuple(lines)))
     return kept
@@ -120,24 +384,49 @@ def drop_seal_text(rows: list[Row]) -> list[Row]:
 def extract_fields(image_class: str, rows: list[Row]) -> list[FieldRead]:
     if image_class == "VIN":
         return extract_vin(rows)
-    if image_class in ("DRIVER_LICENSE", "DRIVING_LICENSE"):
-        rows = drop_seal_text(rows)
     if image_class in LABELS:
         return extract_labelled(image_class, rows)
     return []
 
 
+def class_scores(rows: list[Row]) -> dict[str, int]:
+    """Evidence per document class: distinct labels found at label positions, +3 for a printed title."""
+    text = "".join(row.text for row in rows).replace(" ", "")
+    scores = {}
+    for image_class in LABELS:
+        names = {seg.field for row in rows for line in row.lines
+                 for seg in scan_line(line, image_class) if seg.field is not None and not seg.english_label}
+        title = any(t in text for t in TITLES.get(image_class, ()))
+        scores[image_class] = len(names) + 3 * title
+    if "准驾车型" in text:
+        scores["DRIVER_LICENSE"] += 1
+    return scores
+
+
+MIN_EVIDENCE = 2
+MIN_EVIDENCE_OVER_VIN = 3  # a VIN plate prints 车辆识别代号 too: a licence needs more to win over it
+
+
+def decide_class(rows: list[Row], asked: str) -> str:
+    """The class the text supports: the asked one unless another document's labels/title outweigh it."""
+    scores = class_scores(rows)
+    best = max(scores, key=lambda c: (scores[c], c == asked))
+    own = scores.get(asked, 0)
+    if own >= scores[best] and own >= MIN_EVIDENCE:
+        return asked
+    if scores[best] > own and scores[best] >= (MIN_EVIDENCE_OVER_VIN if asked == "VIN" else MIN_EVIDENCE):
+        return best
+    if asked != "VIN" and own == 0 and extract_vin(rows):
+        return "VIN"  # no label of the asked document at all, and a VIN that validates
+    return asked
+
+
 def detect_class(rows: list[Row]) -> str | None:
     """The document class the text itself names, or None when it names none."""
-    text = "".join(row.text for row in rows).replace(" ", "")
-    if "驾驶证" in text or "准驾车型" in text:
-        return "DRIVER_LICENSE"
-    if "行驶证" in text or ("号牌号码" in text and "发动机号码" in text):
-        return "DRIVING_LICENSE"
-    if "公民身份号码" in text or ("民族" in text and "住址" in text):
-        return "IDCARD_FRONT"
-    if "居民身份证" in text or "签发机关" in text:
-        return "IDCARD_BACK"
+    scores = class_scores(rows)
+    best = max(scores, key=lambda c: scores[c])
+    if scores[best] >= MIN_EVIDENCE:
+        return best
     if extract_vin(rows):
         return "VIN"
     return None

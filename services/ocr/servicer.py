@@ -63,7 +63,11 @@ class OcrServicer(ocr_pb2_grpc.OcrServiceServicer):
         fields = [ocr_pb2.Field(name=f.name, value=f.value, confidence=f.confidence, validated=f.validated,
                                 corrected=f.corrected) for f in result.fields]
         log.info("document read", fileid=request.image.fileid, image_class=image_class, fields=len(fields),
-                 detected_class=result.detected_class)
+                 detected_class=result.detected_class, rotation=result.rotation, ocr_passes=result.ocr_passes)
+        if result.detected_class is not None:
+            log.info("document class switched by its text", fileid=request.image.fileid, asked=image_class,
+                     final=result.detected_class)
         return ocr_pb2.ReadDocumentResponse(
             fileid=request.image.fileid, fields=fields, result_code=0 if fields else NO_FIELD,
-            model_version=MODEL_VERSION, detected_class=class_value(result.detected_class))
+            model_version=MODEL_VERSION, detected_class=class_value(result.detected_class),
+            text_class=class_value(result.text_class))

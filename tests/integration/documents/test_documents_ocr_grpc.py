@@ -79,18 +79,39 @@ async def test_rendered_document_fields_are_read(stub: ocr_pb2_grpc.OcrServiceSt
         if key in doc.truth:
             assert got[key].value == doc.truth[key] and got[key].validated
     assert response.detected_class == common_pb2.IMAGE_CLASS_UNSPECIFIED
+    # the text itself names the document: the orchestrator relies on it to keep documents out of DAMAGE
+    assert response.text_class == common_pb2.ImageClass.Value(f"IMAGE_CLASS_{image_class}")
 
 
 async def test_blank_photo_gets_no_field_code(stub: ocr_pb2_grpc.OcrServiceStub) -> None:
     blank = encode_jpeg(np.full((600, 800, 3), 128, np.uint8))
     response = await stub.ReadDocument(_request(blank, "IDCARD_FRONT"))
     assert response.result_code == 2001 and not response.fields
+    assert response.text_class == common_pb2.IMAGE_CLASS_UNSPECIFIED  # no text: it names no document
 
 
 async def test_other_document_type_is_reported(stub: ocr_pb2_grpc.OcrServiceStub) -> None:
     back = render_document("IDCARD_BACK", random.Random(21), size=(1024, 768))
     response = await stub.ReadDocument(_request(back.jpeg(), "IDCARD_FRONT"))
     assert response.detected_class == common_pb2.IMAGE_CLASS_IDCARD_BACK
+
+
+async def test_switched_class_is_read_with_the_final_class(stub: ocr_pb2_grpc.OcrServiceStub) -> None:
+    """Issue 10: a 行驶证 sent as an ID card came back with ID-card (or `vin`) items."""
+    doc = render_document("DRIVING_LICENSE", random.Random(31), size=(1024, 768))
+    response = await stub.ReadDocument(_request(doc.jpeg(), "IDCARD_FRONT"))
+    assert response.detected_class == common_pb2.IMAGE_CLASS_DRIVING_LICENSE
+    assert response.text_class == common_pb2.IMAGE_CLASS_DRIVING_LICENSE
+    names = {f.name for f in response.fields}
+    assert names <= set(doc.truth) and "vin" not in names and len(names) >= len(doc.truth) - 1
+
+
+async def test_photo_turned_by_90_degrees_is_read(stub: ocr_pb2_grpc.OcrServiceStub) -> None:
+    doc = render_document("IDCARD_FRONT", random.Random(32), size=(1024, 768))
+    turned = encode_jpeg(np.ascontiguousarray(np.rot90(doc.rgb, 1)))
+    response = await stub.ReadDocument(_request(turned, "IDCARD_FRONT"))
+    got = {f.name: f.value for f in response.fields}
+    assert response.result_code == 0 and got.get("id") == doc.truth["id"]
 
 
 async def test_undecodable_image_is_invalid_argument(stub: ocr_pb2_grpc.OcrServiceStub) -> None:

@@ -35,7 +35,7 @@ def test_same_seed_same_photos_and_valid_contents() -> None:
                 assert is_valid_vin(value)
             checked = validate_field(FieldRead(name, value, 0.9))
             assert checked.value == value  # the ground truth is already in normalised form
-            assert checked.confidence == pytest.approx(0.9)
+            assert checked.confidence > 0.8, (name, value, checked)  # no ground-truth value fails its rule
 
 
 def test_other_scenes_render() -> None:

@@ -77,31 +77,41 @@ def test_bad_vins_are_rejected(vin: str) -> None:
     assert not is_valid_vin(vin)
 
 
-def test_vin_single_confusion_is_corrected_when_unique() -> None:
-    check = check_vin("1M8GDM9AXKP04278B")  # 8 read as B
+def test_vin_confusion_is_corrected_only_where_read_unsure() -> None:
+    # Issue 10: free substitutions invent VINs; a character may change only where the recogniser was unsure.
+    unsure_last = (0.99,) * 16 + (0.55,)
+    check = check_vin("1M8GDM9AXKP04278B", unsure_last)  # 8 read as B, at low confidence
     assert check.valid and check.corrected and check.value == "1M8GDM9AXKP042788"
-    assert validate_field(FieldRead("vin", "1M8GDM9AXKP04278B", 0.99)).confidence <= 0.8
-    assert check_vin("1M8GDM9AXKPO42788").value == "1M8GDM9AXKP042788"  # O is never in a VIN
+    assert not check_vin("1M8GDM9AXKP04278B").valid  # no character scores: no free substitution
+    assert not check_vin("1M8GDM9AXKP04278B", (0.99,) * 17).valid  # read confidently: left alone
+    read = FieldRead("vin", "1M8GDM9AXKP04278B", 0.99, char_scores=unsure_last)
+    assert validate_field(read).confidence <= 0.8
+    assert check_vin("1M8GDM9AXKPO42788").value == "1M8GDM9AXKP042788"  # O is never in a VIN: forced
 
 
 def test_vin_correction_refuses_when_ambiguous_or_none() -> None:
     rng = random.Random(3)
-    ambiguous = 0
+    ambiguous = corrected = 0
     for _ in range(300):
-        vin = _random_vin(rng)
+        vin = "L" + _random_vin(rng)[1:]
+        vin = vin[:8] + vin_check_digit(vin) + vin[9:]
+        vin = vin[:13] + "".join(rng.choice("0123456789") for _ in range(4))
+        vin = vin[:8] + vin_check_digit(vin) + vin[9:]
         assert is_valid_vin(vin)
-        check = check_vin(vin[:8] + ("5" if vin[8] != "5" else "6") + vin[9:])
+        wrong = vin[:8] + ("5" if vin[8] != "5" else "6") + vin[9:]
+        check = check_vin(wrong, (0.5,) * 17)  # every character unsure: every single confusion is tried
         if check.valid:
-            # A correction is only returned when it is the single valid candidate.
-            assert check.corrected
+            corrected += 1  # a correction is only returned when it is the single valid candidate
+            assert check.corrected and is_valid_vin(check.value)
+            assert sum(a != b for a, b in zip(check.value, wrong, strict=True)) == 1
         else:
             ambiguous += 1
             assert not check.corrected
-    assert ambiguous > 0
+    assert ambiguous > 0 and corrected > 0
 
 
 def test_failed_value_gets_low_confidence_and_valid_keeps_it() -> None:
-    plain = "ACEFGHJK0MNPRTUVW"  # no confusable character: nothing to correct
+    plain = "LCEFGHJK0MNPR4679"  # a Chinese VIN (check digit mandatory), no confusable character
     right = plain[:8] + vin_check_digit(plain) + plain[9:]
     wrong = right[:8] + ("3" if right[8] != "3" else "4") + right[9:]
     bad = validate_field(FieldRead("vin", wrong, 0.99))
@@ -125,22 +135,23 @@ def test_periods_are_normalised_and_checked() -> None:
     assert normalize_period("2015-03-01 至 2021-03-01", "licence") == ("2015-03-01至2021-03-01", True)
 
 
-def test_birth_and_sex_follow_a_valid_id_number() -> None:
+def test_birth_and_sex_are_checked_against_a_valid_id_number_never_rewritten() -> None:
     fields = validate_fields([
         FieldRead("id", "11010519491231002X", 0.98),
-        FieldRead("birth", "1949年12月31日", 0.97),
+        FieldRead("birth", "1949年12月31日", 0.8),
         FieldRead("sex", "男", 0.95),  # 17th digit 2 is even: female
     ])
     by_name = {f.name: f for f in fields}
     assert by_name["birth"].value == "1949-12-31" and not by_name["birth"].corrected
-    assert by_name["sex"].value == "女" and by_name["sex"].corrected and by_name["sex"].confidence <= 0.8
+    assert by_name["birth"].confidence == pytest.approx(0.98)  # confirmed by the checksum-valid number
+    assert by_name["sex"].value == "男" and not by_name["sex"].corrected  # the read stays what was read
+    assert not by_name["sex"].validated and by_name["sex"].confidence <= FAILED_CAP
 
 
-def test_missing_birth_and_sex_are_taken_from_a_valid_licence_number() -> None:
-    fields = {f.name: f for f in validate_fields([FieldRead("证号", "11010519491231002X", 0.95)])}
-    assert fields["出生日期"].value == "1949-12-31" and fields["出生日期"].corrected
-    assert fields["性别"].value == "女" and fields["性别"].confidence <= 0.8
-    assert {f.name for f in validate_fields([FieldRead("id", "110105194912310021", 0.95)])} == {"id"}
+def test_nothing_is_added_from_the_id_number() -> None:
+    # Issue 10: birth/sex derived from the number were reported although nobody read them.
+    assert {f.name for f in validate_fields([FieldRead("证号", "11010519491231002X", 0.95)])} == {"证号"}
+    assert {f.name for f in validate_fields([FieldRead("id", "11010519491231002X", 0.95)])} == {"id"}
 
 
 def test_nation_plate_and_vehicle_class_rules() -> None:

@@ -1,0 +1,221 @@
+"""Issue 10 failure modes, each reproduced with hand-built OCR boxes (no OCR engine)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from picloss.documents.model import FieldRead
+from picloss.documents.validators import OPEN_CAP, RULES, validate_field, validate_fields
+from picloss.documents.vin import check_vin, plausible_vin
+from services.ocr.engine import OcrLine
+from services.ocr.extract import extract_fields, extract_vin
+from services.ocr.labels import LABELS
+from services.ocr.layout import group_rows
+from services.ocr.reader import read_document
+
+ID = "11010519491231002X"
+CN_VIN = "1M8GDM9AXKP042788"  # North America: check digit mandatory
+EU_VIN = "WVWZZZ1KZ8M317048"  # Germany: position 9 is free
+
+
+def _line(text: str, x: float, y: float, w: float = 200, h: float = 30, score: float = 0.99,
+          char_scores: tuple[float, ...] | None = None) -> OcrLine:
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32)
+    return OcrLine(text, score, corners, char_scores)
+
+
+class FakeEngine:
+    """Returns the given lines for the photo as sent; `turned` lines when the photo was rotated."""
+
+    def __init__(self, lines: list[OcrLine], turned: dict[int, list[OcrLine]] | None = None) -> None:
+        self.lines, self.turned, self.calls = lines, turned or {}, 0
+
+    def read(self, rgb: np.ndarray) -> list[OcrLine]:
+        self.calls += 1
+        marker = int(rgb[0, 0, 0])  # the test photo carries its orientation in its corner pixels
+        return self.lines if marker == 255 else self.turned.get(marker, [])
+
+
+def _read(lines: list[OcrLine], asked: str) -> tuple[dict[str, FieldRead], str | None]:
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[0, 0] = 255
+    result = read_document(FakeEngine(lines), photo, asked)  # type: ignore[arg-type]
+    return {f.name: f for f in result.fields}, result.detected_class
+
+
+def _fields(image_class: str, lines: list[OcrLine]) -> dict[str, str]:
+    return {f.name: f.value for f in extract_fields(image_class, group_rows(lines))}
+
+
+DRIVING_LINES = [
+    _line("中华人民共和国机动车行驶证", 170, 20, 500),
+    _line("号牌号码", 40, 100, 120), _line("京A12345", 200, 100, 160),
+    _line("车辆类型", 440, 100, 120), _line("小型轿车", 600, 100, 160),
+    _line("车辆识别代号", 40, 160, 180), _line(CN_VIN, 240, 160, 360),
+    _line("发动机号码", 40, 220, 150), _line("AB12345", 240, 220, 160),
+]
+
+
+# 1. Class changed after OCR without re-reading.
+def test_licence_sent_as_id_card_is_read_as_a_licence() -> None:
+    fields, detected = _read(DRIVING_LINES, "IDCARD_FRONT")
+    assert detected == "DRIVING_LICENSE"
+    assert set(fields) == {"号牌号码", "车辆类型", "车辆识别代号", "发动机号码"}
+    assert fields["车辆识别代号"].value == CN_VIN and fields["车辆识别代号"].validated
+
+
+def test_licence_sent_as_vin_gets_its_labels_not_an_item_vin() -> None:
+    fields, detected = _read(DRIVING_LINES, "VIN")
+    assert detected == "DRIVING_LICENSE" and "vin" not in fields and fields["号牌号码"].value == "京A12345"
+
+
+def test_id_front_sent_as_vin_is_not_a_vin() -> None:
+    lines = [_line("姓名", 40, 40, 60), _line("李四", 120, 40, 80), _line("性别男", 40, 100, 90),
+             _line("民族汉", 200, 100, 90), _line("公民身份号码", 40, 300, 180), _line(ID, 240, 300, 360)]
+    fields, detected = _read(lines, "VIN")
+    assert detected == "IDCARD_FRONT" and "vin" not in fields and fields["id"].value == ID
+
+
+def test_id_back_sent_as_front_is_read_as_back() -> None:
+    lines = [_line("中华人民共和国", 200, 30, 300), _line("居民身份证", 200, 90, 300),
+             _line("签发机关", 40, 300, 120), _line("北京市公安局朝阳分局", 180, 300, 300),
+             _line("有效期限", 40, 360, 120), _line("2015.03.01-2035.03.01", 180, 360, 300)]
+    fields, detected = _read(lines, "IDCARD_FRONT")
+    assert detected == "IDCARD_BACK"
+    assert fields["authority"].value == "北京市公安局朝阳分局" and fields["valid_date"].validated
+
+
+def test_vin_line_on_a_photo_sent_as_document_is_the_vin() -> None:
+    fields, detected = _read([_line("MADE IN USA", 40, 40), _line(CN_VIN, 40, 120, 400)], "IDCARD_FRONT")
+    assert detected == "VIN" and fields["vin"].value == CN_VIN
+
+
+def test_title_only_gives_no_field() -> None:
+    fields, _ = _read([_line("中华人民共和国", 200, 30, 300), _line("居民身份证", 200, 90, 300)], "IDCARD_BACK")
+    assert fields == {}  # the servicer answers 2001 for an empty list
+
+
+# 2. English sub-labels glued into values.
+def test_english_sub_labels_are_removed() -> None:
+    lines = [
+        _line("证号", 40, 40, 60), _line("LICENSENO.11010519491231002X", 120, 40, 420),
+        _line("姓名", 40, 100, 60), _line("袁怡磊Sex", 120, 100, 120), _line("男", 260, 100, 40),
+        _line("国籍", 400, 100, 60), _line("Nationality中国", 470, 100, 200),
+        _line("住址", 40, 160, 60), _line("北京市朝阳区人民路21号Address楼3单元801号DateofBirth", 120, 160, 600),
+        _line("1949-12-31", 120, 220, 160),
+    ]
+    assert _fields("DRIVER_LICENSE", lines) == {
+        "证号": ID, "姓名": "袁怡磊", "性别": "男", "国籍": "中国",
+        "住址": "北京市朝阳区人民路21号楼3单元801号", "出生日期": "1949-12-31"}
+
+
+def test_english_label_row_under_the_chinese_labels_is_ignored() -> None:
+    lines = [_line("姓名", 40, 40, 60), _line("袁怡磊", 120, 40, 100), _line("性别", 300, 40, 60),
+             _line("男", 380, 40, 30), _line("Name", 40, 75, 50, h=16), _line("Sex", 300, 75, 40, h=16),
+             _line("住址", 40, 130, 60), _line("北京市朝阳区人民路21号", 120, 130, 300),
+             _line("Address", 40, 165, 70, h=16), _line("楼3单元801号", 120, 172, 160)]
+    assert _fields("DRIVER_LICENSE", lines) == {"姓名": "袁怡磊", "性别": "男",
+                                                "住址": "北京市朝阳区人民路21号楼3单元801号"}
+
+
+# 3. A label inside a value is text, not a label.
+def test_nation_label_inside_an_address_does_not_cut_it() -> None:
+    lines = [_line("性别男", 40, 40, 90), _line("民族汉", 200, 40, 90),
+             _line("住址", 40, 100, 60), _line("广西南宁市青秀区", 120, 100, 300),
+             _line("民族大道136号", 120, 140, 200),
+             _line("公民身份号码", 40, 300, 180), _line(ID, 240, 300, 360)]
+    fields = _fields("IDCARD_FRONT", lines)
+    assert fields["address"] == "广西南宁市青秀区民族大道136号" and fields["nation"] == "汉"
+    inline = _fields("IDCARD_FRONT", [_line("住址广西南宁市民族大道136号", 40, 100, 500)])
+    assert inline == {"address": "广西南宁市民族大道136号"}
+
+
+def test_closed_value_ends_a_merged_box() -> None:
+    assert _fields("IDCARD_FRONT", [_line("性别男民族汉", 40, 40, 200)]) == {"sex": "男", "nation": "汉"}
+
+
+# 4. A misread label does not let the previous value swallow the next rows.
+def test_misread_label_is_matched_with_tolerance() -> None:
+    lines = [_line("住址", 40, 40, 60), _line("北京市朝阳区人民路8号", 120, 40, 300),
+             _line("便用性质", 40, 80, 120), _line("非营运", 180, 80, 100),
+             _line("品牌型号", 40, 120, 120), _line("大众汽车牌SVW7182", 180, 120, 240)]
+    assert _fields("DRIVING_LICENSE", lines) == {"住址": "北京市朝阳区人民路8号", "使用性质": "非营运",
+                                                 "品牌型号": "大众汽车牌SVW7182"}
+
+
+# 5. Rows under the red seal: the seal's words go, the value they were merged with stays.
+def test_seal_words_merged_into_a_value_leave_the_value() -> None:
+    lines = [_line("准驾车型", 40, 40, 120), _line("C1北京市公安局交通警察支队", 180, 40, 300),
+             _line("有效期限", 40, 80, 120), _line("2015-03-01至2021-03-01车辆管理所", 180, 80, 400)]
+    assert _fields("DRIVER_LICENSE", lines) == {"准驾车型": "C1", "有效期限": "2015-03-01至2021-03-01"}
+
+
+# 6. Invented VINs.
+def test_european_vin_is_never_corrected_to_a_check_digit() -> None:
+    check = check_vin(EU_VIN, (0.5,) * 17)  # even unsure characters are not "fixed" for a check digit
+    assert check.valid and not check.corrected and check.value == EU_VIN and not check.checksum
+    read = validate_field(FieldRead("vin", EU_VIN, 0.99))
+    assert read.value == EU_VIN and read.confidence <= OPEN_CAP  # structure only: below the certain range
+
+
+@pytest.mark.parametrize("text", ["WWWSHUTTERSTOCKCOM3", "KIAMOTORSSLONANIDAS", "1M8GDM9AXKP04278",
+                                  "1M8GDM9AXKP0427888", "WVWZZZ1KZ8M31704812", "ABCDEFGHJKLMNPRST",
+                                  "WWWSHUTTERSTOCK12"])
+def test_non_vins_are_no_vin(text: str) -> None:
+    assert extract_vin(group_rows([_line(text, 40, 40, 400)])) == []
+
+
+def test_forced_and_unsure_readings_only() -> None:
+    assert check_vin("1M8GDM9AXKPO42788").value == CN_VIN  # O never occurs in a VIN
+    assert not check_vin("1M8GDM9AXKP04Z788").valid  # a free substitution without scores: refused
+    unsure = tuple(0.4 if i == 13 else 0.99 for i in range(17))
+    assert check_vin("1M8GDM9AXKP04Z788", unsure).value == CN_VIN
+    assert plausible_vin(EU_VIN) and not plausible_vin("WVWZZZ1KZ8M3170AB")
+
+
+# 7. Nothing is added from the ID number.
+def test_id_number_does_not_add_fields() -> None:
+    out = validate_fields([FieldRead("id", ID, 0.99), FieldRead("name", "李四", 0.99)])
+    assert {f.name for f in out} == {"id", "name"}
+
+
+# 8. Confidence that means something.
+def test_confidence_ranges() -> None:
+    assert validate_field(FieldRead("id", ID, 0.99)).confidence == pytest.approx(0.99)  # checksum
+    assert validate_field(FieldRead("name", "李四", 0.99)).confidence <= OPEN_CAP  # no rule proves it
+    assert validate_field(FieldRead("性别", "甲", 0.99)).confidence <= 0.3  # failed
+    unsure = validate_field(FieldRead("注册日期", "2012-05-06", 0.97, char_scores=(0.99,) * 9 + (0.5,)))
+    assert unsure.validated and unsure.confidence < 0.9  # a doubtful character keeps it below 0.9
+
+
+# 9. Every field of every class has a rule.
+def test_every_field_has_a_rule() -> None:
+    names = {name for specs in LABELS.values() for name, _, _ in specs} | {"vin"}
+    assert names <= set(RULES)
+
+
+# 10. Rotated photos: tried only when the first pass validates nothing.
+def test_rotated_photo_is_turned_and_read() -> None:
+    upright_garbage = [_line("丁", 40, 40 + 60 * i, 30, h=200) for i in range(4)]  # boxes on their side
+    card = [_line("公民身份号码", 40, 300, 180), _line(ID, 240, 300, 360)]
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[0, 0] = 255  # as sent
+    photo[0, -1] = 90  # np.rot90(k=1) brings this corner to [0, 0]
+    engine = FakeEngine(upright_garbage, {90: card})
+    result = read_document(engine, photo, "IDCARD_FRONT")  # type: ignore[arg-type]
+    assert result.rotation == 90 and [f.value for f in result.fields] == [ID] and engine.calls == 2
+    plain = FakeEngine(card)
+    assert read_document(plain, photo, "IDCARD_FRONT").ocr_passes == 1 and plain.calls == 1  # type: ignore[arg-type]
+
+
+def test_checksum_valid_number_without_its_label_is_claimed_once() -> None:
+    lines = [_line("中华人民共和国机动车驾驶证", 100, 20, 500), _line(ID, 40, 80, 360),
+             _line("姓名李四", 40, 140, 150)]
+    assert _fields("DRIVER_LICENSE", lines) == {"证号": ID, "姓名": "李四"}
+    assert "证号" not in _fields("DRIVER_LICENSE", [_line("110105194912310021", 40, 80, 360)])  # checksum fails
+
+
+def test_long_letter_runs_of_real_vins_are_plausible() -> None:
+    assert plausible_vin("LHGNFLMPXFA577057")  # 8 letters, X check digit, year and plant letters
+    assert check_vin("LHGNFLMPXFA577057").checksum
