@@ -8,9 +8,11 @@ import numpy as np
 
 from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
 from picloss.grpcserver import serve
-from picloss.inference import make_runner
+from picloss.inference import ModelRunner, ModelSpec, make_runner
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
+from services.damage import gate, vehicles
+from services.damage.assess import DamageAssessor
 from services.damage.config import DamageConfig
 from services.damage.detector import DamageDetector
 from services.damage.model_spec import DAMAGE_DETECTOR
@@ -21,16 +23,35 @@ async def main() -> None:
     config = DamageConfig.from_env()
     log = setup_logging("damage", config.log_level)
     start_metrics_server(config.metrics_port)
-    runner = make_runner(DAMAGE_DETECTOR, triton_url=config.triton_url, models_dir=config.models_dir)
-    detector = DamageDetector(runner, config.score_threshold)
-    servicer = DamageServicer(detector, model_version=f"{DAMAGE_DETECTOR.name}/{DAMAGE_DETECTOR.version}")
+    def runner_for(spec: ModelSpec) -> ModelRunner:
+        return make_runner(spec, triton_url=config.triton_url, models_dir=config.models_dir)
+
+    runner = runner_for(DAMAGE_DETECTOR)
+    gate_runner = runner_for(gate.GATE_SPEC) if config.damage_gate else None
+    car_runner = runner_for(vehicles.CAR_DETECTOR) if config.car_gate else None
+    runners = [r for r in (runner, gate_runner, car_runner) if r is not None]
+
+    async def gate_fn(photos: list[np.ndarray]) -> list[float]:
+        assert gate_runner is not None
+        return await gate.damage_probability(gate_runner, photos)
+
+    async def cars_fn(photos: list[np.ndarray]) -> list[list[vehicles.Vehicle]]:
+        assert car_runner is not None
+        return await vehicles.find_vehicles(car_runner, photos, config.car_score_threshold)
+
+    assessor = DamageAssessor(DamageDetector(runner, config.score_threshold),
+                              gate=gate_fn if gate_runner else None, gate_threshold=config.damage_gate_threshold,
+                              cars=cars_fn if car_runner else None)
+    models = "+".join(f"{r.spec.name}/{r.spec.version}" for r in runners)
+    servicer = DamageServicer(assessor, model_version=models)
 
     async def warm_up() -> None:
-        wait_ready = getattr(runner, "wait_ready", None)
-        if wait_ready is not None:
-            await wait_ready()
-        await detector.detect([np.full((480, 640, 3), 128, dtype=np.uint8)])
-        log.info("model warmed up", backend=runner.backend)
+        for r in runners:
+            wait_ready = getattr(r, "wait_ready", None)
+            if wait_ready is not None:
+                await wait_ready()
+        await assessor.assess([np.full((480, 640, 3), 128, dtype=np.uint8)])
+        log.info("models warmed up", backend=runner.backend, models=models)
 
     try:
         await serve(
@@ -41,7 +62,8 @@ async def main() -> None:
             ready=warm_up,
         )
     finally:
-        await runner.close()
+        for r in runners:
+            await r.close()
 
 
 if __name__ == "__main__":

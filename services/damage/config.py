@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from picloss.config import env_float, env_int, env_optional, env_str
+from picloss.config import env_bool, env_float, env_int, env_optional, env_str
 from picloss.inference.runner import DEFAULT_MODELS_DIR
 from services.damage.detector import DEFAULT_SCORE_THRESHOLD
+from services.damage.gate import DAMAGE_THRESHOLD
+from services.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_SCORE_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,10 @@ class DamageConfig:
     triton_url: str | None
     models_dir: Path
     score_threshold: float
+    damage_gate: bool  # photo-level damage gate (models/damage_gate)
+    damage_gate_threshold: float
+    car_gate: bool  # COCO vehicle detector (models/car_detector)
+    car_score_threshold: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DamageConfig:
@@ -30,4 +36,8 @@ class DamageConfig:
             triton_url=env_optional("TRITON_URL", env),
             models_dir=Path(env_str("PICLOSS_MODELS_DIR", str(DEFAULT_MODELS_DIR), env)),
             score_threshold=min(threshold, 1.0),
+            damage_gate=env_bool("DAMAGE_GATE", True, env),
+            damage_gate_threshold=min(env_float("DAMAGE_GATE_THRESHOLD", DAMAGE_THRESHOLD, env, minimum=0.0), 1.0),
+            car_gate=env_bool("CAR_GATE", True, env),
+            car_score_threshold=min(env_float("CAR_SCORE_THRESHOLD", CAR_SCORE_THRESHOLD, env, minimum=0.0), 1.0),
         )

@@ -115,6 +115,7 @@ def decode(
                 out[ms.OUTPUT_SEVERITY_PROBS][index][k],
                 part_probs,
                 geo.width,
+                geo.height,
                 context,
             )
         )
@@ -126,6 +127,7 @@ def decode(
             out[ms.OUTPUT_PART_SEVERITY_PROBS][index][j],
             p_kinds[j],
             geo.width,
+            geo.height,
             context,
         )
         for j in parts
@@ -159,6 +161,7 @@ def _detection(
     sevs: np.ndarray,
     parts: np.ndarray,
     width: int,
+    height: int,
     context: list[comp.PartSighting],
 ) -> Detection:
     cx = float(box[[0, 2]].mean())
@@ -172,7 +175,9 @@ def _detection(
             alt_id = comp.component_id(ms.PART_KINDS[alt], float(parts[alt]), cx, width, context)
             if alt_id != primary:
                 components.append((alt_id, round(100 * float(parts[alt]))))
-    degree = deg.decide(deg.as_dict(ms.DAMAGE_TYPES, types), deg.as_dict(ms.SEVERITIES, sevs), kind)
+    degree = deg.decide(deg.as_dict(ms.DAMAGE_TYPES, types), deg.as_dict(ms.SEVERITIES, sevs), kind,
+                        part_probs=deg.as_dict(ms.PART_KINDS, parts), score=score,
+                        box_fraction=float((box[2] - box[0]) * (box[3] - box[1])) / max(width * height, 1))
     t = int(types.argmax())
     return Detection(
         box=(int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))),

@@ -181,3 +181,37 @@ def leaked_val_files(duplicates_tsv: Path, classmap: ClassMap) -> set[str]:
 
 def without_leaked(samples: list[Sample], leaked: set[str]) -> list[Sample]:
     return [s for s in samples if f"{s.dataset}/{s.path.name}" not in leaked]
+
+
+@dataclass(frozen=True)
+class CleanCar:
+    """A photo of a whole, undamaged vehicle (`clean_cars/`): no damage may be reported on it."""
+
+    path: Path
+    subset: str  # plates | vehicles
+    plates: np.ndarray  # (N, 4) xyxy pixels, licence plates (plates subset only)
+    vehicles: np.ndarray  # (M, 4) xyxy pixels
+
+
+CLEAN_CAR_SUBSETS = {"plates": {"plate": (0,), "vehicle": (1,)}, "vehicles": {"plate": (), "vehicle": (0, 1, 2, 3, 4)}}
+
+
+def read_clean_cars(split: str, data_root: Path = DEFAULT_DATA_ROOT) -> list[CleanCar]:
+    """`clean_cars/{plates,vehicles}/{split}`: class 0 of `plates` is the licence plate, 1 the vehicle; every
+    class of `vehicles` (Ambulance, Bus, Car, Motorcycle, Truck) is a vehicle. Polygons become their boxes."""
+    out = []
+    for subset, classes in CLEAN_CAR_SUBSETS.items():
+        root = data_root / "clean_cars" / subset / split
+        for image_path in sorted((root / "images").glob("*.jpg")):
+            label_path = root / "labels" / (image_path.stem + ".txt")
+            lines = label_path.read_text().splitlines() if label_path.exists() else []
+            parsed = [p for p in (parse_yolo_line(line) for line in lines) if p]
+            with Image.open(image_path) as im:
+                width, height = im.size
+
+            def boxes(keep: tuple[int, ...], parsed: list = parsed, w: int = width, h: int = height) -> np.ndarray:
+                return np.array([[x0 * w, y0 * h, x1 * w, y1 * h] for c, (x0, y0, x1, y1) in parsed if c in keep],
+                                dtype=np.float32).reshape(-1, 4)
+
+            out.append(CleanCar(image_path, subset, boxes(classes["plate"]), boxes(classes["vehicle"])))
+    return out

@@ -7,6 +7,7 @@ Runs the ONNX file with onnxruntime (2 threads) through the service's own pre/po
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import io
 import statistics
@@ -25,25 +26,29 @@ from services.aggregator.rules import Sighting, adopt_from_wider, aggregate
 from services.damage import components as comp
 from services.damage import degree as deg
 from services.damage import model_spec as ms
+from services.damage import vehicles as veh
+from services.damage.assess import Assessment, decide
 from services.damage.detector import (
     DEFAULT_SCORE_THRESHOLD,
     Detection,
     PhotoDetections,
     decode,
-    postprocess,
     reported,
 )
 from services.damage.preprocess import Letterbox, letterbox, to_batch
+from training.damage.calibration import balanced_accuracy, expected_calibration_error
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
     ClassMap,
+    CleanCar,
     Sample,
     dedupe_identical,
     leaked_val_files,
+    read_clean_cars,
     read_split,
     without_leaked,
 )
-from training.damage.metrics import SetScore, average_precision, box_iou
+from training.damage.metrics import BoxF1, SetScore, average_precision, box_iou
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -57,8 +62,9 @@ CROP_PAD = 1.8
 class PhotoResult:
     sample: Sample
     found: PhotoDetections  # both channels, score >= AP_SCORE_FLOOR, for AP
-    service: list[Detection]  # what the service reports (its thresholds)
+    service: list[Detection]  # what the service reports (its thresholds and gates)
     seconds: float
+    seen: Seen | None = None
 
     @property
     def all_dets(self) -> list[Detection]:
@@ -77,6 +83,58 @@ def run_model(runner: OnnxRunner, rgb: np.ndarray) -> tuple[dict[str, np.ndarray
     img, geo = letterbox(rgb)
     out = runner.infer_sync({ms.INPUT_IMAGES: to_batch([img])})
     return out, geo, time.perf_counter() - start
+
+
+class Gates:
+    """The damage service's two gates, run here exactly as services/damage/__main__.py wires them."""
+
+    def __init__(self, models_dir: Path, use_gate: bool = True, use_cars: bool = True) -> None:
+        from services.damage import gate as gate_mod
+
+        self.gate_runner = OnnxRunner(gate_mod.GATE_SPEC, models_dir, threads=2) if use_gate else None
+        self.car_runner = OnnxRunner(veh.CAR_DETECTOR, models_dir, threads=2) if use_cars else None
+        self.threshold = gate_mod.DAMAGE_THRESHOLD
+        self._gate_mod = gate_mod
+
+    def run(self, rgb: np.ndarray) -> tuple[float | None, list[veh.Vehicle] | None, float]:
+        """(damage probability, vehicles, seconds) for one photo."""
+        start = time.perf_counter()
+        prob = (asyncio.run(self._gate_mod.damage_probability(self.gate_runner, [rgb]))[0]
+                if self.gate_runner else None)
+        cars = asyncio.run(veh.find_vehicles(self.car_runner, [rgb]))[0] if self.car_runner else None
+        return prob, cars, time.perf_counter() - start
+
+
+@dataclass
+class Seen:
+    """Everything the service computes on one photo, so that each gate variant is decided from one pass."""
+
+    out: dict[str, np.ndarray]
+    geo: Letterbox
+    service: PhotoDetections  # the detector's reported damages and damaged parts (no gates)
+    prob: float | None
+    cars: list[veh.Vehicle] | None
+    detector_seconds: float
+    gate_seconds: float
+    width: int
+    height: int
+
+    def verdict(self, variant: str, gate_threshold: float) -> Assessment:
+        """variant: detector (no gates), damage_gate, car_gate, both (what the service does)."""
+        prob = self.prob if variant in ("damage_gate", "both") else None
+        cars = self.cars if variant in ("car_gate", "both") else None
+        return decide(self.service, self.width, self.height, cars, prob, gate_threshold)
+
+
+VARIANTS = ("detector", "damage_gate", "car_gate", "both")
+
+
+def see(runner: OnnxRunner, gates: Gates | None, rgb: np.ndarray, threshold: float) -> Seen:
+    out, geo, seconds = run_model(runner, rgb)
+    found = decode(out, 0, geo, threshold)
+    service = PhotoDetections(reported(found, threshold), found.parts, found.covered)
+    prob, cars, gate_seconds = gates.run(rgb) if gates else (None, None, 0.0)
+    return Seen(out, geo, service, prob, cars, seconds, gate_seconds, rgb.shape[1], rgb.shape[0])
 
 
 def as_arrays(dets: list[Detection]) -> tuple[np.ndarray, np.ndarray]:
@@ -122,6 +180,7 @@ def ap_figures(results: list[PhotoResult]) -> dict[str, float]:
 
 def degree_and_part(results: list[PhotoResult]) -> dict[str, float]:
     deg_truth, deg_pred, part_hits, part_total, part_gt, deg_gt = [], [], 0, 0, 0, 0
+    deg_score: list[float] = []
     for r in results:
         for i, gt_box in enumerate(r.sample.boxes.astype(np.float64)):
             t, s, p = (int(r.sample.labels[h][i]) for h in ("damage_type", "severity", "part_kind"))
@@ -131,6 +190,7 @@ def degree_and_part(results: list[PhotoResult]) -> dict[str, float]:
                 if d is not None:
                     deg_truth.append(deg.label_degree(ms.DAMAGE_TYPES[t], ms.SEVERITIES[s]))
                     deg_pred.append(d.degree_id)
+                    deg_score.append(d.degree_score / 100)
             if p >= 0:
                 part_gt += 1
                 d = matched_detection(gt_box, r.all_dets)
@@ -138,10 +198,12 @@ def degree_and_part(results: list[PhotoResult]) -> dict[str, float]:
                     part_total += 1
                     part_hits += int(np.argmax(d.part_probs)) == p
     truth, pred = np.array(deg_truth), np.array(deg_pred)
-    recall_per_class = [float((pred[truth == c] == c).mean()) for c in (0, 1) if (truth == c).any()]
     return {
         "degree accuracy": float((truth == pred).mean()) if len(truth) else float("nan"),
-        "degree balanced accuracy": float(np.mean(recall_per_class)) if recall_per_class else float("nan"),
+        "degree balanced accuracy": balanced_accuracy(truth, pred) if len(truth) else float("nan"),
+        "degree expected calibration error (10 bins, score of the chosen degree)": (
+            expected_calibration_error(np.array(deg_score), truth == pred) if len(truth) else float("nan")),
+        "degree scores of exactly 100": int(sum(sc >= 1.0 for sc in deg_score)),
         "degree boxes matched": len(truth),
         "degree boxes total": deg_gt,
         "degree replace share (truth)": float(truth.mean()) if len(truth) else float("nan"),
@@ -189,7 +251,8 @@ def closeups(rgb: np.ndarray, boxes: np.ndarray, n: int = 2, seed: int = 0) -> l
     return crops
 
 
-def batch_vs_single(runner: OnnxRunner, samples: list[Sample], threshold: float) -> dict[str, float]:
+def batch_vs_single(runner: OnnxRunner, samples: list[Sample], threshold: float, gates: Gates | None = None
+                    ) -> dict[str, float]:
     single, batch, kind_only = SetScore(), SetScore(), SetScore()
     n_claims = n_photos = n_registered = 0
     for number, s in enumerate(samples):
@@ -202,9 +265,8 @@ def batch_vs_single(runner: OnnxRunner, samples: list[Sample], threshold: float)
         truth = truth_components(s)
         sightings, single_ids, parts = [], set(), {}
         for i, photo in enumerate(photos):
-            out, geo, _ = run_model(runner, photo)
-            found = decode(out, 0, geo, threshold)
-            for d in reported(found, threshold):
+            found = see(runner, gates, photo, threshold).verdict("both", gates.threshold if gates else 0.5)
+            for d in found.damages:
                 single_ids.add(d.components[0][0])
                 sightings.append(
                     Sighting(f"p{i}", d.components[0][0], d.degree_id, d.degree_score, d.box, d.components[0][1])
@@ -259,6 +321,76 @@ def side_rates(results: list[PhotoResult]) -> dict[str, float]:
     }
 
 
+def black_box(results: list[PhotoResult], gate_threshold: float, variants: tuple[str, ...] = VARIANTS
+              ) -> dict[str, float]:
+    """What an adjuster gets, per gate variant: F1 of the reported damage boxes against damage_severity val,
+    damaged-part recall on damaged_parts val (IoU >= 0.5; 'right kind': the reported box's part kind is the
+    labelled one), and the share of damage photos with at least one reported damage."""
+    figures: dict[str, float] = {}
+    for variant in variants:
+        f50, f30 = BoxF1(0.5), BoxF1(0.3)
+        part_gt = part_hit = part_kind_hit = photos = photos_hit = 0
+        for r in results:
+            if r.seen is None:
+                continue
+            reported_dets = r.seen.verdict(variant, gate_threshold).damages
+            boxes = as_arrays(reported_dets)[0]
+            gt = r.sample.boxes.astype(np.float64)
+            if len(gt):
+                photos += 1
+                photos_hit += bool(reported_dets)
+            if r.sample.dataset == "damage_severity":
+                f50.add(boxes, gt)
+                f30.add(boxes, gt)
+                continue
+            for i, g in enumerate(gt):
+                part_gt += 1
+                if not len(boxes):
+                    continue
+                ious = box_iou(g[None], boxes)[0]
+                hits = [d for d, iou in zip(reported_dets, ious, strict=True) if iou >= 0.5]
+                part_hit += bool(hits)
+                kind = int(r.sample.labels["part_kind"][i])
+                part_kind_hit += any(kind >= 0 and d.part_kind == ms.PART_KINDS[kind] for d in hits)
+        figures[f"{variant}: damage F1 @IoU0.5"] = f50.f1
+        figures[f"{variant}: damage precision / recall @IoU0.5"] = f"{f50.precision:.3f} / {f50.recall:.3f}"
+        figures[f"{variant}: damage F1 @IoU0.3"] = f30.f1
+        figures[f"{variant}: damaged-part recall @IoU0.5"] = part_hit / max(part_gt, 1)
+        figures[f"{variant}: damaged-part recall with the right kind"] = part_kind_hit / max(part_gt, 1)
+        figures[f"{variant}: damage photos with a reported damage"] = photos_hit / max(photos, 1)
+    return figures
+
+
+def on_plate(d: Detection, plates: np.ndarray) -> bool:
+    cx, cy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
+    inside = any(p[0] <= cx <= p[2] and p[1] <= cy <= p[3] for p in plates)
+    return inside or (len(plates) > 0 and float(box_iou(np.array([d.box], float), plates.astype(float)).max()) > 0.3)
+
+
+def clean_car_figures(runner: OnnxRunner, gates: Gates | None, cars: list[CleanCar], threshold: float,
+                      gate_threshold: float, variants: tuple[str, ...] = VARIANTS
+                      ) -> tuple[dict[str, float], list[Seen]]:
+    """False damage on photos of clean, undamaged cars (clean_cars valid: never trained on, no threshold chosen
+    on them), per gate variant: share of photos with any reported damage, with a 'replace' damage, and (plates
+    subset) with a damage on a licence plate."""
+    seen = [see(runner, gates, load_rgb(c.path), threshold) for c in cars]
+    figures: dict[str, float] = {"clean photos": len(cars), "of which with plate boxes": sum(len(c.plates) > 0
+                                                                                         for c in cars)}
+    for variant in variants:
+        verdicts = [s.verdict(variant, gate_threshold) for s in seen]
+        any_damage = [bool(v.damages) for v in verdicts]
+        figures[f"{variant}: photos with false damage"] = float(np.mean(any_damage)) if cars else float("nan")
+        for subset in ("plates", "vehicles"):
+            flags = [a for a, c in zip(any_damage, cars, strict=True) if c.subset == subset]
+            figures[f"{variant}: photos with false damage, {subset}"] = float(np.mean(flags)) if flags else float("nan")
+        figures[f"{variant}: photos with a false 'replace'"] = float(np.mean(
+            [any(d.degree_id == 1 for d in v.damages) for v in verdicts])) if cars else float("nan")
+        with_plates = [(v, c) for v, c in zip(verdicts, cars, strict=True) if len(c.plates)]
+        figures[f"{variant}: plate photos with damage on the plate"] = float(np.mean(
+            [any(on_plate(d, c.plates) for d in v.damages) for v, c in with_plates])) if with_plates else float("nan")
+    return figures, seen
+
+
 def sweep(args: argparse.Namespace, classmap: ClassMap) -> None:
     """SINGLE and BATCH claim F1 per score threshold on train photos (never val), for choosing
     services/damage/detector.py DEFAULT_SCORE_THRESHOLD."""
@@ -304,6 +436,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--benchmarks", type=Path, default=REPO / "docs/benchmarks.md")
     p.add_argument("--threshold", type=float, default=DEFAULT_SCORE_THRESHOLD)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--no-gates", action="store_true", help="the detector alone (no damage gate, no car gate)")
     p.add_argument("--limit", type=int, default=0, help="only the first N photos of each dataset (smoke runs)")
     p.add_argument(
         "--sweep",
@@ -336,16 +469,28 @@ def main(argv: list[str] | None = None) -> None:
         data["smoke run: photos per dataset"] = args.limit
 
     runner = OnnxRunner(ms.DAMAGE_DETECTOR, args.models_dir, threads=2)
-    run_model(runner, np.full((480, 640, 3), 128, np.uint8))  # warm-up
+    gates = None if args.no_gates else Gates(args.models_dir)
+    gate_threshold = gates.threshold if gates else 0.5
+    warm = np.full((480, 640, 3), 128, np.uint8)
+    see(runner, gates, warm, args.threshold)  # warm-up
     results = []
     for s in val:
-        out, geo, seconds = run_model(runner, load_rgb(s.path))
-        found = decode(out, 0, geo, AP_SCORE_FLOOR, AP_SCORE_FLOOR)
-        results.append(PhotoResult(s, found, postprocess(out, 0, geo, args.threshold), seconds))
-    ms_per_photo = [r.seconds * 1000 for r in results]
+        seen = see(runner, gates, load_rgb(s.path), args.threshold)
+        found = decode(seen.out, 0, seen.geo, AP_SCORE_FLOOR, AP_SCORE_FLOOR)
+        service = seen.verdict("both", gate_threshold).damages
+        results.append(PhotoResult(s, found, service, seen.detector_seconds, seen))
+    clean = read_clean_cars("valid", args.data_root)
+    if args.limit:
+        clean = [c for sub in ("plates", "vehicles") for c in [x for x in clean if x.subset == sub][: args.limit]]
+    variants = VARIANTS if gates else ("detector",)
+    clean_figures, clean_seen = clean_car_figures(runner, gates, clean, args.threshold, gate_threshold, variants)
+    every = [r.seen for r in results if r.seen] + clean_seen
+    detector_ms = [x.detector_seconds * 1000 for x in every]
+    total_ms = [(x.detector_seconds + x.gate_seconds) * 1000 for x in every]
     latency = {
-        "median ms/photo (decode excluded, 2 threads)": statistics.median(ms_per_photo),
-        "p90 ms/photo": float(np.percentile(ms_per_photo, 90)),
+        "detector median ms/photo (decode excluded, 2 threads)": statistics.median(detector_ms),
+        "detector + damage gate + car gate median ms/photo": statistics.median(total_ms),
+        "detector + gates p90 ms/photo": float(np.percentile(total_ms, 90)),
     }
 
     commit = subprocess.run(
@@ -363,6 +508,7 @@ def main(argv: list[str] | None = None) -> None:
         "commit": commit or "?",
         "model": f"{ms.DAMAGE_DETECTOR.name}/{ms.DAMAGE_DETECTOR.version}",
         "service score threshold": f"{args.threshold}",
+        "gates": "none (--no-gates)" if gates is None else f"damage gate (threshold {gate_threshold}) + car gate",
     }
     parts_val = [s for s in val if s.dataset == "damaged_parts"]
     sections = {
@@ -371,9 +517,13 @@ def main(argv: list[str] | None = None) -> None:
         f"Degree and part kind (ground-truth boxes matched by a detection, IoU >= {MATCH_IOU})": (
             degree_and_part(results)
         ),
+        "What the service reports, per gate variant (damage_severity val boxes; damaged_parts val parts)": (
+            black_box(results, gate_threshold, variants)
+        ),
+        "False damage on clean cars (clean_cars/*/valid, never trained on), per gate variant": clean_figures,
         "Component sides (what the service reports, all val photos)": side_rates(results),
         "BATCH vs SINGLE (damaged_parts val: wide photo + close-up crops per claim)": batch_vs_single(
-            runner, parts_val, args.threshold
+            runner, parts_val, args.threshold, gates
         ),
         "Latency (letterbox + onnxruntime + post-processing, batch 1)": latency,
     }

@@ -9,7 +9,7 @@ import numpy as np
 
 from picloss.boxes import box_iou
 
-__all__ = ["SetScore", "average_precision", "box_iou"]
+__all__ = ["BoxF1", "SetScore", "average_precision", "box_iou"]
 
 
 def _area(boxes: np.ndarray) -> np.ndarray:
@@ -77,6 +77,49 @@ class SetScore:
         self.tp += len(predicted & truth)
         self.fp += len(predicted - truth)
         self.fn += len(truth - predicted)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / max(self.tp + self.fp, 1)
+
+    @property
+    def recall(self) -> float:
+        return self.tp / max(self.tp + self.fn, 1)
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / max(p + r, 1e-9)
+
+
+@dataclass
+class BoxF1:
+    """Black-box detection score of what the service reports: each ground-truth box matched at most once,
+    greedily by descending IoU (>= the threshold); unmatched reports are false alarms."""
+
+    iou_threshold: float
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, predicted: np.ndarray, truth: np.ndarray) -> None:
+        predicted, truth = predicted.reshape(-1, 4), truth.reshape(-1, 4)
+        if not len(predicted) or not len(truth):
+            self.fp += len(predicted)
+            self.fn += len(truth)
+            return
+        ious = box_iou(predicted.astype(np.float64), truth.astype(np.float64))
+        pairs = sorted(((ious[i, j], i, j) for i in range(len(predicted)) for j in range(len(truth))
+                        if ious[i, j] >= self.iou_threshold), reverse=True)
+        used_p: set[int] = set()
+        used_t: set[int] = set()
+        for _, i, j in pairs:
+            if i not in used_p and j not in used_t:
+                used_p.add(i)
+                used_t.add(j)
+        self.tp += len(used_t)
+        self.fp += len(predicted) - len(used_p)
+        self.fn += len(truth) - len(used_t)
 
     @property
     def precision(self) -> float:

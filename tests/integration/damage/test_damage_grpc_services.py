@@ -23,6 +23,7 @@ from picloss.imaging import encode_jpeg
 from picloss.inference import OnnxRunner
 from picloss.observability.metrics import REGISTRY
 from services.aggregator.servicer import AggregatorServicer
+from services.damage.assess import DamageAssessor
 from services.damage.detector import DamageDetector
 from services.damage.model_spec import DAMAGE_DETECTOR
 from services.damage.servicer import DamageServicer
@@ -42,7 +43,8 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
     server = grpc.aio.server()
     # threshold 0: the detector returns its best candidates even on a synthetic photo
     detector = DamageDetector(OnnxRunner(DAMAGE_DETECTOR, threads=1), score_threshold=0.0)
-    damage_pb2_grpc.add_DamageServiceServicer_to_server(DamageServicer(detector, "damage_detector/1"), server)
+    servicer = DamageServicer(DamageAssessor(detector), "damage_detector/1")  # no gates: the detector's own verdict
+    damage_pb2_grpc.add_DamageServiceServicer_to_server(servicer, server)
     aggregator_pb2_grpc.add_AggregatorServiceServicer_to_server(AggregatorServicer(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -187,3 +189,43 @@ async def test_damage_process_goes_serving_after_warm_up() -> None:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), timeout=20)
 
+
+
+async def test_detect_with_both_gates_reports_vehicles_and_the_gate_verdict() -> None:
+    """The service as __main__ wires it: the real damage gate and car gate around the detector (issue 11)."""
+    from services.damage import gate, vehicles
+
+    gate_runner = OnnxRunner(gate.GATE_SPEC, threads=1)
+    car_runner = OnnxRunner(vehicles.CAR_DETECTOR, threads=1)
+
+    async def gate_fn(photos: list[np.ndarray]) -> list[float]:
+        return await gate.damage_probability(gate_runner, photos)
+
+    async def cars_fn(photos: list[np.ndarray]) -> list[list[vehicles.Vehicle]]:
+        return await vehicles.find_vehicles(car_runner, photos)
+
+    detector = DamageDetector(OnnxRunner(DAMAGE_DETECTOR, threads=1), score_threshold=0.0)
+    server = grpc.aio.server()
+    servicer = DamageServicer(DamageAssessor(detector, gate=gate_fn, gate_threshold=gate.DAMAGE_THRESHOLD,
+                                             cars=cars_fn), "damage_detector/1+damage_gate/1+car_detector/1")
+    damage_pb2_grpc.add_DamageServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+            stub = damage_pb2_grpc.DamageServiceStub(ch)
+            images = [common_pb2.Image(fileid="p", data=photo(640, 480), width=640, height=480)]
+            response = await stub.Detect(damage_pb2.DetectRequest(images=images))
+    finally:
+        await server.stop(None)
+    (result,) = response.results
+    assert 0.0 <= result.damage_probability <= 1.0
+    assert result.damage_gate_passed == (result.damage_probability >= gate.DAMAGE_THRESHOLD)
+    if not result.damage_gate_passed:
+        assert not result.damages and not result.parts  # below the gate nothing is reported
+    for v in result.vehicles:
+        assert 0 <= v.box.xmin < v.box.xmax <= 640 and 0 <= v.box.ymin < v.box.ymax <= 480
+        assert v.kind in ("car", "bus", "truck", "motorcycle") and 0 < v.score <= 1
+    if not result.vehicles and not result.parts:
+        # a synthetic gradient is no car: damage only past the gate (close-up rule)
+        assert not result.damages or result.damage_gate_passed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.damage.metrics import SetScore, average_precision, box_iou
+from training.damage.metrics import BoxF1, SetScore, average_precision, box_iou
 
 GT = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=float)
 
@@ -51,3 +51,22 @@ def test_area_range_ignores_ground_truths_and_detections_outside_it() -> None:
     # small only: the large box is ignored; the small false positive still counts
     assert average_precision(preds, gts, 0.5, (0, 32**2)) == 0.5
     assert np.isnan(average_precision(preds, [np.zeros((0, 4))], 0.5, (0, 32**2)))
+
+
+def test_box_f1_matches_each_truth_once_and_counts_false_alarms() -> None:
+    score = BoxF1(0.5)
+    preds = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [60, 60, 70, 70]], float)
+    score.add(preds, GT)  # two hits, one duplicate, one false alarm
+    score.add(np.zeros((0, 4)), GT[:1])  # a photo with nothing reported: one miss
+    score.add(preds[3:], np.zeros((0, 4)))  # a clean photo with a report: one false alarm
+    assert (score.tp, score.fp, score.fn) == (2, 3, 1)
+    assert score.precision == pytest.approx(2 / 5) and score.recall == pytest.approx(2 / 3)
+    assert score.f1 == pytest.approx(2 * 0.4 * (2 / 3) / (0.4 + 2 / 3))
+
+
+def test_box_f1_threshold_decides_a_loose_box() -> None:
+    loose = np.array([[0, 0, 14, 14]], float)  # IoU 100/196 = 0.51 with GT[0]
+    strict, lenient = BoxF1(0.6), BoxF1(0.3)
+    strict.add(loose, GT[:1])
+    lenient.add(loose, GT[:1])
+    assert (strict.tp, strict.fp, strict.fn) == (0, 1, 1) and (lenient.tp, lenient.fp, lenient.fn) == (1, 0, 0)

@@ -1,0 +1,102 @@
+"""A photo's damage verdict from three models: the damage detector, the photo-level damage gate, the car gate.
+
+The detector alone reported damage on most photos of clean cars (it was never shown one) and on cars in the
+background. Two image-level facts now decide whether its boxes are reported at all:
+
+1. **damage gate** (`services/damage/gate.py`): the probability that the photo shows any damage; below the
+   threshold nothing is reported (the photo gets 3001);
+2. **car gate** (`services/damage/vehicles.py`): the vehicles in the photo. When there is one, only damage on
+   the vehicle of interest (largest, most central) is reported; damage on a car in the background is not.
+   When there is none (or only one smaller than 10 % of the photo), the photo is a close-up of a panel or no
+   car at all: its damage is reported only when
+   the damaged-part channel saw a damaged part or the damage gate passed; otherwise it gets 3001.
+
+Both gates are optional (a deployment without their models gets the detector's own verdict, as before); the
+servicer and `make eval-damage` call the same `decide` so both see the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.damage.detector import DamageDetector, Detection, PhotoDetections
+from services.damage.vehicles import Vehicle, vehicle_of_interest
+
+VEHICLE_MARGIN = 0.05  # a damage centre this share of the vehicle box outside it still lies on the vehicle
+# A vehicle of interest smaller than this share of the photo is a car in the background of a close-up, not the
+# photo's subject: the photo is treated as a close-up (docs/car-detector.md: on close-ups a small background car
+# is often the only vehicle found).
+MIN_SUBJECT_SHARE = 0.10
+
+GateFn = Callable[[list[np.ndarray]], Awaitable[list[float]]]
+CarsFn = Callable[[list[np.ndarray]], Awaitable[list[list[Vehicle]]]]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    damages: list[Detection]  # what the service reports
+    parts: list[Detection]  # the damaged parts kept as BATCH context (same gates)
+    vehicles: list[Vehicle]
+    of_interest: Vehicle | None
+    damage_probability: float | None  # None: no gate model
+    gate_passed: bool
+    reason: str  # why damage was withheld ("" when reported): no_damage_gate, no_vehicle_or_part, off_vehicle
+
+
+def on_vehicle(box: Sequence[float], vehicle: Vehicle, margin: float = VEHICLE_MARGIN) -> bool:
+    """The centre of `box` lies in the vehicle's box, grown by `margin` of its size on every side."""
+    x0, y0, x1, y1 = vehicle.box
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return bool(x0 - mx <= cx <= x1 + mx and y0 - my <= cy <= y1 + my)
+
+
+def decide(found: PhotoDetections, width: int, height: int, vehicles: list[Vehicle] | None,
+           damage_probability: float | None, gate_threshold: float) -> Assessment:
+    """Apply the gates to one photo's detections (`found.damages` are the reported ones, `found.parts` the
+    damaged parts). `vehicles` None: no car gate; `damage_probability` None: no damage gate."""
+    seen = vehicles or []
+    target = vehicle_of_interest(seen, width, height) if seen else None
+    if target is not None and target.area < MIN_SUBJECT_SHARE * width * height:
+        target = None
+    passed = damage_probability is None or damage_probability >= gate_threshold
+
+    def result(damages: list[Detection], parts: list[Detection], reason: str = "") -> Assessment:
+        return Assessment(damages, parts, seen, target, damage_probability, passed, reason)
+
+    if not passed:
+        return result([], [], "no_damage_gate")
+    if vehicles is None:
+        return result(found.damages, found.parts)
+    if target is not None:
+        kept = [d for d in found.damages if on_vehicle(d.box, target)]
+        return result(kept, [p for p in found.parts if on_vehicle(p.box, target)],
+                      "off_vehicle" if found.damages and not kept else "")
+    close_up = bool(found.parts) or damage_probability is not None
+    if not close_up:
+        return result([], [], "no_vehicle_or_part")
+    return result(found.damages, found.parts)
+
+
+class DamageAssessor:
+    """Runs the detector and the optional gates over a batch of photos and applies `decide`."""
+
+    def __init__(self, detector: DamageDetector, *, gate: GateFn | None = None, gate_threshold: float = 0.5,
+                 cars: CarsFn | None = None) -> None:
+        self._detector = detector
+        self._gate = gate
+        self._gate_threshold = gate_threshold
+        self._cars = cars
+
+    async def assess(self, photos: list[np.ndarray]) -> list[Assessment]:
+        if not photos:
+            return []
+        found = await self._detector.detect(photos)
+        probs: list[float | None] = list(await self._gate(photos)) if self._gate else [None] * len(photos)
+        vehicles: list[list[Vehicle] | None] = (
+            list(await self._cars(photos)) if self._cars else [None] * len(photos))
+        return [decide(f, rgb.shape[1], rgb.shape[0], v, p, self._gate_threshold)
+                for f, rgb, v, p in zip(found, photos, vehicles, probs, strict=True)]
