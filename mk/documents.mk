@@ -1,12 +1,19 @@
 # Documents (issue 3): CJK font, renderer, photo classifier training, evaluation.
 .PHONY: fonts render-docs train-classifier eval-docs test-docs
 
-CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+# Fonts: family A (layouts.py) wqy-zenhei; family B (layouts_b.py) wqy-microhei + arphic-ukai; the HELD-BACK
+# evaluation family (heldout_layouts.py) arphic-uming + Noto Serif CJK, fonts no training photo uses.
+CJK_FONTS := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc /usr/share/fonts/truetype/wqy/wqy-microhei.ttc \
+	/usr/share/fonts/truetype/arphic/ukai.ttc /usr/share/fonts/truetype/arphic/uming.ttc \
+	/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc
+CJK_FONT_PACKAGES := fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai fonts-arphic-uming fonts-noto-cjk
 DOCS_LOG_DIR ?= /tmp/logs
+OLD_CLASSIFIER_DIR ?=
 
-fonts: ## install the CJK font the document renderer needs (Debian fonts-wqy-zenhei) when missing
-	@if [ -f $(CJK_FONT) ] || fc-list 2>/dev/null | grep -qi 'wqy zen hei'; then echo "CJK font present"; \
-	else apt-get install -y fonts-wqy-zenhei || { apt-get update && apt-get install -y fonts-wqy-zenhei; }; fi
+fonts: ## install the CJK fonts of the document renderers (Debian packages) when missing
+	@missing=0; for f in $(CJK_FONTS); do [ -f $$f ] || missing=1; done; \
+	if [ $$missing = 0 ]; then echo "CJK fonts present"; \
+	else apt-get install -y $(CJK_FONT_PACKAGES) || { apt-get update && apt-get install -y $(CJK_FONT_PACKAGES); }; fi
 
 render-docs: $(STAMP) fonts ## render 20 fake document photos with ground truth into /tmp/picloss-docs
 	$(PY) -m training.documents.render --out /tmp/picloss-docs --count 20 --seed 1
@@ -15,8 +22,8 @@ train-classifier: $(STAMP) fonts ## extract features, train the photo classifier
 	@mkdir -p $(DOCS_LOG_DIR)
 	nice -n 10 $(PY) -m training.documents.train_classifier --log $(DOCS_LOG_DIR)/train_classifier.log
 
-eval-docs: $(STAMP) fonts ## classification + OCR evaluation; writes docs/benchmarks.md (Documents section)
-	nice -n 10 $(PY) -m training.documents.evaluate
+eval-docs: $(STAMP) fonts ## held-back-family classification + OCR evaluation; writes docs/benchmarks.md (Documents)
+	nice -n 10 $(PY) -m training.documents.evaluate $(if $(OLD_CLASSIFIER_DIR),--compare-models-dir $(OLD_CLASSIFIER_DIR))
 
 test-docs: $(STAMP) fonts ## the documents tests only
 	$(VENV)/bin/pytest -q tests/unit/documents tests/integration/documents

@@ -48,3 +48,30 @@ class PhotoClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.head(self.backbone(images)), dim=1)
+
+
+class PooledHead(nn.Module):
+    """Global mean + max of the feature map (2560 values), standardised, then a 256-unit MLP.
+
+    Chosen over `make_head` for the issue-10 training set (every degradation, turns, frame-filling crops): on the
+    selection split of the training examples its worst class recall was higher (0.84 vs 0.71) and it overfits less.
+    """
+
+    def __init__(self, classes: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.register_buffer("mu", torch.zeros(1, 2 * FEATURES))
+        self.register_buffer("sd", torch.ones(1, 2 * FEATURES))
+        self.mlp = nn.Sequential(nn.Dropout(0.3), nn.Linear(2 * FEATURES, hidden), nn.ReLU(), nn.Dropout(0.2),
+                                 nn.Linear(hidden, classes))
+
+    @staticmethod
+    def pool(fmap: torch.Tensor) -> torch.Tensor:
+        return torch.cat([fmap.mean((2, 3)), fmap.amax((2, 3))], 1)
+
+    def fit_normalisation(self, fmaps: torch.Tensor) -> None:
+        pooled = torch.cat([self.pool(fmaps[i:i + 512].float()) for i in range(0, len(fmaps), 512)])
+        self.mu.copy_(pooled.mean(0, keepdim=True))
+        self.sd.copy_(pooled.std(0, keepdim=True) + 1e-3)
+
+    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
+        return self.mlp((self.pool(fmap) - self.mu) / self.sd)

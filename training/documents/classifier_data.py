@@ -1,10 +1,13 @@
 """Where the photo classifier's examples come from, split so evaluation never sees a training image.
 
-- documents: rendered (training seeds and evaluation seeds differ);
-- DAMAGE: damage_severity/train + damaged_parts/train for training; their val/valid splits for evaluation,
-  minus every image DUPLICATES.tsv lists (leakage across splits);
-- VIN: vin_plates has only a valid split: sorted by file name, even positions train, odd positions evaluate;
-- OTHER: rendered text pages, receipts and abstract scenes (no document, no car).
+- documents: rendered from the TRAINING layout families only (`layouts.py` = A, `layouts_b.py` = B) with every
+  degradation of `degrade.py` (levels, frame-filling scans and crops, 90/180/270 degree turns, glare,
+  occlusion); the held-back family (`heldout_layouts.py`) is never imported here;
+- DAMAGE: damage_severity/train + damaged_parts/train + clean_cars/*/train (whole cars are DAMAGE-class photos)
+  for training; damage_severity/val + damaged_parts/valid minus every DUPLICATES.tsv entry, and
+  clean_cars/*/valid, for evaluation;
+- VIN: vin_plates/train (2797 real photos) for training, vin_plates/valid (494) for evaluation;
+- OTHER: rendered text pages, receipts and abstract scenes (no document, no car), some frame-filling.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from training.documents.other_scenes import other_photo
+from training.documents import layouts, layouts_b
+from training.documents.degrade import degrade, random_degradation, rotate
+from training.documents.other_scenes import other_photo, receipt, text_page
 from training.documents.photo_effects import HARD, MILD
 from training.documents.render import DOCUMENT_CLASSES, render_document
 
@@ -71,8 +76,59 @@ def damage_paths(split: str, datasets: Path = DATASETS) -> list[Path]:
 
 
 def vin_paths(split: str, datasets: Path = DATASETS) -> list[Path]:
-    files = sorted((datasets / "vin_plates/valid/images").glob("*.jpg"))
-    return files[0::2] if split == "train" else files[1::2]
+    folder = "train" if split == "train" else "valid"
+    return _distinct(sorted((datasets / f"vin_plates/{folder}/images").glob("*.jpg")))
+
+
+def clean_car_paths(split: str, datasets: Path = DATASETS) -> list[Path]:
+    folder = "train" if split == "train" else "valid"
+    return _distinct(sorted(p for d in ("vehicles", "plates")
+                            for p in (datasets / f"clean_cars/{d}/{folder}/images").glob("*.jpg")))
+
+
+TRAIN_SCALE = 0.5  # frame-filling training photos are rendered at half size (see degrade.degrade)
+TRAINING_FAMILIES = {"A": layouts.RENDERERS, "B": layouts_b.RENDERERS}
+
+
+def rendered_training(label: str, count: int, seed: int) -> Iterator[Example]:
+    """Documents of both training families, every degradation; OTHER scenes, a third of them frame-filling."""
+    for i in range(count):
+        family = "AB"[i % 2]
+
+        how = random_degradation(random.Random(seed * 1_000_003 + i))
+        # Photos on a background render at full size: at half size their blur/noise/texture differ from real
+        # photos after the 224 thumbnail (measured: photo-framed documents were classed far worse).
+        scale = 1.0 if how.framing == "photo" else TRAIN_SCALE
+        full = ":full" if label != "OTHER" and scale == 1.0 else ""
+
+        def load(i: int = i, family: str = family, scale: float = scale) -> np.ndarray:
+            rng = random.Random(seed * 1_000_003 + i)
+            how = random_degradation(rng)
+            if label == "OTHER":
+                if how.framing == "photo":
+                    return rotate(other_photo(rng), how.orientation)
+                page = text_page(rng) if rng.random() < 0.6 else receipt(rng)
+                return degrade(page, rng, how, scale)
+            return degrade(TRAINING_FAMILIES[family][label](rng).image, rng, how, scale)
+        yield Example(label, f"rendered:{family}:{seed}:{i}{full}", load)
+
+
+def training_examples(per_document_class: int, other_count: int, max_damage: int | None,
+                      max_vin: int | None = None, datasets: Path = DATASETS) -> list[Example]:
+    """The retraining set (issue 10): both training families, real VIN/damage/clean-car train splits."""
+    seed = 111
+    out: list[Example] = []
+    for k, label in enumerate((*DOCUMENT_CLASSES, "OTHER")):
+        out.extend(rendered_training(label, other_count if label == "OTHER" else per_document_class, seed + k))
+    damage = damage_paths("train", datasets)
+    if max_damage is not None and len(damage) > max_damage:
+        damage = random.Random(seed).sample(damage, max_damage)
+    out.extend(Example("DAMAGE", str(p), _load_file(p)) for p in damage + clean_car_paths("train", datasets))
+    vins = vin_paths("train", datasets)
+    if max_vin is not None and len(vins) > max_vin:
+        vins = random.Random(seed).sample(vins, max_vin)
+    out.extend(Example("VIN", str(p), _load_file(p)) for p in vins)
+    return out
 
 
 def _rendered(label: str, count: int, seed: int) -> Iterator[Example]:
