@@ -21,6 +21,7 @@ from picloss.ocr.v1 import ocr_pb2
 from picloss.protocol.codes import FileCode, ImageClass
 from services.orchestrator import routing
 from services.orchestrator.callback import build_body
+from services.orchestrator.clients import ModelCallFailed
 from services.orchestrator.fetch import Fetched
 from services.orchestrator.pipeline import FileWork, Pipeline
 
@@ -51,6 +52,7 @@ class Photo:
 @dataclass
 class FakeClients:
     photos: dict[str, Photo]  # by URL
+    fail_ocr: bool = False
     url_of: dict[str, str] = field(default_factory=dict)  # RPC fileid (the file's index) -> URL
     ocr_calls: list[tuple[str, int]] = field(default_factory=list)
     detect_calls: list[list[str]] = field(default_factory=list)
@@ -70,6 +72,8 @@ class FakeClients:
 
     async def read_document(self, image: common_pb2.Image, image_class: int) -> ocr_pb2.ReadDocumentResponse:
         self.ocr_calls.append((image.fileid, image_class))
+        if self.fail_ocr:
+            raise ModelCallFailed("ocr", "UNAVAILABLE", "down")
         p = self._photo(image)
         fields = [ocr_pb2.Field(name="id", value="11010519491231002X", confidence=0.95, validated=True)
                   for _ in range(p.fields)]
@@ -101,8 +105,8 @@ class FakeFetcher:
         return Fetched(data, hashlib.md5(data).hexdigest())
 
 
-async def run(photos: dict[str, Photo]) -> tuple[list[FileWork], FakeClients, dict]:
-    clients = FakeClients(photos)
+async def run(photos: dict[str, Photo], fail_ocr: bool = False) -> tuple[list[FileWork], FakeClients, dict]:
+    clients = FakeClients(photos, fail_ocr=fail_ocr)
     files = [FileWork(idx=i, fileid=f"f{i}", fileurl=url, md5_given=None) for i, url in enumerate(photos)]
     clients.url_of = {str(f.idx): f.fileurl for f in files}
     pipeline = Pipeline(clients=clients, fetcher=FakeFetcher(), max_pixels=10_000_000,  # type: ignore[arg-type]
@@ -151,6 +155,7 @@ async def test_unread_vin_with_a_vehicle_becomes_damage() -> None:
     files, clients, body = await run({"http://x/car-as-vin": Photo(VIN, {VIN: 0.6, DAMAGE: 0.4}, vehicle=True,
                                                                    damages=1, gate=True)})
     f = files[0]
+    assert clients.detect_calls == [["0"]]  # only the vehicle check: a VIN-classed photo skips the first pass
     assert f.image_class is DAMAGE and f.document is None and f.code == FileCode.OK
     assert "vin_infos" not in body and len(body["single_loss"]) == 1
     assert switches(VIN, DAMAGE, routing.VEHICLE_SEEN) == before + 1
@@ -180,6 +185,13 @@ async def test_document_whose_text_names_another_document_takes_that_class() -> 
                                                        fields=1)})
     assert files[0].image_class is back and files[0].code == FileCode.OK
     assert body["idcards"][0]["result_code"] == 0
+
+
+async def test_a_failed_text_check_leaves_the_damage_photo_as_it_was() -> None:
+    files, clients, body = await run({"http://x/doubt": Photo(DAMAGE, {DAMAGE: 0.8, FRONT: 0.2}, vehicle=True,
+                                                              damages=1, gate=True)}, fail_ocr=True)
+    assert len(clients.ocr_calls) == 1 and files[0].image_class is DAMAGE and files[0].code == FileCode.OK
+    assert len(body["single_loss"][0]["single_damage"]) == 1
 
 
 @pytest.mark.parametrize(("classified", "doc_score", "vehicle", "expected"), [
