@@ -28,9 +28,15 @@ class Letterbox:
         out[..., [1, 3]] = np.clip(out[..., [1, 3]], 0, self.height)
         return out
 
+    def to_input(self, boxes: np.ndarray) -> np.ndarray:
+        """Photo-pixel xyxy boxes -> model-input pixels."""
+        return np.asarray(boxes, np.float64) * self.scale
+
 
 def letterbox(rgb: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:
-    """HxWx3 uint8 -> (size x size x 3 uint8, geometry)."""
+    """HxWx3 uint8 -> (size x size x 3 uint8, geometry), aspect ratio kept, pasted top-left on grey."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 RGB photo, got shape {rgb.shape}")
     height, width = rgb.shape[:2]
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))

@@ -16,14 +16,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from picloss.inference import ModelRunner, ModelSpec
+from services.damage.preprocess import Letterbox, to_batch
+from services.damage.preprocess import letterbox as damage_letterbox
 
 INPUT_SIZE = 512
 STRIDE = 4
 GRID = INPUT_SIZE // STRIDE
-PAD_VALUE = 114
 MAX_BATCH_SIZE = 8
 
 INPUT_IMAGES = "images"  # float32 [B, 3, 512, 512], RGB 0..255, letterboxed (letterbox below)
@@ -66,41 +66,10 @@ class Vehicle:
         return max(0.0, x2 - x1) * max(0.0, y2 - y1)
 
 
-@dataclass(frozen=True)
-class Letterbox:
-    """Photo -> model input: scaled by `scale`, pasted at the top-left of a grey square."""
-
-    scale: float  # input pixels per photo pixel
-    width: int
-    height: int
-
-    def to_photo(self, boxes: np.ndarray) -> np.ndarray:
-        """Input-pixel xyxy boxes -> photo pixels, clipped to the photo."""
-        out = np.asarray(boxes, np.float32) / self.scale
-        out[..., [0, 2]] = np.clip(out[..., [0, 2]], 0, self.width)
-        out[..., [1, 3]] = np.clip(out[..., [1, 3]], 0, self.height)
-        return out
-
-    def to_input(self, boxes: np.ndarray) -> np.ndarray:
-        return np.asarray(boxes, np.float32) * self.scale
-
-
 def letterbox(rgb: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:
-    """HxWx3 uint8 RGB -> (size x size x 3 uint8, geometry), aspect ratio kept."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 RGB photo, got shape {rgb.shape}")
-    height, width = rgb.shape[:2]
-    scale = size / max(height, width)
-    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
-    canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)
-    canvas[:new_h, :new_w] = resized
-    return canvas, Letterbox(scale=scale, width=width, height=height)
-
-
-def to_batch(images: list[np.ndarray]) -> np.ndarray:
-    """size x size x 3 uint8 images -> float32 NCHW raw 0..255 (the model's input)."""
-    return np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2).astype(np.float32))
+    """HxWx3 uint8 RGB -> (size x size x 3 uint8, geometry), aspect ratio kept: the damage detector's letterbox
+    at this model's size."""
+    return damage_letterbox(rgb, size)
 
 
 def _max_pool3(x: np.ndarray) -> np.ndarray:

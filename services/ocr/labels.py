@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from picloss.documents.crosscheck import edit_distance
+
 # class -> ((field name, printed Chinese labels, English labels), …)
 LabelSpec = tuple[str, tuple[str, ...], tuple[str, ...]]
 LABELS: dict[str, tuple[LabelSpec, ...]] = {
@@ -60,16 +62,6 @@ TITLE_TEXT = ("中华人民共和国", "居民身份证", "机动车驾驶证", 
 MULTILINE_FIELDS = frozenset({"address", "住址", "authority"})
 # Labels this long never occur inside a value: they may also be found inside an OCR box.
 LONG_LABEL = 4
-
-
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
 
 
 def chinese_tolerance(label: str) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
+from picloss.boxes import box_iou
 from picloss.inference import OnnxRunner
 from services.damage import vehicles as v
 
@@ -97,22 +98,9 @@ def read_boxes(label: Path, ids: frozenset[int], width: int, height: int) -> np.
     return np.array(boxes, np.float32).reshape(-1, 4)
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
 def greedy_matches(found: np.ndarray, truth: np.ndarray, iou: float = 0.5) -> int:
     """Found boxes (best first) matched one-to-one to truth at IoU >= iou: the number of matches."""
-    m = iou_matrix(found, truth)
+    m = box_iou(found, truth)
     used: set[int] = set()
     for i in range(len(found)):
         candidates = [j for j in np.argsort(-m[i]) if m[i, j] >= iou and j not in used]
@@ -166,7 +154,7 @@ def figures(c: Collection, photos: list[Photo], threshold: float) -> dict[str, f
         areas = (p.truth[:, 2] - p.truth[:, 0]) * (p.truth[:, 3] - p.truth[:, 1])
         largest = p.truth[int(np.argmax(areas))][None]
         voi = v.vehicle_of_interest(k, p.width, p.height)
-        if voi is not None and iou_matrix(np.array([voi.box], np.float32), largest)[0, 0] >= 0.5:
+        if voi is not None and box_iou(np.array([voi.box], np.float32), largest)[0, 0] >= 0.5:
             voi_hits += 1
     recall = matched / n_truth if n_truth else 0.0
     precision = matched / n_found if n_found else 0.0

@@ -328,7 +328,7 @@ def black_box(results: list[PhotoResult], gate_threshold: float, variants: tuple
     labelled one), and the share of damage photos with at least one reported damage."""
     figures: dict[str, float] = {}
     for variant in variants:
-        f50, f30 = BoxF1(0.5), BoxF1(0.3)
+        f50, f30 = BoxF1(iou_threshold=0.5), BoxF1(iou_threshold=0.3)
         part_gt = part_hit = part_kind_hit = photos = photos_hit = 0
         for r in results:
             if r.seen is None:

@@ -93,16 +93,13 @@ class SetScore:
 
 
 @dataclass
-class BoxF1:
+class BoxF1(SetScore):
     """Black-box detection score of what the service reports: each ground-truth box matched at most once,
     greedily by descending IoU (>= the threshold); unmatched reports are false alarms."""
 
-    iou_threshold: float
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
+    iou_threshold: float = 0.5
 
-    def add(self, predicted: np.ndarray, truth: np.ndarray) -> None:
+    def add(self, predicted: np.ndarray, truth: np.ndarray) -> None:  # type: ignore[override]
         predicted, truth = predicted.reshape(-1, 4), truth.reshape(-1, 4)
         if not len(predicted) or not len(truth):
             self.fp += len(predicted)
@@ -120,16 +117,3 @@ class BoxF1:
         self.tp += len(used_t)
         self.fp += len(predicted) - len(used_p)
         self.fn += len(truth) - len(used_t)
-
-    @property
-    def precision(self) -> float:
-        return self.tp / max(self.tp + self.fp, 1)
-
-    @property
-    def recall(self) -> float:
-        return self.tp / max(self.tp + self.fn, 1)
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / max(p + r, 1e-9)

@@ -54,7 +54,7 @@ def test_area_range_ignores_ground_truths_and_detections_outside_it() -> None:
 
 
 def test_box_f1_matches_each_truth_once_and_counts_false_alarms() -> None:
-    score = BoxF1(0.5)
+    score = BoxF1(iou_threshold=0.5)
     preds = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [60, 60, 70, 70]], float)
     score.add(preds, GT)  # two hits, one duplicate, one false alarm
     score.add(np.zeros((0, 4)), GT[:1])  # a photo with nothing reported: one miss
@@ -66,7 +66,7 @@ def test_box_f1_matches_each_truth_once_and_counts_false_alarms() -> None:
 
 def test_box_f1_threshold_decides_a_loose_box() -> None:
     loose = np.array([[0, 0, 14, 14]], float)  # IoU 100/196 = 0.51 with GT[0]
-    strict, lenient = BoxF1(0.6), BoxF1(0.3)
+    strict, lenient = BoxF1(iou_threshold=0.6), BoxF1(iou_threshold=0.3)
     strict.add(loose, GT[:1])
     lenient.add(loose, GT[:1])
     assert (strict.tp, strict.fp, strict.fn) == (0, 1, 1) and (lenient.tp, lenient.fp, lenient.fn) == (1, 0, 0)

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from picloss.inference import OnnxRunner
 from services.damage import vehicles as v
+from services.damage.preprocess import PAD_VALUE
 from training.damage import centernet_convert as cc
 
 CAR = v.COCO_CLASSES.index("car")
@@ -38,9 +39,9 @@ def test_letterbox_mapping_round_trips(height: int, width: int) -> None:
     assert image[int(y1) + 2, int(x1) + 2].min() > 200
     assert image[min(int(y2) + 3, v.INPUT_SIZE - 1), min(int(x2) + 3, v.INPUT_SIZE - 1)].max() < 200
     if round(width * geometry.scale) < v.INPUT_SIZE - 1:
-        assert (image[:, -1] == v.PAD_VALUE).all()
+        assert (image[:, -1] == PAD_VALUE).all()
     if round(height * geometry.scale) < v.INPUT_SIZE - 1:
-        assert (image[-1] == v.PAD_VALUE).all()
+        assert (image[-1] == PAD_VALUE).all()
 
 
 def test_to_photo_clips_to_the_photo() -> None:
