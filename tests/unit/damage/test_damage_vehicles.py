@@ -8,8 +8,6 @@ import base64
 import numpy as np
 import onnxruntime as ort
 import pytest
-import torch
-import torch.nn.functional as F
 
 from picloss.inference import OnnxRunner
 from services.damage import vehicles as v
@@ -197,7 +195,19 @@ def _tfjs_graph(kernel_hm: np.ndarray, bias_hm: np.ndarray, kernel_wh: np.ndarra
     return model, blob
 
 
-def test_converter_matches_a_torch_reference_with_tf_same_padding() -> None:
+def _conv_nchw(x: np.ndarray, k_hwio: np.ndarray, stride: int) -> np.ndarray:
+    """A plain numpy reference convolution (no padding): x [N,C,H,W], kernel HWIO (TF layout)."""
+    kh, kw = k_hwio.shape[:2]
+    oh, ow = (x.shape[2] - kh) // stride + 1, (x.shape[3] - kw) // stride + 1
+    out = np.zeros((x.shape[0], k_hwio.shape[3], oh, ow), np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]  # N,C,oh,ow
+            out += np.einsum("nchw,co->nohw", patch, k_hwio[i, j].astype(np.float64))
+    return out
+
+
+def test_converter_matches_a_numpy_reference_with_tf_same_padding() -> None:
     rng = np.random.default_rng(0)
     k_hm = rng.normal(0, 0.02, (5, 5, 3, 80)).astype(np.float16).astype(np.float32)  # HWIO, as TF stores it
     b_hm = rng.normal(0, 0.5, 80).astype(np.float16).astype(np.float32)
@@ -207,12 +217,12 @@ def test_converter_matches_a_torch_reference_with_tf_same_padding() -> None:
     photo = rng.integers(0, 256, (2, 3, 512, 512)).astype(np.float32)
     heat, sizes = session.run([v.OUTPUT_HEATMAP, v.OUTPUT_SIZES], {v.INPUT_IMAGES: photo})
     # TF SAME at 512 / stride 4 / kernel 5: 128 outputs, one padded row and column at the end only
-    x = F.pad(torch.from_numpy(photo), (0, 1, 0, 1))
-    ref_heat = torch.sigmoid(F.conv2d(x, torch.from_numpy(k_hm).permute(3, 2, 0, 1), torch.from_numpy(b_hm), 4))
-    ref_sizes = 16 * F.conv2d(x, torch.from_numpy(k_wh).permute(3, 2, 0, 1), stride=4)
+    x = np.pad(photo.astype(np.float64), ((0, 0), (0, 0), (0, 1), (0, 1)))
+    ref_heat = 1 / (1 + np.exp(-(_conv_nchw(x, k_hm, 4) + b_hm[None, :, None, None])))
+    ref_sizes = 16 * _conv_nchw(x, k_wh, 4)
     assert heat.shape == (2, 80, 128, 128) and sizes.shape == (2, 4, 128, 128)
-    np.testing.assert_allclose(heat, ref_heat.numpy(), atol=1e-5)
-    np.testing.assert_allclose(sizes, ref_sizes.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(heat, ref_heat, atol=1e-5)
+    np.testing.assert_allclose(sizes, ref_sizes, rtol=1e-4, atol=1e-3)
 
 
 def test_converter_fails_loudly_on_an_op_it_does_not_handle() -> None:
