@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from picloss.documents.confusions import ALTERNATIVES, TO_DIGIT
+from picloss.documents.confusions import TO_DIGIT, single_substitutions, unique_valid
 
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"  # no I, O, Q
@@ -110,19 +110,12 @@ def check_vin(raw: str, char_scores: Sequence[float] | None = None) -> VinCheck:
     base = _forced(value)
     if vin_passes(base):
         return _result(base, base != value)
-    fixes = set()
-    for i, ch in enumerate(base):
-        if not _low(char_scores, i):
-            continue
-        for alt in ALTERNATIVES.get(ch, ""):
-            if alt not in FORCED:
-                candidate = base[:i] + alt + base[i + 1:]
-                # vin_passes needs the check digit only where the market uses it: a change never serves
-                # a check digit the VIN does not carry.
-                if vin_passes(candidate):
-                    fixes.add(candidate)
-    if len(fixes) == 1:
-        return _result(fixes.pop(), True)
+    # one change inside the confusion groups, only where the character was unsure; vin_passes needs the check
+    # digit only where the market uses it, so a change never serves a check digit the VIN does not carry
+    fixed = unique_valid(single_substitutions(base, lambda i, alt: _low(char_scores, i) and alt not in FORCED),
+                         vin_passes)
+    if fixed is not None:
+        return _result(fixed, True)
     return VinCheck(value, False, False)
 
 

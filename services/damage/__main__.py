@@ -23,6 +23,7 @@ async def main() -> None:
     config = DamageConfig.from_env()
     log = setup_logging("damage", config.log_level)
     start_metrics_server(config.metrics_port)
+
     def runner_for(spec: ModelSpec) -> ModelRunner:
         return make_runner(spec, triton_url=config.triton_url, models_dir=config.models_dir)
 
@@ -31,17 +32,9 @@ async def main() -> None:
     car_runner = runner_for(vehicles.CAR_DETECTOR) if config.car_gate else None
     runners = [r for r in (runner, gate_runner, car_runner) if r is not None]
 
-    async def gate_fn(photos: list[np.ndarray]) -> list[float]:
-        assert gate_runner is not None
-        return await gate.damage_probability(gate_runner, photos)
-
-    async def cars_fn(photos: list[np.ndarray]) -> list[list[vehicles.Vehicle]]:
-        assert car_runner is not None
-        return await vehicles.find_vehicles(car_runner, photos, config.car_score_threshold)
-
-    assessor = DamageAssessor(DamageDetector(runner, config.score_threshold),
-                              gate=gate_fn if gate_runner else None, gate_threshold=config.damage_gate_threshold,
-                              cars=cars_fn if car_runner else None)
+    assessor = DamageAssessor.from_runners(
+        DamageDetector(runner, config.score_threshold), gate_runner=gate_runner,
+        gate_threshold=config.damage_gate_threshold, car_runner=car_runner, car_threshold=config.car_score_threshold)
     models = "+".join(f"{r.spec.name}/{r.spec.version}" for r in runners)
     servicer = DamageServicer(assessor, model_version=models)
 

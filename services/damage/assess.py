@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from picloss.inference import ModelRunner
 from services.damage.detector import DamageDetector, Detection, PhotoDetections
-from services.damage.vehicles import Vehicle, vehicle_of_interest
+from services.damage.gate import damage_probability
+from services.damage.vehicles import Vehicle, find_vehicles, vehicle_of_interest
 
 VEHICLE_MARGIN = 0.05  # a damage centre this share of the vehicle box outside it still lies on the vehicle
 # A vehicle of interest smaller than this share of the photo is a car in the background of a close-up, not the
@@ -90,6 +92,22 @@ class DamageAssessor:
         self._gate = gate
         self._gate_threshold = gate_threshold
         self._cars = cars
+
+    @classmethod
+    def from_runners(cls, detector: DamageDetector, *, gate_runner: ModelRunner | None, gate_threshold: float,
+                     car_runner: ModelRunner | None, car_threshold: float) -> DamageAssessor:
+        """The service's wiring: the gate and car models behind their runners (None: that gate is off)."""
+
+        async def gate_fn(photos: list[np.ndarray]) -> list[float]:
+            assert gate_runner is not None
+            return await damage_probability(gate_runner, photos)
+
+        async def cars_fn(photos: list[np.ndarray]) -> list[list[Vehicle]]:
+            assert car_runner is not None
+            return await find_vehicles(car_runner, photos, car_threshold)
+
+        return cls(detector, gate=gate_fn if gate_runner else None, gate_threshold=gate_threshold,
+                   cars=cars_fn if car_runner else None)
 
     async def assess(self, photos: list[np.ndarray]) -> list[Assessment]:
         if not photos:

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from services.damage.model_spec import DAMAGE_TYPES, PART_KINDS, SEVERITIES
+
 log = logging.getLogger(__name__)
 
 REPAIR = 0
@@ -51,10 +53,7 @@ REPLACE_THRESHOLD = 0.5  # the old rule's threshold
 GLASS_OR_LAMP = frozenset({"lamp", "windshield"})
 CALIBRATION_FILE = Path(__file__).resolve().parent / "degree_calibration.json"
 
-# Same order as services/damage/model_spec.py (kept here so this module needs no model code).
-_TYPES = ("scratch", "dent", "broken")
-_SEVERITIES = ("minor", "moderate", "severe")
-_PARTS = ("bonnet", "bumper", "trunk", "door", "fender", "lamp", "windshield")
+_TYPES, _SEVERITIES, _PARTS = DAMAGE_TYPES, SEVERITIES, PART_KINDS  # the detector's label order
 FEATURE_NAMES = (
     *(f"logit type {n}" for n in _TYPES),
     *(f"logit severity {n}" for n in _SEVERITIES),

@@ -365,22 +365,6 @@ def extract_vin(rows: list[Row]) -> list[FieldRead]:
     return [FieldRead("vin", cand.value, round(cand.score, 4), char_scores=cand.char_scores)]
 
 
-def drop_seal_text(rows: list[Row]) -> list[Row]:
-    """Rows without the seal's words (kept for callers; extract_labelled drops them per box)."""
-    from dataclasses import replace
-
-    kept = []
-    for row in rows:
-        lines = []
-        for line in row.lines:
-            text, _ = _drop_seal(line.text, line.scores_per_char())
-            if text.strip():
-                lines.append(replace(line, text=text, char_scores=None))
-        if lines:
-            kept.append(Row(tuple(lines)))
-    return kept
-
-
 def extract_fields(image_class: str, rows: list[Row]) -> list[FieldRead]:
     if image_class == "VIN":
         return extract_vin(rows)

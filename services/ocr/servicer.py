@@ -9,6 +9,7 @@ import grpc
 import structlog
 
 from picloss.common.v1 import common_pb2
+from picloss.documents.classes import DOCUMENT_CLASSES
 from picloss.imaging import ImageRejected, decode_image
 from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 from services.ocr.engine import OcrEngine
@@ -16,7 +17,6 @@ from services.ocr.reader import read_document
 
 MODEL_VERSION = "rapidocr-3.10.0/PP-OCRv6-small"
 NO_FIELD = 2001
-DOCUMENT_CLASSES = ("IDCARD_FRONT", "IDCARD_BACK", "DRIVER_LICENSE", "DRIVING_LICENSE", "VIN")
 
 log = structlog.get_logger()
 
@@ -64,9 +64,6 @@ class OcrServicer(ocr_pb2_grpc.OcrServiceServicer):
                                 corrected=f.corrected) for f in result.fields]
         log.info("document read", fileid=request.image.fileid, image_class=image_class, fields=len(fields),
                  detected_class=result.detected_class, rotation=result.rotation, ocr_passes=result.ocr_passes)
-        if result.detected_class is not None:
-            log.info("document class switched by its text", fileid=request.image.fileid, asked=image_class,
-                     final=result.detected_class)
         return ocr_pb2.ReadDocumentResponse(
             fileid=request.image.fileid, fields=fields, result_code=0 if fields else NO_FIELD,
             model_version=MODEL_VERSION, detected_class=class_value(result.detected_class),

@@ -18,6 +18,7 @@ import structlog
 from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
+from picloss.documents.classes import DOCUMENT_CLASSES
 from picloss.documents.crosscheck import cross_check
 from picloss.documents.model import DocumentRead, FieldRead
 from picloss.imaging import ImageRejected, validate_image
@@ -27,7 +28,7 @@ from picloss.protocol.codes import FileCode, ImageClass
 from services.orchestrator import routing
 from services.orchestrator.clients import ModelCallFailed, ModelClients
 from services.orchestrator.fetch import FetchFailed, PhotoFetcher
-from services.orchestrator.routing import CAR_PHOTO_CLASSES, DOCUMENT_CLASSES
+from services.orchestrator.routing import CAR_PHOTO_CLASSES
 
 log = structlog.get_logger()
 

@@ -18,11 +18,10 @@ from collections.abc import Iterable
 
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
+from picloss.documents.classes import DOCUMENT_CLASSES  # names; ImageClass is a StrEnum
 from picloss.ocr.v1 import ocr_pb2
 from picloss.protocol.codes import FileCode, ImageClass
 
-DOCUMENT_CLASSES = frozenset({ImageClass.IDCARD_FRONT, ImageClass.IDCARD_BACK, ImageClass.DRIVER_LICENSE,
-                              ImageClass.DRIVING_LICENSE, ImageClass.VIN})
 CAR_PHOTO_CLASSES = frozenset({ImageClass.DAMAGE, ImageClass.OTHER})
 # A DAMAGE or OTHER photo is read by the OCR as well when the classifier gives a document class at least this
 # probability (or when no vehicle and no damaged part is seen on it): a document misread as a car photo costs a
@@ -63,9 +62,7 @@ def needs_text_check(classified: ImageClass, doc_score: float, damages: damage_p
 
 def text_document(document: ocr_pb2.ReadDocumentResponse | None) -> ImageClass | None:
     """The document class the text names, when the OCR also read at least one field of it."""
-    if document is None or document.result_code != FileCode.OK or not document.fields:
-        return None
-    if not document.text_class:
+    if document is None or not document.fields or not document.text_class:
         return None
     name = common_pb2.ImageClass.Name(document.text_class).removeprefix("IMAGE_CLASS_")
     klass = ImageClass(name)

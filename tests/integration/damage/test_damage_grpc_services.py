@@ -195,19 +195,12 @@ async def test_detect_with_both_gates_reports_vehicles_and_the_gate_verdict() ->
     """The service as __main__ wires it: the real damage gate and car gate around the detector (issue 11)."""
     from services.damage import gate, vehicles
 
-    gate_runner = OnnxRunner(gate.GATE_SPEC, threads=1)
-    car_runner = OnnxRunner(vehicles.CAR_DETECTOR, threads=1)
-
-    async def gate_fn(photos: list[np.ndarray]) -> list[float]:
-        return await gate.damage_probability(gate_runner, photos)
-
-    async def cars_fn(photos: list[np.ndarray]) -> list[list[vehicles.Vehicle]]:
-        return await vehicles.find_vehicles(car_runner, photos)
-
     detector = DamageDetector(OnnxRunner(DAMAGE_DETECTOR, threads=1), score_threshold=0.0)
+    assessor = DamageAssessor.from_runners(
+        detector, gate_runner=OnnxRunner(gate.GATE_SPEC, threads=1), gate_threshold=gate.DAMAGE_THRESHOLD,
+        car_runner=OnnxRunner(vehicles.CAR_DETECTOR, threads=1), car_threshold=vehicles.DEFAULT_SCORE_THRESHOLD)
     server = grpc.aio.server()
-    servicer = DamageServicer(DamageAssessor(detector, gate=gate_fn, gate_threshold=gate.DAMAGE_THRESHOLD,
-                                             cars=cars_fn), "damage_detector/1+damage_gate/1+car_detector/1")
+    servicer = DamageServicer(assessor, "damage_detector/1+damage_gate/1+car_detector/1")
     damage_pb2_grpc.add_DamageServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
