@@ -1,5 +1,6 @@
 """`make demo`: start the whole stack on 127.0.0.1, submit a SINGLE and a BATCH request for sample photos
-(or the user's own with --photos DIR), receive both signed callbacks, print them readably, stop the stack.
+(or the user's own with --photos DIR), receive both signed callbacks, print them readably, write the
+reviewer's HTML report of each (printing `report: PATH.html`), stop the stack.
 
 Sample photos: fake documents rendered by training/documents (ID card front and back, driver licence,
 vehicle licence, VIN plate; invented contents, never real documents) and, when ../shared/datasets is
@@ -24,6 +25,8 @@ from picloss.devstack.photos import PhotoServer, drawn_car_jpeg
 from picloss.devstack.receiver import CallbackReceiver
 from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
 from picloss.protocol.components import component_name
+from picloss.report import write_report
+from picloss.sdk.results import parse_callback, parse_query
 
 DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "images" / "val"
 
@@ -84,6 +87,21 @@ def describe(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+async def write_demo_report(client: PiclossClient, raw: bytes, photos: dict[str, bytes], out: Path) -> Path:
+    """The reviewer's HTML report of one claim, with its photos and its delivery attempts (issue 12)."""
+    callback = parse_callback(raw)
+    query = None
+    for _ in range(50):  # the dispatcher records the delivery just after the receiver's answer
+        reply = await client.query(accept_seqno=callback.accept_seqno)
+        if reply.body.get("result_code") == "SUCCESS":
+            query = parse_query(reply.body)
+            if query.state in ("DELIVERED", "DELIVERY_FAILED"):
+                break
+        await asyncio.sleep(0.2)
+    by_id = {f.file.fileid: photos[f.file.name] for f in callback.all_files() if f.file.name in photos}
+    return write_report(callback, out, photos=by_id, query=query)
+
+
 async def run(photos_dir: Path | None, run_dir: Path) -> int:
     photos = user_photos(photos_dir) if photos_dir else sample_photos()
     stack = Stack(StackSettings.ephemeral(run_dir))
@@ -114,6 +132,8 @@ async def run(photos_dir: Path | None, run_dir: Path) -> int:
                 print(f"callback after {time.monotonic() - started:.1f}s, signature "
                       f"{'verified' if callback.signature_ok else 'WRONG'}; full body in {out}")
                 print(describe(callback.body))
+                report = await write_demo_report(client, callback.raw, photos, run_dir / f"report-{model.lower()}.html")
+                print(f"report: {report}", flush=True)
         await server.stop()
         await receiver.stop()
         return 0

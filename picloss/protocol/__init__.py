@@ -1,54 +1,54 @@
 """The wire protocol (PROTOCOL.md): codes, signing, keys, messages, validation, JSON, schemas.
 
 Import from the submodules (`picloss.protocol.validation`, ...); the most used names are
-re-exported here. `schemas` is not imported eagerly (it needs jsonschema, a dev dependency).
+re-exported here, lazily (PEP 562): `import picloss.protocol.signing` must not pull in the
+validated messages and their protobuf code, so that the client SDK (`picloss.sdk`, the `client`
+extra) signs with these very modules without the server's dependencies. `schemas` needs
+jsonschema, a dev dependency.
 """
 
-from picloss.protocol.codes import (
-    HTTP_STATUS,
-    CallbackCode,
-    FileCode,
-    ImageClass,
-    ProtocolError,
-    RequestState,
-    ResultCode,
-)
-from picloss.protocol.json import dumps
-from picloss.protocol.keys import KeyStore, KeyStoreError
-from picloss.protocol.messages import FileDesc, LossRequest, QueryRequest
-from picloss.protocol.signing import new_nonce, sign, verify
-from picloss.protocol.validation import (
-    Limits,
-    check_body_size,
-    check_timestamp,
-    parse_body,
-    validate_identity,
-    validate_loss_request,
-    validate_query_request,
-)
+from __future__ import annotations
 
-__all__ = [
-    "HTTP_STATUS",
-    "CallbackCode",
-    "FileCode",
-    "FileDesc",
-    "ImageClass",
-    "KeyStore",
-    "KeyStoreError",
-    "Limits",
-    "LossRequest",
-    "ProtocolError",
-    "QueryRequest",
-    "RequestState",
-    "ResultCode",
-    "check_body_size",
-    "check_timestamp",
-    "dumps",
-    "new_nonce",
-    "parse_body",
-    "sign",
-    "validate_identity",
-    "validate_loss_request",
-    "validate_query_request",
-    "verify",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "HTTP_STATUS": "codes",
+    "CallbackCode": "codes",
+    "FileCode": "codes",
+    "ImageClass": "codes",
+    "ProtocolError": "codes",
+    "RequestState": "codes",
+    "ResultCode": "codes",
+    "dumps": "json",
+    "KeyStore": "keys",
+    "KeyStoreError": "keys",
+    "FileDesc": "messages",
+    "LossRequest": "messages",
+    "QueryRequest": "messages",
+    "new_nonce": "signing",
+    "sign": "signing",
+    "verify": "signing",
+    "Limits": "validation",
+    "check_body_size": "validation",
+    "check_timestamp": "validation",
+    "parse_body": "validation",
+    "validate_identity": "validation",
+    "validate_loss_request": "validation",
+    "validate_query_request": "validation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'picloss.protocol' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"picloss.protocol.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
