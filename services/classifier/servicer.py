@@ -51,11 +51,11 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
                 log.warning("undecodable image", fileid=image.fileid)
                 results.append(classifier_pb2.Classification(fileid=image.fileid))
                 continue
-            results.append(_to_proto(image.fileid, next(predictions)))
+            results.append(to_proto(image.fileid, next(predictions)))
         return classifier_pb2.ClassifyResponse(results=results, model_version=MODEL_VERSION)
 
 
-def _to_proto(fileid: str, p: Prediction) -> classifier_pb2.Classification:
+def to_proto(fileid: str, p: Prediction) -> classifier_pb2.Classification:
     return classifier_pb2.Classification(
         fileid=fileid, image_class=_class_value(p.image_class), score=p.score,
         scores=[classifier_pb2.ClassScore(image_class=_class_value(c), score=s) for c, s in p.scores])

@@ -1,7 +1,8 @@
 """Field extraction per document type from rows of OCR boxes, without a fixed layout.
 
 Labels are recognised by POSITION (issue 10): at the start of an OCR box, as their own box, after a
-closed value that ends inside a box (性别男民族汉), or, for labels of four characters or more that never
+gap inside a box (the OCR's space; exact labels only: 于涛嘉 性别 Sex 女), after a closed value that ends
+inside a box (性别男民族汉), or, for labels of four characters or more that never
 occur in a value (号牌号码, 车辆识别代号…), anywhere in a box. A two-character label found inside a
 value (民族 in 民族大道) is text, not a label. Labels at a box start are matched with tolerance to OCR
 errors (便用性质 → 使用性质), and only when what follows could be the field's value. English sub-labels
@@ -35,6 +36,7 @@ from services.ocr.labels import (
     english_labels,
     match_chinese_at_start,
     match_english,
+    norm_english,
 )
 from services.ocr.layout import Row
 
@@ -47,7 +49,8 @@ NO_SPACE_FIELDS = frozenset({
 SEAL_TEXT = re.compile(
     r"(?:[\u4e00-\u9fff]{2,4}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,4}市)?公安(?:厅|局)"
     r"(?:交通(?:警察|管理)?|交警)?(?:总队|支队|大队|局)?(?:车辆管理所)?"
-    r"|[\u4e00-\u9fff]{0,4}?(?:交通警察|交警)(?:总队|支队|大队)(?:车辆管理所)?|车辆管理所|车管所")
+    r"|[\u4e00-\u9fff]{0,4}?(?:交通警察|交警)(?:总队|支队|大队)(?:车辆管理所)?|车辆管理所|车管所"
+    r"|公安交通?管理?(?:局|所|部门)?")  # 公安交管: the seal's words read in part
 _SYMBOL = re.compile(r"[^\w\u4e00-\u9fff]")
 _EDGE_SYMBOLS = re.compile(r"^[^\w\u4e00-\u9fff]+|[^\w\u4e00-\u9fff]+$")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -120,15 +123,17 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
             segments.append(current)
         current = Segment(name, [], line.score, x_left + width * at / max(1, len(text)), english)
 
-    i, box_start = 0, True
+    i, box_start, after_gap = 0, True, False
     while i < len(text):
-        if box_start:
-            box_start = False
+        if box_start or after_gap:
             j = i
             while j < len(text) and _SYMBOL.match(text[j]):
                 j += 1
             rest = text[j:]
             hit = match_chinese_at_start(rest, cn, own_box=len(rest.strip()) == len(rest) <= 2 and i == 0)
+            if hit is not None and not box_start and hit.distance > 0:
+                hit = None  # after a gap inside a box only the exact label counts
+            box_start = after_gap = False
             if hit is not None and _value_may_follow(hit.field, rest[hit.end:]):
                 start(hit.field, j)
                 i = j + hit.end
@@ -138,18 +143,16 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
             start(cn[long_hit], i)
             i += len(long_hit)
             continue
-        if _LATIN.match(text[i]) and (i == 0 or not _LATIN.match(text[i - 1])):
-            run = ENGLISH_RUN.match(text, i)
-            if run is not None:
-                own = match_english(run.group(), en_own)
-                if own is not None:
-                    start(own, i, english=True)
-                    i = run.end()
-                    continue
-                if match_english(run.group(), en_all) is not None:
-                    i = run.end()  # another document's label text: dropped
-                    continue
+        label_end = _english_label_at(text, i, en_own, en_all)
+        if label_end is not None:
+            own_field, end = label_end
+            if own_field is not None:
+                start(own_field, i, english=True)
+            i = end  # another document's label text (own_field None): dropped
+            continue
         current.chars.append((text[i], scores[i]))
+        # A gap in the print (the OCR's space) inside one box is a label position too: 于涛嘉 性别 Sex 女.
+        after_gap = text[i].isspace()
         i += 1
         if current.field in CLOSED_VALUES and i < len(text):
             value = _EDGE_SYMBOLS.sub("", current.text.strip())
@@ -160,6 +163,51 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
     if current.chars or current.field is not None:
         segments.append(current)
     return segments
+
+
+def _english_label_at(text: str, i: int, own: dict[str, str], every: dict[str, str]) -> tuple[str | None, int] | None:
+    """An English sub-label starting at i: (its field if it is one of this document's, else None; its end).
+
+    The Latin run may go on into the value (Engine No. YBF3SU78F, VIN LSGA80…): the run and then its prefixes
+    ending at a space or after a dot are tried, longest first. A run may start with 0 or 1 read for O or I
+    (0wmer) when a letter follows."""
+    if i > 0 and _LATIN.match(text[i - 1]):
+        return None
+    lead = 0
+    if text[i] in "01" and i + 1 < len(text) and _LATIN.match(text[i + 1]) and not (i > 0 and text[i - 1].isdigit()):
+        lead = 1
+    elif not _LATIN.match(text[i]):
+        return None
+    run = ENGLISH_RUN.match(text, i + lead)
+    if run is None:
+        return None
+    ends = [run.end()] + [k for k in range(run.end() - 1, i + lead, -1)
+                          if text[k] == " " or (text[k - 1] in ".:：" and text[k] != " ")]
+    for k, end in enumerate(ends):
+        piece = text[i:end].rstrip()
+        if k == 0:  # the whole run: OCR slips tolerated
+            found = match_english(piece, own)
+            if found is not None:
+                return found, end
+            if match_english(piece, every) is not None:
+                return None, end
+            continue
+        # a prefix of the run must be a label exactly (else "Driving License of the People's…" is 证号)
+        norm = norm_english(piece)
+        if norm in _normalised(own):
+            return _normalised(own)[norm], end
+        if norm in _normalised(every):
+            return None, end
+    return None
+
+
+_NORMALISED: dict[int, dict[str, str]] = {}
+
+
+def _normalised(labels: dict[str, str]) -> dict[str, str]:
+    if id(labels) not in _NORMALISED:
+        _NORMALISED[id(labels)] = {norm_english(label): name for label, name in labels.items()}
+    return _NORMALISED[id(labels)]
 
 
 def _row_y(row: Row) -> tuple[float, float]:
@@ -391,18 +439,30 @@ MIN_EVIDENCE = 2
 MIN_EVIDENCE_OVER_VIN = 3  # a VIN plate prints 车辆识别代号 too: a licence needs more to win over it
 
 
-def decide_class(rows: list[Row], asked: str) -> str:
-    """The class the text supports: the asked one unless another document's labels/title outweigh it."""
-    scores = class_scores(rows)
+def decide_class(rows: list[Row], asked: str, scores: dict[str, int] | None = None) -> str:
+    """The class the text supports: the asked one unless another document's labels/title outweigh it
+    (`scores`: `class_scores(rows)` when the caller has it already)."""
+    scores = class_scores(rows) if scores is None else scores
     best = max(scores, key=lambda c: (scores[c], c == asked))
     own = scores.get(asked, 0)
     if own >= scores[best] and own >= MIN_EVIDENCE:
         return asked
     if scores[best] > own and scores[best] >= (MIN_EVIDENCE_OVER_VIN if asked == "VIN" else MIN_EVIDENCE):
         return best
-    if asked != "VIN" and own == 0 and extract_vin(rows):
-        return "VIN"  # no label of the asked document at all, and a VIN that validates
+    if asked != "VIN" and own - _shared_with_vin_plate(rows, asked) <= 0 and extract_vin(rows):
+        return "VIN"  # no label of the asked document (but those a VIN plate prints too), and a VIN that validates
     return asked
+
+
+# A VIN plate prints 车辆识别代号 above its VIN, as a 行驶证 does: that label alone is no evidence of a 行驶证.
+VIN_PLATE_LABELS = ("车辆识别代号", "车辆识别代码")
+
+
+def _shared_with_vin_plate(rows: list[Row], asked: str) -> int:
+    if asked != "DRIVING_LICENSE":
+        return 0
+    text = "".join(row.text for row in rows).replace(" ", "")
+    return int(any(label in text for label in VIN_PLATE_LABELS))
 
 
 def detect_class(rows: list[Row]) -> str | None:

@@ -102,7 +102,7 @@ def match_chinese_at_start(text: str, labels: dict[str, str], own_box: bool = Fa
     return best
 
 
-def _norm_english(text: str) -> str:
+def norm_english(text: str) -> str:
     return re.sub(r"[^A-Z]", "", text.upper().replace("0", "O").replace("1", "I")).replace("RN", "M")
 
 
@@ -121,7 +121,7 @@ def _targets(labels: dict[str, str]) -> list[tuple[str, str, int]]:
     key = id(labels)
     if key not in _TARGETS:
         _TARGETS[key] = [(t, f, english_tolerance(t)) for t, f in
-                         ((_norm_english(label), field) for label, field in labels.items())]
+                         ((norm_english(label), field) for label, field in labels.items())]
     return _TARGETS[key]
 
 
@@ -140,7 +140,7 @@ def match_english(run: str, labels: dict[str, str]) -> str | None:
     """The field whose English label the Latin run is (case, spaces, dots and OCR slips ignored), also a
     run of two glued labels (SexNationality); None when it is not a label. `labels` must be one of the
     cached dicts of this module (results are memoised per dict)."""
-    norm = _norm_english(run)
+    norm = norm_english(run)
     if len(norm) < 3 or len(norm) > 32:
         return None
     key = (id(labels), norm)

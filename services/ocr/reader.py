@@ -3,7 +3,8 @@
 The photo is OCRed once; the class is then decided from the text (labels and titles at label positions,
 `decide_class`) and the fields are extracted AND validated with that final class, so a 行驶证 sent as an
 ID card gets 行驶证 fields, never ID-card fields. Only when a pass yields no validated field is the photo
-tried rotated (90/270° when most text boxes stand upright, else 180°): ordinary photos pay nothing.
+tried rotated (90/270° when most text boxes stand upright, else 180°), and a photo whose text runs vertically is
+tried at 90/270° whatever it yielded: ordinary photos pay nothing.
 """
 
 from __future__ import annotations
@@ -52,13 +53,24 @@ def rotate(rgb: np.ndarray, degrees: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k=degrees // 90))
 
 
-def fields_for(rows: list[Row], asked: str) -> tuple[str, list[FieldRead]]:
-    """(final class, validated fields) of one pass. A VIN that fails validation is no VIN: dropped."""
-    final = decide_class(rows, asked)
+@dataclass(frozen=True)
+class Pass:
+    """One OCR pass: its rows, the evidence per class, the final class and its validated fields."""
+
+    rows: list[Row]
+    scores: dict[str, int]
+    final: str
+    fields: list[FieldRead]
+
+
+def fields_for(rows: list[Row], asked: str) -> Pass:
+    """The final class and validated fields of one pass. A VIN that fails validation is no VIN: dropped."""
+    scores = class_scores(rows)
+    final = decide_class(rows, asked, scores)
     fields = validate_fields(extract_fields(final, rows))
     if final == "VIN":
         fields = [f for f in fields if f.name not in VIN_FIELD_NAMES or f.validated]
-    return final, fields
+    return Pass(rows, scores, final, fields)
 
 
 def _upright_boxes(rows: list[Row]) -> bool:
@@ -79,21 +91,21 @@ def read_document(engine: OcrEngine, rgb: np.ndarray, image_class: str,
     image = shrink(rgb)
     if red_for_driving and image_class in LICENCES:
         image = red_channel(image)
-    rows = group_rows(engine.read(image))
-    final, fields = fields_for(rows, image_class)
-    kept_rows = rows
+    best = fields_for(group_rows(engine.read(image)), image_class)
     rotation, passes = 0, 1
-    # Nothing validated (no field, or only garbage that fails its rules): the photo may be turned. No text
-    # at all: turning cannot help.
-    if not any(f.validated for f in fields) and rows:
-        for degrees in ((90, 270) if _upright_boxes(rows) else (180,)):
-            turned_rows = group_rows(engine.read(rotate(image, degrees)))
+    # The photo may be turned when nothing validated (no field, or only garbage that fails its rules), or when
+    # most text boxes stand upright (the text runs vertically: a document on its side, of which a few long
+    # numbers may still read, e.g. the VIN of a 行驶证 without any of its labels). No text: turning cannot help.
+    on_its_side = _upright_boxes(best.rows)
+    if best.rows and (on_its_side or not any(f.validated for f in best.fields)):
+        for degrees in ((90, 270) if on_its_side else (180,)):
+            turned = fields_for(group_rows(engine.read(rotate(image, degrees))), image_class)
             passes += 1
-            turned_final, turned = fields_for(turned_rows, image_class)
-            if _quality(turned) > _quality(fields):
-                final, fields, rotation, kept_rows = turned_final, turned, degrees, turned_rows
-            if any(f.validated for f in fields):
+            if _quality(turned.fields) > _quality(best.fields):
+                best, rotation = turned, degrees
+            if any(f.validated for f in turned.fields) and best is turned:
                 break
-    named = class_scores(kept_rows).get(final, 0) >= MIN_EVIDENCE or (final == "VIN" and bool(fields))
+    final, fields = best.final, best.fields
+    named = best.scores.get(final, 0) >= MIN_EVIDENCE or (final == "VIN" and bool(fields))
     return DocumentResult(fields, final if final != image_class else None, rotation, passes,
                           final if named else None)

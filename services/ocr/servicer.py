@@ -13,7 +13,7 @@ from picloss.documents.classes import DOCUMENT_CLASSES
 from picloss.imaging import ImageRejected, decode_image
 from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 from services.ocr.engine import OcrEngine
-from services.ocr.reader import read_document
+from services.ocr.reader import DocumentResult, read_document
 
 MODEL_VERSION = "rapidocr-3.10.0/PP-OCRv6-small"
 NO_FIELD = 2001
@@ -60,11 +60,16 @@ class OcrServicer(ocr_pb2_grpc.OcrServiceServicer):
             result = await asyncio.to_thread(read_document, engine, decoded.rgb, image_class, self._red)
         finally:
             self._free.put_nowait(engine)
-        fields = [ocr_pb2.Field(name=f.name, value=f.value, confidence=f.confidence, validated=f.validated,
-                                corrected=f.corrected) for f in result.fields]
-        log.info("document read", fileid=request.image.fileid, image_class=image_class, fields=len(fields),
+        log.info("document read", fileid=request.image.fileid, image_class=image_class, fields=len(result.fields),
                  detected_class=result.detected_class, rotation=result.rotation, ocr_passes=result.ocr_passes)
-        return ocr_pb2.ReadDocumentResponse(
-            fileid=request.image.fileid, fields=fields, result_code=0 if fields else NO_FIELD,
-            model_version=MODEL_VERSION, detected_class=class_value(result.detected_class),
-            text_class=class_value(result.text_class))
+        return to_response(request.image.fileid, result)
+
+
+def to_response(fileid: str, result: DocumentResult) -> ocr_pb2.ReadDocumentResponse:
+    """The wire form of one read (also used by the evaluation's in-process pipeline)."""
+    fields = [ocr_pb2.Field(name=f.name, value=f.value, confidence=f.confidence, validated=f.validated,
+                            corrected=f.corrected) for f in result.fields]
+    return ocr_pb2.ReadDocumentResponse(
+        fileid=fileid, fields=fields, result_code=0 if fields else NO_FIELD,
+        model_version=MODEL_VERSION, detected_class=class_value(result.detected_class),
+        text_class=class_value(result.text_class))

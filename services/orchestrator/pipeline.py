@@ -261,7 +261,7 @@ class Pipeline:
                     f.damages, f.code = None, FileCode.OK  # an OTHER photo has no typed result
         for f in vehicle_check:
             found = vehicles.get(f.idx)
-            if routing.vehicle_seen(found):
+            if routing.car_evidence(found):  # a vehicle, or damage past the photo-level gate (a close-up)
                 assert found is not None
                 f.document, f.damages = None, found
                 f.code = FileCode.OK if len(found.damages) else FileCode.NO_DAMAGE

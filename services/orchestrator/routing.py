@@ -54,9 +54,14 @@ def car_evidence(damages: damage_pb2.ImageDamages | None) -> bool:
 
 
 def needs_text_check(classified: ImageClass, doc_score: float, damages: damage_pb2.ImageDamages | None) -> bool:
-    """A car-photo-classed photo is OCRed when the classifier hesitates or nothing car-like is seen on it."""
+    """A car-photo-classed photo is OCRed when the classifier hesitates or nothing car-like is seen on it.
+
+    An OTHER photo is always read: the classifier itself says it is no car photo, so damage found on it by the
+    damage gate alone (a document scan's print passes for scratches) must not make it a DAMAGE photo unread."""
     if classified not in CAR_PHOTO_CLASSES:
         return False
+    if classified is ImageClass.OTHER:
+        return True
     return doc_score >= TEXT_CHECK_SCORE or not car_evidence(damages)
 
 

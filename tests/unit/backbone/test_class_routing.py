@@ -167,6 +167,17 @@ async def test_unread_vin_without_a_vehicle_stays_a_vin_with_2001() -> None:
     assert body["vin_infos"][0]["result_code"] == FileCode.NO_FIELD and "single_loss" not in body
 
 
+async def test_unread_vin_close_up_with_damage_past_the_gate_becomes_damage() -> None:
+    files, _, body = await run({"http://x/panel-as-vin": Photo(VIN, {VIN: 0.6, DAMAGE: 0.4}, damages=1, gate=True)})
+    assert files[0].image_class is DAMAGE and files[0].code == FileCode.OK
+    assert "vin_infos" not in body and len(body["single_loss"]) == 1
+
+
+async def test_unread_vin_with_damage_below_the_gate_stays_a_vin() -> None:
+    files, _, body = await run({"http://x/dirty-vin": Photo(VIN, {VIN: 0.6, DAMAGE: 0.4}, damages=1, gate=False)})
+    assert files[0].image_class is VIN and files[0].code == FileCode.NO_FIELD and "single_loss" not in body
+
+
 async def test_other_photo_with_a_vehicle_is_a_damage_photo() -> None:
     files, _, body = await run({"http://x/street": Photo(OTHER, {OTHER: 0.7, DAMAGE: 0.3}, vehicle=True)})
     assert files[0].image_class is DAMAGE and files[0].code == FileCode.NO_DAMAGE

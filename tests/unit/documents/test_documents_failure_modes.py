@@ -219,3 +219,53 @@ def test_checksum_valid_number_without_its_label_is_claimed_once() -> None:
 def test_long_letter_runs_of_real_vins_are_plausible() -> None:
     assert plausible_vin("LHGNFLMPXFA577057")  # 8 letters, X check digit, year and plant letters
     assert check_vin("LHGNFLMPXFA577057").checksum
+
+
+def test_document_on_its_side_is_turned_although_one_number_read() -> None:
+    """A 行驶证 turned 90°: its long VIN still reads on the photo as sent, none of its short labels do. The
+    vertical text makes the photo be read turned too; the turned read (every label) wins over the lone VIN."""
+    on_its_side = [_line("丁", 40, 40 + 60 * i, 30, h=200) for i in range(4)] + [_line(CN_VIN, 300, 40, 40, h=600)]
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[0, 0] = 255
+    photo[0, -1] = 90
+    engine = FakeEngine(on_its_side, {90: DRIVING_LINES})
+    result = read_document(engine, photo, "DRIVING_LICENSE")  # type: ignore[arg-type]
+    assert result.rotation == 90 and result.detected_class is None and engine.calls == 2
+    assert {f.name for f in result.fields} >= {"号牌号码", "车辆识别代号", "发动机号码"}
+
+
+def test_vin_plate_sent_as_vehicle_licence_is_a_vin() -> None:
+    """A VIN plate prints 车辆识别代号 too: with no other 行驶证 label or title, the photo is a VIN."""
+    plate = [_line("某某汽车有限公司", 40, 30, 300), _line("整车型号 A1234", 40, 90, 240),
+             _line("车辆识别代号", 40, 200, 180), _line(CN_VIN, 40, 250, 420)]
+    fields, detected = _read(plate, "DRIVING_LICENSE")
+    assert detected == "VIN" and fields["vin"].value == CN_VIN
+    # a 行驶证 with one more of its labels stays a 行驶证
+    fields, detected = _read([*plate, _line("号牌号码", 40, 320, 120), _line("京A12345", 200, 320, 160)],
+                             "DRIVING_LICENSE")
+    assert detected is None and fields["车辆识别代号"].value == CN_VIN
+
+
+def test_label_after_a_gap_inside_a_box_starts_its_field() -> None:
+    """The detector merged the name with the next label (于涛嘉 性别 Sex 女): the OCR's space is a label position."""
+    lines = [_line("中华人民共和国机动车驾驶证", 100, 20, 500), _line("姓名 Name", 40, 80, 120),
+             _line("于涛嘉 性别 Sex 女 国籍 Nationality", 180, 80, 400), _line("中国", 600, 80, 60)]
+    assert _fields("DRIVER_LICENSE", lines) == {"姓名": "于涛嘉", "性别": "女", "国籍": "中国"}
+    # a two-character label word inside a value without a gap is still text
+    assert _fields("DRIVER_LICENSE", [_line("住址 福建省泉州市性别街217号", 40, 80, 400)]) == {
+        "住址": "福建省泉州市性别街217号"}
+
+
+def test_english_label_running_into_its_value_is_cut_off() -> None:
+    """The Latin run goes on into the value (Engine No. YBF3SU78F) or starts with 0 read for O (0wmer)."""
+    lines = [_line("中华人民共和国机动车行驶证", 100, 20, 500), _line("所有人 0wmer", 40, 80, 150),
+             _line("王华国", 200, 80, 100), _line("车辆识别代号 VIN LSGA80NH3V3905466", 40, 140, 500),
+             _line("发动机号码 Engine No. YBF3SU78F", 40, 200, 400)]
+    fields = _fields("DRIVING_LICENSE", lines)
+    assert fields["发动机号码"] == "YBF3SU78F" and fields["所有人"] == "王华国"
+    assert fields["车辆识别代号"] == "LSGA80NH3V3905466"
+
+
+def test_part_of_the_seal_glued_to_a_class_is_cut_off() -> None:
+    lines = [_line("中华人民共和国机动车驾驶证", 100, 20, 500), _line("准驾车型 C1E公安交管", 40, 80, 300)]
+    assert _fields("DRIVER_LICENSE", lines)["准驾车型"] == "C1E"

@@ -1,0 +1,131 @@
+"""The orchestrator's own routing on evaluation photos.
+
+`services.orchestrator.pipeline.Pipeline` runs unchanged (download stage, classification, OCR | damage, the second
+opinions of `services/orchestrator/routing.py`, class switches); only its model clients are replaced by
+`InProcessServices`, which call the same code the gRPC servicers call (classifier `classify`, OCR `read_document`,
+damage `DamageAssessor` with the car detector and damage gate at the service's default settings). So the
+evaluation's "pipeline" class is the class the service would report, not a re-implementation of its rules.
+
+The photos are already decoded (arrays): the fake fetcher hands the pipeline a JPEG only so that its download stage
+can check the image; the services read the array of the photo the RPC names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from picloss.classifier.v1 import classifier_pb2
+from picloss.common.v1 import common_pb2
+from picloss.damage.v1 import damage_pb2
+from picloss.inference import ModelRunner, OnnxRunner
+from picloss.ocr.v1 import ocr_pb2
+from services.classifier.classify import classify
+from services.classifier.servicer import to_proto as classification_to_proto
+from services.ocr.engine import OcrEngine
+from services.ocr.reader import DocumentResult, read_document
+from services.ocr.servicer import class_name, to_response
+from services.orchestrator.fetch import Fetched
+from services.orchestrator.pipeline import FileWork, Pipeline
+
+
+@dataclass
+class Read:
+    result: DocumentResult
+    response: ocr_pb2.ReadDocumentResponse
+    seconds: float
+
+
+@dataclass
+class InProcessServices:
+    """The orchestrator's `ModelClients` interface over in-process models; reads are cached per (photo, class)."""
+
+    classifier: ModelRunner
+    engine: OcrEngine
+    assessor: object | None  # services.damage.assess.DamageAssessor; None: no damage service (car photos fail)
+    photos: dict[str, np.ndarray] = field(default_factory=dict)  # RPC fileid -> photo
+    reads: dict[tuple[str, str], Read] = field(default_factory=dict)
+    detect_calls: int = 0
+
+    def load(self, photos: list[np.ndarray]) -> None:
+        self.photos = {str(i): rgb for i, rgb in enumerate(photos)}
+        self.reads = {}
+
+    def read(self, fileid: str, image_class: str) -> Read:
+        key = (fileid, image_class)
+        if key not in self.reads:
+            t0 = time.perf_counter()
+            result = read_document(self.engine, self.photos[fileid], image_class)
+            self.reads[key] = Read(result, to_response(fileid, result), time.perf_counter() - t0)
+        return self.reads[key]
+
+    async def classify(self, images: list[common_pb2.Image]) -> classifier_pb2.ClassifyResponse:
+        preds = await classify(self.classifier, [self.photos[i.fileid] for i in images])
+        return classifier_pb2.ClassifyResponse(
+            results=[classification_to_proto(i.fileid, p) for i, p in zip(images, preds, strict=True)])
+
+    async def read_document(self, image: common_pb2.Image, image_class: int) -> ocr_pb2.ReadDocumentResponse:
+        return self.read(image.fileid, class_name(image_class)).response
+
+    async def detect(self, images: list[common_pb2.Image]) -> damage_pb2.DetectResponse:
+        from services.orchestrator.clients import ModelCallFailed
+
+        if self.assessor is None:
+            raise ModelCallFailed("damage", "UNAVAILABLE", "no damage models in this evaluation")
+        from services.damage.servicer import result_to_proto
+
+        self.detect_calls += len(images)
+        assessments = await self.assessor.assess([self.photos[i.fileid] for i in images])  # type: ignore[attr-defined]
+        return damage_pb2.DetectResponse(results=[
+            result_to_proto(i.fileid, a, damage_pb2.PhotoFeatures()) for i, a in zip(images, assessments, strict=True)])
+
+    async def aggregate(self, request: object) -> object:
+        raise NotImplementedError("SINGLE mode only")
+
+
+def damage_assessor(models_dir: Path, threads: int) -> object:
+    """The damage service's wiring at its default settings (DamageConfig with an empty environment)."""
+    from services.damage import gate, vehicles
+    from services.damage.assess import DamageAssessor
+    from services.damage.config import DamageConfig
+    from services.damage.detector import DamageDetector
+    from services.damage.model_spec import DAMAGE_DETECTOR
+
+    config = DamageConfig.from_env({})
+
+    def runner(spec):  # type: ignore[no-untyped-def]
+        return OnnxRunner(spec, models_dir, threads=threads)
+
+    return DamageAssessor.from_runners(
+        DamageDetector(runner(DAMAGE_DETECTOR), config.score_threshold),
+        gate_runner=runner(gate.GATE_SPEC) if config.damage_gate else None,
+        gate_threshold=config.damage_gate_threshold,
+        car_runner=runner(vehicles.CAR_DETECTOR) if config.car_gate else None,
+        car_threshold=config.car_score_threshold)
+
+
+class _Fetcher:
+    def __init__(self, photos: list[np.ndarray]) -> None:
+        self._photos = photos
+
+    async def fetch(self, url: str) -> Fetched:
+        buf = io.BytesIO()
+        Image.fromarray(self._photos[int(url.rsplit("/", 1)[1])]).save(buf, "JPEG", quality=90)
+        data = buf.getvalue()
+        return Fetched(data, hashlib.md5(data).hexdigest())
+
+
+async def run_pipeline(services: InProcessServices, photos: list[np.ndarray]) -> list[FileWork]:
+    """One SINGLE request of these photos through the orchestrator's Pipeline; the files carry the final
+    `image_class`, the classifier's own `classified`, the document read and the damages."""
+    files = [FileWork(idx=i, fileid=f"f{i}", fileurl=f"mem://photo/{i}", md5_given=None) for i in range(len(photos))]
+    pipeline = Pipeline(clients=services, fetcher=_Fetcher(photos), max_pixels=60_000_000,  # type: ignore[arg-type]
+                        fetch_concurrency=4, damage_batch=8)
+    outcome = await pipeline.run("eval", "SINGLE", files)
+    return outcome.files
