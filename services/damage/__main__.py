@@ -11,7 +11,7 @@ from picloss.grpcserver import serve
 from picloss.inference import ModelRunner, ModelSpec, make_runner
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
-from services.damage import gate, vehicles
+from services.damage import gate, pose, vehicles
 from services.damage.assess import DamageAssessor
 from services.damage.config import DamageConfig
 from services.damage.detector import DamageDetector
@@ -30,11 +30,13 @@ async def main() -> None:
     runner = runner_for(DAMAGE_DETECTOR)
     gate_runner = runner_for(gate.GATE_SPEC) if config.damage_gate else None
     car_runner = runner_for(vehicles.CAR_DETECTOR) if config.car_gate else None
-    runners = [r for r in (runner, gate_runner, car_runner) if r is not None]
+    view_runner = runner_for(pose.VIEW_SPEC) if config.view_model and config.car_gate else None
+    runners = [r for r in (runner, gate_runner, car_runner, view_runner) if r is not None]
 
     assessor = DamageAssessor.from_runners(
         DamageDetector(runner, config.score_threshold), gate_runner=gate_runner,
-        gate_threshold=config.damage_gate_threshold, car_runner=car_runner, car_threshold=config.car_score_threshold)
+        gate_threshold=config.damage_gate_threshold, car_runner=car_runner, car_threshold=config.car_score_threshold,
+        view_runner=view_runner)
     models = "+".join(f"{r.spec.name}/{r.spec.version}" for r in runners)
     servicer = DamageServicer(assessor, model_version=models)
 

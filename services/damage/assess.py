@@ -35,6 +35,7 @@ MIN_SUBJECT_SHARE = 0.10
 
 GateFn = Callable[[list[np.ndarray]], Awaitable[list[float]]]
 CarsFn = Callable[[list[np.ndarray]], Awaitable[list[list[Vehicle]]]]
+SidesFn = Callable[[list[np.ndarray], list["Assessment"]], Awaitable[list["Assessment"]]]
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,20 @@ class DamageAssessor:
     """Runs the detector and the optional gates over a batch of photos and applies `decide`."""
 
     def __init__(self, detector: DamageDetector, *, gate: GateFn | None = None, gate_threshold: float = 0.5,
-                 cars: CarsFn | None = None) -> None:
+                 cars: CarsFn | None = None, sides: SidesFn | None = None) -> None:
         self._detector = detector
         self._gate = gate
         self._gate_threshold = gate_threshold
         self._cars = cars
+        self._sides = sides  # after the gates: sides from the vehicle of interest's pose (services/damage/pose.py)
 
     @classmethod
     def from_runners(cls, detector: DamageDetector, *, gate_runner: ModelRunner | None, gate_threshold: float,
-                     car_runner: ModelRunner | None, car_threshold: float) -> DamageAssessor:
-        """The service's wiring: the gate and car models behind their runners (None: that gate is off)."""
+                     car_runner: ModelRunner | None, car_threshold: float,
+                     view_runner: ModelRunner | None = None) -> DamageAssessor:
+        """The service's wiring: the gate, car and view models behind their runners (None: that step is off).
+        The view model needs the car gate (it reads the pose of the vehicle of interest)."""
+        from services.damage import pose  # pose builds on this module's Assessment
 
         async def gate_fn(photos: list[np.ndarray]) -> list[float]:
             assert gate_runner is not None
@@ -106,8 +111,13 @@ class DamageAssessor:
             assert car_runner is not None
             return await find_vehicles(car_runner, photos, car_threshold)
 
+        async def sides_fn(photos: list[np.ndarray], assessments: list[Assessment]) -> list[Assessment]:
+            assert view_runner is not None
+            return await pose.side_assessments(view_runner, photos, assessments)
+
         return cls(detector, gate=gate_fn if gate_runner else None, gate_threshold=gate_threshold,
-                   cars=cars_fn if car_runner else None)
+                   cars=cars_fn if car_runner else None,
+                   sides=sides_fn if view_runner is not None and car_runner is not None else None)
 
     async def assess(self, photos: list[np.ndarray]) -> list[Assessment]:
         if not photos:
@@ -116,5 +126,6 @@ class DamageAssessor:
         probs: list[float | None] = list(await self._gate(photos)) if self._gate else [None] * len(photos)
         vehicles: list[list[Vehicle] | None] = (
             list(await self._cars(photos)) if self._cars else [None] * len(photos))
-        return [decide(f, rgb.shape[1], rgb.shape[0], v, p, self._gate_threshold)
-                for f, rgb, v, p in zip(found, photos, vehicles, probs, strict=True)]
+        results = [decide(f, rgb.shape[1], rgb.shape[0], v, p, self._gate_threshold)
+                   for f, rgb, v, p in zip(found, photos, vehicles, probs, strict=True)]
+        return await self._sides(photos, results) if self._sides else results

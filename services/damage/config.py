@@ -25,6 +25,7 @@ class DamageConfig:
     damage_gate_threshold: float
     car_gate: bool  # COCO vehicle detector (models/car_detector)
     car_score_threshold: float
+    view_model: bool  # sides from the pose of the vehicle of interest (models/view_classifier; needs CAR_GATE)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DamageConfig:
@@ -40,4 +41,5 @@ class DamageConfig:
             damage_gate_threshold=min(env_float("DAMAGE_GATE_THRESHOLD", DAMAGE_THRESHOLD, env, minimum=0.0), 1.0),
             car_gate=env_bool("CAR_GATE", True, env),
             car_score_threshold=min(env_float("CAR_SCORE_THRESHOLD", CAR_SCORE_THRESHOLD, env, minimum=0.0), 1.0),
+            view_model=env_bool("VIEW_MODEL", True, env),
         )

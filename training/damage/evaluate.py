@@ -26,6 +26,7 @@ from services.aggregator.rules import Sighting, adopt_from_wider, aggregate
 from services.damage import components as comp
 from services.damage import degree as deg
 from services.damage import model_spec as ms
+from services.damage import pose
 from services.damage import vehicles as veh
 from services.damage.assess import Assessment, decide
 from services.damage.detector import (
@@ -88,12 +89,16 @@ def run_model(runner: OnnxRunner, rgb: np.ndarray) -> tuple[dict[str, np.ndarray
 class Gates:
     """The damage service's two gates, run here exactly as services/damage/__main__.py wires them."""
 
-    def __init__(self, models_dir: Path, use_gate: bool = True, use_cars: bool = True) -> None:
+    def __init__(self, models_dir: Path, use_gate: bool = True, use_cars: bool = True,
+                 threshold: float | None = None, use_view: bool = True) -> None:
         from services.damage import gate as gate_mod
 
         self.gate_runner = OnnxRunner(gate_mod.GATE_SPEC, models_dir, threads=2) if use_gate else None
         self.car_runner = OnnxRunner(veh.CAR_DETECTOR, models_dir, threads=2) if use_cars else None
-        self.threshold = gate_mod.DAMAGE_THRESHOLD
+        view_path = pose.VIEW_SPEC.onnx_path(models_dir)
+        self.view_runner = (OnnxRunner(pose.VIEW_SPEC, models_dir, threads=2)
+                            if use_cars and use_view and view_path.exists() else None)
+        self.threshold = gate_mod.DAMAGE_THRESHOLD if threshold is None else threshold
         self._gate_mod = gate_mod
 
     def run(self, rgb: np.ndarray) -> tuple[float | None, list[veh.Vehicle] | None, float]:
@@ -103,6 +108,14 @@ class Gates:
                 if self.gate_runner else None)
         cars = asyncio.run(veh.find_vehicles(self.car_runner, [rgb]))[0] if self.car_runner else None
         return prob, cars, time.perf_counter() - start
+
+    def view(self, rgb: np.ndarray, target: veh.Vehicle | None) -> tuple[np.ndarray | None, float]:
+        """The pose probabilities of the vehicle of interest (services/damage/pose.py), and the seconds taken."""
+        if self.view_runner is None or target is None:
+            return None, 0.0
+        start = time.perf_counter()
+        probs = asyncio.run(pose.pose_probabilities(self.view_runner, [rgb], [target.box]))[0]
+        return probs, time.perf_counter() - start
 
 
 @dataclass
@@ -118,12 +131,17 @@ class Seen:
     gate_seconds: float
     width: int
     height: int
+    pose_probs: np.ndarray | None = None  # view model on the vehicle of interest (None: no view model or no car)
 
     def verdict(self, variant: str, gate_threshold: float) -> Assessment:
-        """variant: detector (no gates), damage_gate, car_gate, both (what the service does)."""
+        """variant: detector (no gates), damage_gate, car_gate, both (what the service does: gates, then the
+        sides from the pose of the vehicle of interest)."""
         prob = self.prob if variant in ("damage_gate", "both") else None
         cars = self.cars if variant in ("car_gate", "both") else None
-        return decide(self.service, self.width, self.height, cars, prob, gate_threshold)
+        assessment = decide(self.service, self.width, self.height, cars, prob, gate_threshold)
+        if variant == "both":
+            assessment = pose.side_assessment(assessment, self.pose_probs, self.width)
+        return assessment
 
 
 VARIANTS = ("detector", "damage_gate", "car_gate", "both")
@@ -134,7 +152,14 @@ def see(runner: OnnxRunner, gates: Gates | None, rgb: np.ndarray, threshold: flo
     found = decode(out, 0, geo, threshold)
     service = PhotoDetections(reported(found, threshold), found.parts, found.covered)
     prob, cars, gate_seconds = gates.run(rgb) if gates else (None, None, 0.0)
-    return Seen(out, geo, service, prob, cars, seconds, gate_seconds, rgb.shape[1], rgb.shape[0])
+    seen = Seen(out, geo, service, prob, cars, seconds, gate_seconds, rgb.shape[1], rgb.shape[0])
+    if gates is not None:  # as the service: the pose only where a vehicle of interest holds reported damage
+        first = seen.verdict("car_gate", gates.threshold)
+        passed = prob is None or prob >= gates.threshold
+        if first.of_interest is not None and (first.damages or first.parts) and passed:
+            seen.pose_probs, view_seconds = gates.view(rgb, first.of_interest)
+            seen.gate_seconds += view_seconds
+    return seen
 
 
 def as_arrays(dets: list[Detection]) -> tuple[np.ndarray, np.ndarray]:
@@ -321,6 +346,17 @@ def side_rates(results: list[PhotoResult]) -> dict[str, float]:
     }
 
 
+def labelled_sides(results: list[PhotoResult]) -> dict[str, float]:
+    """Issue 11 item 6: of the reported sideable damages on the hand-labelled damaged_parts val photos, the share
+    given a side and the share right among those (training/damage/eval_sides.py judges each against its box)."""
+    from training.damage.eval_sides import Reported, side_figures
+
+    parts = [r for r in results if r.sample.dataset == "damaged_parts" and r.seen is not None]
+    reported = {r.sample.path.name: [Reported(d.components[0][0], tuple(d.box)) for d in r.service] for r in parts}
+    sizes = {r.sample.path.name: (r.seen.width, r.seen.height) for r in parts}  # type: ignore[union-attr]
+    return side_figures(reported, sizes)
+
+
 def black_box(results: list[PhotoResult], gate_threshold: float, variants: tuple[str, ...] = VARIANTS
               ) -> dict[str, float]:
     """What an adjuster gets, per gate variant: F1 of the reported damage boxes against damage_severity val,
@@ -437,6 +473,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threshold", type=float, default=DEFAULT_SCORE_THRESHOLD)
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--no-gates", action="store_true", help="the detector alone (no damage gate, no car gate)")
+    p.add_argument("--gate-threshold", type=float, default=None,
+                   help="damage-gate threshold (default: the service's DAMAGE_THRESHOLD); for candidate gates")
     p.add_argument("--limit", type=int, default=0, help="only the first N photos of each dataset (smoke runs)")
     p.add_argument(
         "--sweep",
@@ -469,7 +507,7 @@ def main(argv: list[str] | None = None) -> None:
         data["smoke run: photos per dataset"] = args.limit
 
     runner = OnnxRunner(ms.DAMAGE_DETECTOR, args.models_dir, threads=2)
-    gates = None if args.no_gates else Gates(args.models_dir)
+    gates = None if args.no_gates else Gates(args.models_dir, threshold=args.gate_threshold)
     gate_threshold = gates.threshold if gates else 0.5
     warm = np.full((480, 640, 3), 128, np.uint8)
     see(runner, gates, warm, args.threshold)  # warm-up
@@ -522,6 +560,9 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "False damage on clean cars (clean_cars/*/valid, never trained on), per gate variant": clean_figures,
         "Component sides (what the service reports, all val photos)": side_rates(results),
+        "Sides right on the hand-labelled val photos (training/damage/sides_labels.csv, evaluation only)": (
+            labelled_sides(results)
+        ),
         "BATCH vs SINGLE (damaged_parts val: wide photo + close-up crops per claim)": batch_vs_single(
             runner, parts_val, args.threshold, gates
         ),

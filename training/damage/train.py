@@ -17,16 +17,26 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
 
 from services.damage.preprocess import INPUT_SIZE, letterbox
-from training.damage.datasets import DEFAULT_DATA_ROOT, HEADS, ClassMap, Sample, dedupe_identical, read_split
+from training.damage.datasets import (
+    DEFAULT_DATA_ROOT,
+    HEADS,
+    ClassMap,
+    Sample,
+    dedupe_identical,
+    read_clean_cars,
+    read_split,
+)
 from training.damage.model import DAMAGE, PART, STRIDE, DamageNet, normalise
 from training.damage.targets import augment, augment_crop, build_targets, detection_loss
 
 CROP = INPUT_SIZE // 2  # training window; damages are cropped at full resolution, parts seen whole at half
+NEGATIVE = 2  # stream of clean-car photos (issue 11): both object channels supervised, all zero
 
 log = logging.getLogger("train-damage")
 HERE = Path(__file__).resolve().parent
@@ -48,6 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="use only N train photos (smoke runs)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init", type=Path, default=None, help="warm start from another checkpoint (any head layout)")
+    p.add_argument("--negatives", type=int, default=4,
+                   help="clean-car photos (clean_cars/*/train, no damage anywhere) added to every batch; 0 = none")
+    p.add_argument("--freeze-bn", action="store_true",
+                   help="keep BatchNorm in eval mode (needed after training.damage.recover: statistics folded)")
     return p.parse_args(argv)
 
 
@@ -104,6 +118,18 @@ def make_batch(streams: list[Stream], epoch: int, b: int, seed: int) -> tuple[to
     imgs, targets = [], []
     for stream in streams:
         for i in stream.pick(epoch, b, seed):
+            if stream.channel == NEGATIVE:  # a clean car: a full-resolution window or the whole photo at half
+                if rng.random() < 0.5:  # windows centred near a plate or the vehicle 80 % of the time
+                    img, _, _ = augment_crop(stream.images[i], stream.boxes[i], rng, CROP)
+                else:
+                    half = cv2.resize(stream.images[i], (CROP, CROP), interpolation=cv2.INTER_AREA)
+                    img, _, _ = augment(half, stream.boxes[i] / 2, rng)
+                empty = {h: np.zeros(0, np.int64) for h in HEADS}
+                target = build_targets(np.zeros((0, 4), np.float32), empty, grid, DAMAGE)
+                target["heat_mask"][:] = 1  # no damage and no damaged part anywhere on the photo
+                imgs.append(img)
+                targets.append(target)
+                continue
             if stream.channel == DAMAGE:
                 img, bx, keep = augment_crop(stream.images[i], stream.boxes[i], rng, CROP)
             else:
@@ -158,12 +184,21 @@ def main(argv: list[str] | None = None) -> None:
             images, boxes = load_cached(chosen, size)
             streams.append(Stream(channel, chosen, images, boxes, max(1, round(args.batch_size * share))))
 
+    if args.negatives:
+        clean = read_clean_cars("train", args.data_root)
+        if args.limit:
+            clean = clean[: args.limit]
+        negatives = [Sample(c.path, "clean_cars", np.concatenate([c.plates, c.vehicles])) for c in clean]
+        images, boxes = load_cached(negatives, INPUT_SIZE)
+        streams.append(Stream(NEGATIVE, negatives, images, boxes, args.negatives))
+        log.info("clean-car negatives: %d photos, %d per batch", len(negatives), args.negatives)
+
     heads = classmap.heads
     net = DamageNet(len(heads["damage_type"]), len(heads["severity"]), len(heads["part_kind"])).to(device)
     if args.init is not None and not (args.resume and (args.out / "last.pt").exists()):
         skipped = net.load_warm(torch.load(args.init, map_location=device, weights_only=False)["model"])
         log.info("warm start from %s (skipped: %s)", args.init, skipped or "none")
-    steps_per_epoch = max(len(st.samples) // st.per_batch for st in streams)
+    steps_per_epoch = max(len(st.samples) // st.per_batch for st in streams if st.channel != NEGATIVE)
     total_steps = max(1, steps_per_epoch * args.epochs)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     step, epoch = 0, 0
@@ -193,6 +228,10 @@ def main(argv: list[str] | None = None) -> None:
     deadline = start + args.max_minutes * 60 if args.max_minutes else float("inf")
     first_progress = step / total_steps
     net.train()
+    if args.freeze_bn:
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
     while epoch < args.epochs and step < total_steps:
         # A batch depends only on (seed, epoch, step): a resumed run replays the same batches.
         first = step - epoch * steps_per_epoch

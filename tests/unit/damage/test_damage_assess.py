@@ -93,3 +93,21 @@ async def test_assessor_runs_both_gates_per_photo() -> None:
 def test_a_small_background_car_on_a_close_up_does_not_decide_where_damage_may_be() -> None:
     a = decide(found([ON_FRONT], [PART]), W, H, [BACKGROUND_CAR], 0.9, 0.5)  # 70x50 px: 1 % of the photo
     assert a.of_interest is None and a.damages == [ON_FRONT] and a.vehicles == [BACKGROUND_CAR]
+
+
+async def test_sides_step_sees_the_gated_verdicts_and_its_answer_is_reported() -> None:
+    from dataclasses import replace
+
+    async def cars(photos: list[np.ndarray]) -> list[list[Vehicle]]:
+        return [[FRONT_CAR, BACKGROUND_CAR] for _ in photos]
+
+    seen_by_sides = []
+
+    async def sides(photos: list[np.ndarray], assessments: list) -> list:  # type: ignore[type-arg]
+        seen_by_sides.extend(assessments)
+        return [replace(a, damages=[replace(d, components=((1, 80),)) for d in a.damages]) for a in assessments]
+
+    assessor = DamageAssessor(FakeDetector(), cars=cars, sides=sides)  # type: ignore[arg-type]
+    (result,) = await assessor.assess([np.zeros((H, W, 3), np.uint8)])
+    assert [a.damages for a in seen_by_sides] == [[ON_FRONT]]  # the background car's damage is already gone
+    assert [d.components for d in result.damages] == [((1, 80),)]

@@ -1,0 +1,135 @@
+"""The pose of the vehicle of interest (which end the photo shows, which way its nose points) and the sides it gives.
+
+The model (models/view_classifier, trained by training/damage/view_classifier.py, card in
+models/view_classifier/README.md) is the frozen ImageNet EfficientNet-Lite0 with a linear head on its feature map
+pooled to a 2 x 3 grid (the grid keeps left from right). It sees the vehicle's box grown by CROP_MARGIN, SQUASHED to
+INPUT_SIZE x INPUT_SIZE, and returns the probabilities of POSES, averaged with those of the mirrored crop (classes
+swapped accordingly), so that a mirrored photo gets exactly the mirrored pose.
+
+The pose is used only for a vehicle of interest (services/damage/assess.py); close-ups without one keep the
+part-cue rule of services/damage/components.py. How a pose decides a side: `components.posed_component`,
+docs/sides.md.
+
+Wiring (one call after `assess.decide`): `await side_assessments(view_runner, photos, assessments)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from picloss.inference import ModelRunner, ModelSpec
+from services.damage import components as comp
+from services.damage.assess import Assessment
+from services.damage.detector import Detection
+
+INPUT_IMAGES = "images"  # float32 [B, 3, INPUT_SIZE, INPUT_SIZE], RGB 0..255, the vehicle's crop squashed (to_input)
+OUTPUT_POSE_PROBS = "pose_probs"  # float32 [B, len(POSES)], mirror-averaged
+INPUT_SIZE = 224
+MAX_BATCH_SIZE = 8
+CROP_MARGIN = 0.05  # the vehicle box is grown by this share of its width / height on every side
+
+VIEW_SPEC = ModelSpec(name="view_classifier", inputs=(INPUT_IMAGES,), outputs=(OUTPUT_POSE_PROBS,))
+
+# The class order of the model's output. `_left` / `_right`: the way the nose points (= the flank seen).
+POSES = ("front", "rear", "front_left", "front_right", "rear_left", "rear_right")
+MIRROR = (0, 1, 3, 2, 5, 4)  # the class a horizontally mirrored photo of each class belongs to
+
+# Chosen on out-of-fold predictions of the TRAIN photos only (training/damage/view_classifier.py): the lowest
+# probabilities at which the decided end and nose direction were right on >= 95 % of those crops. Recorded with
+# the model in models/view_classifier/view.json (a unit test checks they agree).
+END_THRESHOLD = 0.91
+NOSE_THRESHOLD = 0.92
+
+
+def crop_box(box: Sequence[float], width: int, height: int, margin: float = CROP_MARGIN) -> tuple[int, int, int, int]:
+    """The vehicle box grown by `margin` on every side, in integer photo pixels inside the photo (never empty)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    a = int(np.clip(np.floor(x0 - mx), 0, width - 1))
+    b = int(np.clip(np.floor(y0 - my), 0, height - 1))
+    c = int(np.clip(np.ceil(x1 + mx), a + 1, width))
+    d = int(np.clip(np.ceil(y1 + my), b + 1, height))
+    return a, b, c, d
+
+
+def to_input(rgb: np.ndarray, box: Sequence[float] | None) -> np.ndarray:
+    """HxWx3 uint8 RGB and the vehicle box (None: the whole photo) -> float32 [3, INPUT_SIZE, INPUT_SIZE], 0..255."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 RGB photo, got shape {rgb.shape}")
+    h, w = rgb.shape[:2]
+    a, b, c, d = crop_box(box, w, h) if box is not None else (0, 0, w, h)
+    crop = cv2.resize(rgb[b:d, a:c], (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)
+
+
+def decide_view(probs: Sequence[float] | np.ndarray, box: Sequence[float], photo_width: int,
+                end_threshold: float = END_THRESHOLD, nose_threshold: float = NOSE_THRESHOLD) -> comp.CarView:
+    """The decided pose: an end when its classes together reach `end_threshold`, a nose direction (or end-on)
+    when its classes together reach `nose_threshold`; otherwise undecided."""
+    p = dict(zip(POSES, (float(v) for v in probs), strict=True))
+    front = p["front"] + p["front_left"] + p["front_right"]
+    rear = p["rear"] + p["rear_left"] + p["rear_right"]
+    end = comp.View.FRONT if front >= end_threshold else comp.View.REAR if rear >= end_threshold else comp.View.UNKNOWN
+    left, right = p["front_left"] + p["rear_left"], p["front_right"] + p["rear_right"]
+    straight = p["front"] + p["rear"]
+    nose = None
+    for value, direction in ((left, comp.Nose.LEFT), (right, comp.Nose.RIGHT), (straight, comp.Nose.STRAIGHT)):
+        if value >= nose_threshold:
+            nose = direction
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return comp.CarView(end=end, nose=nose, box=(x0, y0, x1, y1), photo_width=photo_width)
+
+
+async def pose_probabilities(runner: ModelRunner, rgbs: list[np.ndarray],
+                             boxes: list[Sequence[float] | None]) -> list[np.ndarray]:
+    """POSES probabilities per (photo, vehicle box), in the order given (batches of at most MAX_BATCH_SIZE)."""
+    out: list[np.ndarray] = []
+    for start in range(0, len(rgbs), MAX_BATCH_SIZE):
+        batch = np.stack([to_input(rgb, box) for rgb, box in
+                          zip(rgbs[start:start + MAX_BATCH_SIZE], boxes[start:start + MAX_BATCH_SIZE], strict=True)])
+        probs = np.asarray((await runner.infer({INPUT_IMAGES: batch}))[OUTPUT_POSE_PROBS], np.float64)
+        out.extend(probs.reshape(len(batch), len(POSES)))
+    return out
+
+
+def side_detections(detections: Sequence[Detection], car: comp.CarView | None) -> list[Detection]:
+    """Every component of every detection refined by the car's pose (components.refine_component)."""
+    if car is None:
+        return list(detections)
+    sided = []
+    for d in detections:
+        cx = (d.box[0] + d.box[2]) / 2
+        seen: list[tuple[int, int]] = []
+        for cid, score in d.components:
+            new = comp.refine_component(cid, cx, car)
+            if all(new != other for other, _ in seen):
+                seen.append((new, score))
+        sided.append(replace(d, components=tuple(seen)))
+    return sided
+
+
+def side_assessment(assessment: Assessment, probs: Sequence[float] | np.ndarray | None, photo_width: int
+                    ) -> Assessment:
+    """One photo's assessment with the sides its vehicle of interest's pose gives (unchanged without one)."""
+    target = assessment.of_interest
+    if target is None or probs is None:
+        return assessment
+    car = decide_view(probs, target.box, photo_width)
+    return replace(assessment, damages=side_detections(assessment.damages, car),
+                   parts=side_detections(assessment.parts, car))
+
+
+async def side_assessments(runner: ModelRunner, photos: list[np.ndarray],
+                           assessments: list[Assessment]) -> list[Assessment]:
+    """The service's step after the gates: the pose of each photo's vehicle of interest, then its sides."""
+    todo = [n for n, a in enumerate(assessments) if a.of_interest is not None and (a.damages or a.parts)]
+    probs: dict[int, np.ndarray] = {}
+    if todo:
+        found = await pose_probabilities(runner, [photos[n] for n in todo],
+                                         [assessments[n].of_interest.box for n in todo])  # type: ignore[union-attr]
+        probs = dict(zip(todo, found, strict=True))
+    return [side_assessment(a, probs.get(n), photos[n].shape[1]) for n, a in enumerate(assessments)]

@@ -1,0 +1,315 @@
+"""Fine-tune the photo-level damage gate end to end (issue 11, part 2, second attempt).
+
+    nice -n 10 .venv/bin/python -m training.damage.gate_finetune --log /tmp/logs/gate_finetune.log
+
+The first gate (`training/damage/gate.py`) is a logistic regression on FROZEN ImageNet features; on held-out
+clean cars it still flags most photos. Here the last stage of EfficientNet-Lite0 (blocks 11-15, stride 32, and
+the 1280-channel head convolution) is trained together with the head, on the same photos as the first gate:
+
+* Frozen trunk (stem + blocks 0-10, ImageNet weights): its output (112 x 20 x 20 at 320 px) is computed once per
+  photo and view and cached in --cache (resumable), so an epoch only runs the trainable tail.
+* Views per photo (cached, one drawn per photo and epoch): the photo as the service squashes it, its mirror
+  image, a random down-scaled copy (longest side 128-300 px, then squashed: the damage training photos are
+  256-px and 640-px while the clean cars are 416-px, so resolution must not be a cue) and a mild random crop;
+  the last two also jittered in brightness and contrast.
+* Split: the same 5 grouped folds of the TRAIN photos as the first gate; fold 0 is the selection fold (epoch
+  choice and threshold, never trained on), folds 1-4 are trained on. The threshold is the highest one whose
+  recall on the selection fold's whole damage photos is >= 0.98. The held-out val photos are scored once, with
+  the chosen epoch and threshold, and only reported.
+* BatchNorm statistics stay at their ImageNet values (eval mode): batches are small and the photos few.
+* Export: the whole network (normalisation, frozen trunk, trained tail, pooled head, sigmoid) as the same ONNX
+  contract as the first gate (`services/damage/gate.py`: images [N,3,320,320] 0..255 squashed -> damage_prob).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from services.damage.gate import INPUT_SIZE, to_input
+from training.damage import gate as base
+
+REPO = Path(__file__).resolve().parents[2]
+SPLIT_AT = 11  # blocks [0, SPLIT_AT) frozen and cached, [SPLIT_AT, 16) trained
+VIEWS = 4
+SELECTION_FOLD = 0
+log = logging.getLogger("gate_finetune")
+
+
+# ---------------------------------------------------------------- network
+
+class Trunk(nn.Module):
+    """0..255 RGB -> the frozen block-10 output (ImageNet normalisation included)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        from training.documents.backbone import IMAGENET_MEAN, IMAGENET_STD
+
+        self.net = net
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem((images - self.mean) / self.std)))
+        for block in net._blocks[:SPLIT_AT]:
+            x = block(x)
+        return x
+
+
+class Tail(nn.Module):
+    """Block-10 output -> one damage logit: blocks 11-15, head conv, global mean + max, dropout, linear."""
+
+    def __init__(self, net: nn.Module, drop_connect: float = 0.2) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(net._blocks[SPLIT_AT:])
+        self.conv_head, self.bn1, self.act = net._conv_head, net._bn1, net._swish
+        self.rates = [drop_connect * (SPLIT_AT + i) / len(net._blocks) for i in range(len(self.blocks))]
+        self.dropout = nn.Dropout(0.3)
+        self.linear = nn.Linear(2 * base.FEATURES, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block, rate in zip(self.blocks, self.rates, strict=True):
+            x = block(x, drop_connect_rate=rate if self.training else None)
+        x = self.act(self.bn1(self.conv_head(x)))
+        pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+        return self.linear(self.dropout(pooled)).squeeze(1)
+
+    def train(self, mode: bool = True) -> Tail:  # BatchNorm stays in eval mode (ImageNet statistics)
+        super().train(mode)
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+        return self
+
+
+class FineTunedGate(nn.Module):
+    """The exported graph: 0..255 RGB [N,3,S,S] -> damage probability [N,1]."""
+
+    def __init__(self, trunk: Trunk, tail: Tail) -> None:
+        super().__init__()
+        self.trunk, self.tail = trunk, tail
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.tail(self.trunk(images))).unsqueeze(1)
+
+
+def lite0() -> nn.Module:
+    from training.documents.backbone import Backbone
+
+    return Backbone().net  # ImageNet weights, exportable activation
+
+
+# ---------------------------------------------------------------- views and cache
+
+def jitter(rgb: np.ndarray, rng: random.Random) -> np.ndarray:
+    alpha, beta = rng.uniform(0.75, 1.25), rng.uniform(-25, 25)
+    return np.clip(rgb.astype(np.float32) * alpha + beta, 0, 255).astype(np.uint8)
+
+
+def make_view(rgb: np.ndarray, view: int, rng: random.Random) -> np.ndarray:
+    """float32 [3, S, S] 0..255 for view 0 (as served), 1 (mirror), 2 (down-scaled), 3 (mild crop)."""
+    if view == 1:
+        rgb = rgb[:, ::-1]
+    elif view == 2:
+        h, w = rgb.shape[:2]
+        scale = rng.uniform(128, 300) / max(h, w)
+        if scale < 1:
+            rgb = cv2.resize(rgb, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+        rgb = jitter(rgb[:, ::-1] if rng.random() < 0.5 else rgb, rng)
+    elif view == 3:
+        h, w = rgb.shape[:2]
+        cw, ch = round(w * rng.uniform(0.8, 1.0)), round(h * rng.uniform(0.8, 1.0))
+        x0, y0 = rng.randint(0, w - cw), rng.randint(0, h - ch)
+        rgb = jitter(rgb[y0:y0 + ch, x0:x0 + cw], rng)
+        if rng.random() < 0.5:
+            rgb = rgb[:, ::-1]
+    return to_input(np.ascontiguousarray(rgb))
+
+
+def trunk_session(trunk: Trunk, cache: Path, threads: int) -> object:
+    """The frozen trunk as ONNX (onnxruntime)."""
+    return base.cached_onnx_session(trunk, cache / f"trunk_{SPLIT_AT}_{INPUT_SIZE}.onnx", INPUT_SIZE, threads,
+                                    output="trunk")
+
+
+def cache_trunk(items: list[base.Item], views: int, cache: Path, trunk: Trunk, tag: str,
+                threads: int = 2, batch: int = 32) -> np.ndarray:
+    """fp16 [len(items), views, C, H, W] block-10 outputs, memory-mapped in cache; resumable per chunk."""
+    shape_path = cache / f"trunk_{tag}.json"
+    data_path = cache / f"trunk_{tag}.f16"
+    keys = [it.key for it in items]
+    session = trunk_session(trunk, cache, threads)
+    c, h, w = session.run(["trunk"], {"images": np.zeros((1, 3, INPUT_SIZE, INPUT_SIZE), np.float32)})[0].shape[1:]
+    shape = (len(items), views, c, h, w)
+    meta = json.loads(shape_path.read_text()) if shape_path.exists() else None
+    if meta is None or meta["keys"] != keys or tuple(meta["shape"]) != shape:
+        meta = {"keys": keys, "shape": shape, "done": 0}
+        store = np.lib.format.open_memmap(str(data_path), mode="w+", dtype=np.float16, shape=shape)
+        del store
+        shape_path.write_text(json.dumps(meta))
+    store = np.lib.format.open_memmap(str(data_path), mode="r+")
+    start = time.monotonic()
+    for n in range(meta["done"], len(items), batch):
+        chunk = items[n:n + batch]
+        x = []
+        for i, it in enumerate(chunk):
+            rgb = base.view_of(it)
+            rng = random.Random(f"{it.key}:{n + i}")
+            x.extend(make_view(rgb, v, rng) for v in range(views))
+        out = session.run(["trunk"], {"images": np.stack(x)})[0].astype(np.float16)
+        store[n:n + len(chunk)] = out.reshape(len(chunk), views, c, h, w)
+        meta["done"] = n + len(chunk)
+        if (n // batch) % 10 == 0 or meta["done"] == len(items):
+            store.flush()
+            shape_path.write_text(json.dumps(meta))
+            log.info("trunk %s %d/%d (%.0f s)", tag, meta["done"], len(items), time.monotonic() - start)
+    store.flush()
+    return np.lib.format.open_memmap(str(data_path), mode="r")
+
+
+# ---------------------------------------------------------------- training
+
+def scores(tail: Tail, feats: np.ndarray, view: int = 0, batch: int = 64) -> np.ndarray:
+    tail.eval()
+    out = []
+    with torch.no_grad():
+        for n in range(0, len(feats), batch):
+            out.append(torch.sigmoid(tail(torch.from_numpy(feats[n:n + batch, view].astype(np.float32)))).numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def selection_figures(items: list[base.Item], p: np.ndarray) -> dict[str, float]:
+    full_pos = np.array([it.view == "full" and it.label == 1 for it in items])
+    clean = np.array([it.view == "full" and it.source.startswith("clean_cars") for it in items])
+    t = base.threshold_for_recall(p[full_pos], base.TARGET_RECALL)
+    y = np.r_[np.ones(full_pos.sum()), np.zeros(clean.sum())]
+    return {"threshold": t, "clean_false_damage": float((p[clean] >= t).mean()),
+            "roc_auc": base.roc_auc(y, np.r_[p[full_pos], p[clean]])}
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.manual_seed(args.seed)
+    net = lite0()
+    trunk = Trunk(net).eval()
+    tail = Tail(net)
+    items = base.train_items(args.data, seed=args.seed, vin_count=args.vin)
+    held = base.eval_items(args.data, seed=args.seed)
+    folds = base.group_folds([it.group for it in items], base.FOLDS, args.seed)
+    fit_idx = np.flatnonzero(folds != SELECTION_FOLD)
+    sel_idx = np.flatnonzero(folds == SELECTION_FOLD)
+    log.info("items: fit %d, selection %d, held-out %d", len(fit_idx), len(sel_idx), len(held))
+    feats = cache_trunk(items, VIEWS, args.cache, trunk, f"train_s{args.seed}_v{args.vin}", args.threads)
+    labels = np.array([it.label for it in items], np.float32)
+
+    sel_items = [items[i] for i in sel_idx]
+    sel_feats = np.ascontiguousarray(feats[sel_idx])
+    params = [{"params": [p for b in tail.blocks for p in b.parameters()] + list(tail.conv_head.parameters())
+               + list(tail.bn1.parameters()), "lr": args.lr},
+              {"params": tail.linear.parameters(), "lr": args.lr * 10}]
+    opt = torch.optim.AdamW(params, weight_decay=1e-2)
+    steps_per_epoch = len(fit_idx) // args.batch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[args.lr, args.lr * 10], pct_start=0.1,
+                                                total_steps=args.epochs * steps_per_epoch)
+    pos = labels[fit_idx].sum()
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(fit_idx) - pos) / pos))
+    best: dict[str, object] = {"clean_false_damage": 2.0}
+    history: list[dict[str, object]] = []
+    best_path = args.cache / "best_tail.pt"
+    if args.export_from is not None:  # a finished run's best tail: no training, same selection and export
+        tail.load_state_dict(torch.load(args.export_from, weights_only=True))
+        best = selection_figures(sel_items, scores(tail, sel_feats))
+        best_json = args.export_from.with_suffix(".json")
+        if best_json.exists():
+            saved = json.loads(best_json.read_text())
+            history, best["epoch"] = saved.get("epochs", []), saved.get("epoch")
+        else:
+            best["epoch"] = "see the training log"
+    for epoch in range(0 if args.export_from is not None else args.epochs):
+        tail.train()
+        rng = np.random.default_rng(args.seed * 1000 + epoch)
+        order = rng.permutation(fit_idx)
+        start, total = time.monotonic(), 0.0
+        for s in range(steps_per_epoch):
+            idx = np.sort(order[s * args.batch:(s + 1) * args.batch])
+            view = rng.integers(0, VIEWS, len(idx))
+            x = torch.from_numpy(np.stack([feats[i, v] for i, v in zip(idx, view, strict=True)]).astype(np.float32))
+            loss = loss_fn(tail(x), torch.from_numpy(labels[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+            if (s + 1) % 30 == 0:
+                log.info("epoch %d step %d/%d loss %.4f (%.0f s)", epoch + 1, s + 1, steps_per_epoch,
+                         total / (s + 1), time.monotonic() - start)
+        sel = selection_figures(sel_items, scores(tail, sel_feats))
+        sel.update(epoch=epoch + 1, loss=total / steps_per_epoch, seconds=round(time.monotonic() - start))
+        history.append(sel)
+        log.info("epoch %d %s", epoch + 1, json.dumps(sel))
+        if sel["clean_false_damage"] < best["clean_false_damage"] or (
+                sel["clean_false_damage"] == best["clean_false_damage"] and sel["roc_auc"] > best["roc_auc"]):
+            best = dict(sel)
+            torch.save(tail.state_dict(), best_path)
+            best_path.with_suffix(".json").write_text(json.dumps({"epoch": epoch + 1, "epochs": history}))
+    if args.export_from is None:
+        tail.load_state_dict(torch.load(best_path, weights_only=True))
+    threshold = float(best["threshold"])
+    log.info("chosen epoch %s on the selection fold, threshold %.6f", best["epoch"], threshold)
+
+    held_feats = cache_trunk(held, 1, args.cache, trunk, f"held_s{args.seed}", args.threads)
+    probs = scores(tail, np.asarray(held_feats))
+    held_figures = base.figures(held, probs, threshold)
+    log.info("HELD-OUT figures (never trained on, threshold not fitted here) %s", json.dumps(held_figures))
+    sel_probs = scores(tail, sel_feats)
+    record: dict[str, object] = {
+        "threshold": round(threshold, 6), "input_size": INPUT_SIZE, "resize": "squash",
+        "model": f"EfficientNet-Lite0 ImageNet, blocks {SPLIT_AT}-15 + head conv fine-tuned, mean+max pool, linear",
+        "threshold_rule": f"highest t with recall >= {base.TARGET_RECALL} on the whole damage photos of train fold "
+                          f"{SELECTION_FOLD} (grouped, never trained on); epoch chosen on the same fold",
+        "train_counts": base.counts([items[i] for i in fit_idx]),
+        "selection_counts": base.counts(sel_items),
+        "selection_fold": base.figures(sel_items, sel_probs, threshold),
+        "epochs": history, "chosen_epoch": best["epoch"], "held_out": held_figures}
+    if args.scores:
+        args.scores.write_text("".join(f"{it.source}\t{it.path}\t{it.label}\t{p:.4f}\n"
+                                       for it, p in zip(held, probs, strict=True)))
+    if not args.no_export:
+        model = FineTunedGate(trunk, tail).eval()
+        samples = [to_input(base.view_of(it)) for it in held[:2]]
+        base.export(model, args.models_dir, record, samples)
+    print(json.dumps({"threshold": threshold, "held_out": held_figures}, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=base.DEFAULT_DATA)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/picloss-gate-ft"))
+    parser.add_argument("--models-dir", type=Path, default=REPO / "models")
+    parser.add_argument("--vin", type=int, default=500)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-export", action="store_true")
+    parser.add_argument("--export-from", type=Path, default=None,
+                        help="skip training: select, evaluate and export this saved tail (best_tail.pt)")
+    parser.add_argument("--scores", type=Path, default=None)
+    parser.add_argument("--log", type=Path, default=None)
+    args = parser.parse_args(argv)
+    base.setup_run(args.log, args.threads, args.cache)
+    train(args)
+
+
+if __name__ == "__main__":
+    main()
