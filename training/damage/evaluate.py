@@ -527,8 +527,8 @@ def main(argv: list[str] | None = None) -> None:
     total_ms = [(x.detector_seconds + x.gate_seconds) * 1000 for x in every]
     latency = {
         "detector median ms/photo (decode excluded, 2 threads)": statistics.median(detector_ms),
-        "detector + damage gate + car gate median ms/photo": statistics.median(total_ms),
-        "detector + gates p90 ms/photo": float(np.percentile(total_ms, 90)),
+        "detector + damage gate + car gate + view model median ms/photo": statistics.median(total_ms),
+        "detector + gates + view model p90 ms/photo": float(np.percentile(total_ms, 90)),
     }
 
     commit = subprocess.run(

@@ -75,3 +75,19 @@ def test_sdk_first_then_the_server_package_share_one_signing_module() -> None:
              "print('ok')")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_pip_resolves_the_client_extra_to_pillow_alone(tmp_path: Path) -> None:
+    """What `pip install 'picloss[client]'` would pull: the package's own metadata, built by pip (offline)."""
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-build-isolation",
+         "--no-deps", "--no-index", "--quiet", "--report", str(report), ".[client]"],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (item,) = json.loads(report.read_text())["install"]
+    required = item["metadata"].get("requires_dist", [])
+    base = [r for r in required if ";" not in r]
+    client = sorted(r.split(";")[0].split("==")[0].strip() for r in required if 'extra == "client"' in r)
+    assert base == [] and client == ["pillow"], required
+    assert any('extra == "server"' in r and r.startswith("aiohttp") for r in required)  # the service's own extra
