@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,6 @@ SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 K8S_VERSIONS = ("1.27.0", "1.37.0")
 CRD_GROUPS = ("monitoring.coreos.com/",)
 MODEL_SERVICES = ("classifier", "ocr", "damage", "aggregator")
-
-sys.path.insert(0, str(REPO_ROOT / "tools"))
-from helm import ensure_helm  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def helm() -> Path:
-    return ensure_helm()
 
 
 def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
