@@ -123,10 +123,15 @@ def side_assessment(assessment: Assessment, probs: Sequence[float] | np.ndarray 
                    parts=side_detections(assessment.parts, car))
 
 
+def wants_pose(assessment: Assessment) -> bool:
+    """The pose is read only where it can change a verdict: a vehicle of interest holding reported damage."""
+    return assessment.of_interest is not None and bool(assessment.damages or assessment.parts)
+
+
 async def side_assessments(runner: ModelRunner, photos: list[np.ndarray],
                            assessments: list[Assessment]) -> list[Assessment]:
     """The service's step after the gates: the pose of each photo's vehicle of interest, then its sides."""
-    todo = [n for n, a in enumerate(assessments) if a.of_interest is not None and (a.damages or a.parts)]
+    todo = [n for n, a in enumerate(assessments) if wants_pose(a)]
     probs: dict[int, np.ndarray] = {}
     if todo:
         found = await pose_probabilities(runner, [photos[n] for n in todo],

@@ -153,10 +153,9 @@ def see(runner: OnnxRunner, gates: Gates | None, rgb: np.ndarray, threshold: flo
     service = PhotoDetections(reported(found, threshold), found.parts, found.covered)
     prob, cars, gate_seconds = gates.run(rgb) if gates else (None, None, 0.0)
     seen = Seen(out, geo, service, prob, cars, seconds, gate_seconds, rgb.shape[1], rgb.shape[0])
-    if gates is not None:  # as the service: the pose only where a vehicle of interest holds reported damage
-        first = seen.verdict("car_gate", gates.threshold)
-        passed = prob is None or prob >= gates.threshold
-        if first.of_interest is not None and (first.damages or first.parts) and passed:
+    if gates is not None:  # as the service: the gated verdict first, then the pose where it can matter
+        first = seen.verdict("both", gates.threshold)  # pose_probs still None: the gates alone
+        if pose.wants_pose(first):
             seen.pose_probs, view_seconds = gates.view(rgb, first.of_interest)
             seen.gate_seconds += view_seconds
     return seen

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import random
 from datetime import date
-from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from training.documents import fake_data as fd
-from training.documents.layouts import Card, FontMissing
+from training.documents.layouts import Card, installed_fonts, truetype
 
 HELDOUT_FONT_PATHS = (
     Path("/usr/share/fonts/truetype/arphic/uming.ttc"),
@@ -27,15 +26,7 @@ HELDOUT_FONT_PATHS = (
 
 
 def font_paths() -> tuple[Path, ...]:
-    found = tuple(p for p in HELDOUT_FONT_PATHS if p.exists())
-    if not found:
-        raise FontMissing("held-back fonts missing: run `make fonts` (fonts-arphic-uming, fonts-noto-cjk)")
-    return found
-
-
-@cache
-def _ttf(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
+    return installed_fonts(HELDOUT_FONT_PATHS, "held-back", "fonts-arphic-uming, fonts-noto-cjk")
 
 
 ROADS_HELDOUT = ("民族大道", "国籍路", "住址巷", "性别街", "友谊路", "迎宾大道", "滨江路", "春华街")
@@ -52,7 +43,7 @@ class _Style:
         self.value = rng.choice(((10, 10, 10), (20, 30, 70)))
 
     def f(self, size: int) -> ImageFont.FreeTypeFont:
-        return _ttf(self.path, size)
+        return truetype(self.path, size)
 
 
 def _person(rng: random.Random) -> fd.Person:

@@ -38,6 +38,20 @@ def font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path()), size)
 
 
+def installed_fonts(paths: tuple[Path, ...], what: str, packages: str) -> tuple[Path, ...]:
+    """The fonts of `paths` that are installed; FontMissing (naming the Debian packages) when none is."""
+    found = tuple(p for p in paths if p.exists())
+    if not found:
+        raise FontMissing(f"{what} fonts missing: run `make fonts` ({packages})")
+    return found
+
+
+@cache
+def truetype(path: str, size: int) -> ImageFont.FreeTypeFont:
+    """One loaded font per (file, size), shared by the layout families."""
+    return ImageFont.truetype(path, size)
+
+
 @dataclass(frozen=True)
 class Card:
     image: Image.Image

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import random
 from datetime import date
-from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from training.documents import fake_data as fd
-from training.documents.layouts import Card, FontMissing
+from training.documents.layouts import Card, installed_fonts, truetype
 
 FONT_PATHS_B = (
     Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
@@ -26,15 +25,7 @@ FONT_PATHS_B = (
 
 
 def font_paths() -> tuple[Path, ...]:
-    found = tuple(p for p in FONT_PATHS_B if p.exists())
-    if not found:
-        raise FontMissing("family B fonts missing: run `make fonts` (fonts-wqy-microhei, fonts-arphic-ukai)")
-    return found
-
-
-@cache
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
+    return installed_fonts(FONT_PATHS_B, "family B", "fonts-wqy-microhei, fonts-arphic-ukai")
 
 
 class _Pen:
@@ -47,7 +38,7 @@ class _Pen:
         self.english = rng.random() < 0.5
 
     def font(self, size: int) -> ImageFont.FreeTypeFont:
-        return _font(self.path, size)
+        return truetype(self.path, size)
 
 
 def _stock(size: tuple[int, int], rng: random.Random) -> Image.Image:
@@ -81,7 +72,7 @@ def _seal(img: Image.Image, rng: random.Random, center: tuple[int, int], text: s
         d.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(210, 20, 30, alpha), width=6)
     else:
         d.rectangle((cx - r, cy - r * 2 // 3, cx + r, cy + r * 2 // 3), outline=(210, 20, 30, alpha), width=6)
-    d.text((cx - r + 18, cy - 16), text, font=_font(font_paths()[0], 26), fill=(210, 20, 30, alpha))
+    d.text((cx - r + 18, cy - 16), text, font=truetype(font_paths()[0], 26), fill=(210, 20, 30, alpha))
     return Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
 
 

@@ -91,7 +91,7 @@ def test_training_examples_never_draw_the_heldout_family(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(ImageFont, "truetype", spy)
     layouts.font.cache_clear()
-    layouts_b._font.cache_clear()
+    layouts.truetype.cache_clear()
     (tmp_path / "DUPLICATES.tsv").write_text("split_a\tfile_a\tsplit_b\tfile_b\tcorr\n")
     items = classifier_data.training_examples(2, 2, max_damage=0, datasets=tmp_path)
     rendered = [e for e in items if e.source.startswith("rendered:")]
