@@ -1,31 +1,43 @@
-"""`make drill`: under steady load, SIGKILL and restart every process in turn (gateway, orchestrator, each
-model service present, dispatcher), SIGKILL and restart PostgreSQL, and make the callback receiver refuse,
-time out, answer 500 and answer slowly for a while. Then every accepted request must end DELIVERED or
-DELIVERY_FAILED (7 attempts), none lost, and every delivered body must equal the ledger's result (via
-the query endpoint, nonce and timestamp aside). Prints the table and records it in docs/reliability.md."""
+"""`make drill`: two replicas of every process (gateways, orchestrators, dispatchers, model services) under
+steady load sent round robin to both gateways (a retry goes to the other one). SIGKILL and restart every
+process in turn, one replica at a time; SIGKILL and restart PostgreSQL; lose the broker: with the
+orchestrators and dispatchers down, so that accepted events and result events sit unconsumed, SIGKILL the
+memory-only broker and start an empty one (topics, events, committed offsets all gone) — the ledger's
+re-drive and the dispatchers' reconciliation must bring every request back; make the callback receiver
+refuse, time out, answer 500 and answer slowly for a while. Across the gateways the same signed bytes must be
+accepted once (NONCE_REPLAYED at the other) and the same req_seqno must give one accept_seqno. Then every
+accepted request must end DELIVERED or DELIVERY_FAILED (7 attempts), none lost, and every delivered body must
+equal the ledger's result (via the query endpoint, nonce and timestamp aside). Prints the table and records
+it in docs/reliability.md."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import asyncpg
 
 from bench.docs import replace_section, stamp
 from bench.load import SteadyLoad, Submitted, without_envelope
 from loadtest.photos import default_photos_arg, load_photos
 from loadtest.target import is_backbone_only, start_stack
-from picloss.client import PiclossClient
+from picloss.client import REQUEST_PATH, PiclossClient
 from picloss.devstack.infra import start_postgres
 from picloss.devstack.photos import PhotoServer
 from picloss.devstack.procs import free_port
 from picloss.devstack.receiver import Behaviour, CallbackReceiver
-from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, REPO_ROOT, Stack
+from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, REPO_ROOT, Stack, instances
+from picloss.protocol import json as pjson
 
-DRILL_ENV = {"CALLBACK_RETRY_DELAYS": "1,1,2,2,3,3", "CALLBACK_TIMEOUT_S": "2", "LOG_LEVEL": "INFO"}
+DRILL_ENV = {"CALLBACK_RETRY_DELAYS": "1,1,2,2,3,3", "CALLBACK_TIMEOUT_S": "2", "LOG_LEVEL": "INFO",
+             "REDRIVE_AFTER_S": "20", "REDRIVE_EVERY_S": "2", "KAFKA_SESSION_TIMEOUT_MS": "6000"}
 FINAL = ("DELIVERED", "DELIVERY_FAILED")
 HEADING = "## Latest drill"
 
@@ -41,6 +53,10 @@ class Verdict:
     failed_with_other_than_7: list[str]
     delivered_never_received: list[str]
     bad_signatures: int
+    replicas: int = 1
+    stranded_at_broker_loss: int = 0
+    redriven: int = 0
+    cross_gateway: list[str] = field(default_factory=list)  # failed checks of nonces/idempotency across gateways
 
     @property
     def ok(self) -> bool:
@@ -50,6 +66,7 @@ class Verdict:
             or self.failed_with_other_than_7
             or self.delivered_never_received
             or self.bad_signatures
+            or self.cross_gateway
         )
 
     def table(self) -> str:
@@ -63,6 +80,11 @@ class Verdict:
             ("DELIVERY_FAILED without 7 attempts (must be 0)", len(self.failed_with_other_than_7)),
             ("DELIVERED but never answered 2xx here (must be 0)", len(self.delivered_never_received)),
             ("callbacks with a bad signature (must be 0)", self.bad_signatures),
+            ("replicas of every process", self.replicas),
+            ("requests not yet DONE, or DONE but undelivered, when the broker lost its data",
+             self.stranded_at_broker_loss),
+            ("requests the ledger re-drive published again", self.redriven),
+            ("failed checks across gateways: one nonce, one req_seqno (must be 0)", len(self.cross_gateway)),
         ]
         return "\n".join(["| figure | count |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
@@ -71,6 +93,8 @@ class Drill:
     def __init__(self, stack: Stack, receiver: CallbackReceiver, load: SteadyLoad, hold_s: float) -> None:
         self.stack, self.receiver, self.load, self.hold_s = stack, receiver, load, hold_s
         self.log: list[str] = []
+        self.stranded = 0
+        self.cross_gateway: list[str] = []
 
     def note(self, what: str) -> None:
         line = f"{time.strftime('%H:%M:%S')} {what}"
@@ -97,6 +121,58 @@ class Drill:
         self.note("postgres restarted (crash recovery)")
         await asyncio.sleep(self.hold_s * 2)
 
+    async def lose_broker(self) -> None:
+        """Stop the consumers, let accepted events and result events pile up, then lose the broker's data."""
+        consumers = [n for kind in ("orchestrator", "dispatcher") for n in instances(kind, self.stack.s.replicas)]
+        for name in consumers:
+            self.note(f"SIGKILL {name}")
+            await asyncio.to_thread(self.stack.kill, name)
+        await asyncio.sleep(self.hold_s)
+        self.stranded = await self._unfinished()
+        self.note(f"SIGKILL broker with {self.stranded} requests not yet DONE or DONE but undelivered; "
+                  "an empty broker starts (topics, events, offsets gone)")
+        await asyncio.to_thread(self.stack.restart_broker)
+        for name in consumers:
+            await asyncio.to_thread(self.stack.start, name)
+        self.note("orchestrators and dispatchers running again on the empty broker")
+        await asyncio.sleep(self.hold_s * 2)
+
+    async def _unfinished(self) -> int:
+        assert self.stack.postgres is not None
+        conn = await asyncpg.connect(self.stack.postgres.url)
+        try:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM requests r WHERE r.state IN ('ACCEPTED', 'PROCESSING') OR (r.state = 'DONE' "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.accept_seqno = r.accept_seqno))"))
+        finally:
+            await conn.close()
+
+    async def across_gateways(self) -> None:
+        """The same signed bytes at both gateways: one SUCCESS, one NONCE_REPLAYED. The same req_seqno with
+        fresh nonces at both: one accept_seqno."""
+        first, second = self.load.clients[0], self.load.clients[-1]
+        files = self.load.files[:1]
+        body = first.envelope(files=files, model="SINGLE", req_seqno="drill-x-" + uuid.uuid4().hex,
+                              callback_url=self.load.callback_base + "/cb")
+        raw = pjson.dumps(body)
+        answers = [(await c.post_raw(REQUEST_PATH, raw)).body for c in (first, second)]
+        codes = [str(a.get("result_code")) for a in answers]
+        if answers[0].get("accept_seqno"):  # judged with the load: it must be delivered like the rest
+            self.load.submitted.append(Submitted(body["req_seqno"], "SINGLE", "/cb", answers[0]["accept_seqno"],
+                                                 time.time(), "SUCCESS"))
+        if codes != ["SUCCESS", "NONCE_REPLAYED"]:
+            self.cross_gateway.append(f"one nonce at both gateways answered {codes}")
+        seqno = "drill-y-" + uuid.uuid4().hex
+        replies = [(await c.submit(files, "SINGLE", self.load.callback_base + "/cb", seqno)).body
+                   for c in (first, second)]
+        accepts = {r.get("accept_seqno") for r in replies}
+        if replies[0].get("accept_seqno"):
+            self.load.submitted.append(Submitted(seqno, "SINGLE", "/cb", replies[0]["accept_seqno"], time.time(),
+                                                 "SUCCESS"))
+        if [r.get("result_code") for r in replies] != ["SUCCESS", "SUCCESS"] or len(accepts) != 1:
+            self.cross_gateway.append(f"one req_seqno at both gateways answered {replies}")
+        self.note(f"across gateways: one nonce → {codes}; one req_seqno → {len(accepts)} accept_seqno")
+
     async def receiver_misbehaves(self) -> None:
         self.note("receiver refuses connections")
         await self.receiver.stop()
@@ -117,10 +193,14 @@ class Drill:
         stop = asyncio.Event()
         loader = asyncio.create_task(self.load.run(stop))
         await asyncio.sleep(self.hold_s)
+        if len(self.load.clients) > 1:
+            await self.across_gateways()
         models = [n for n in MODEL_SERVICES if n in self.stack.procs]
-        for name in ("gateway", "orchestrator", *models, "dispatcher"):
-            await self.kill_and_restart(name)
+        for kind in ("gateway", "orchestrator", *models, "dispatcher"):
+            for name in instances(kind, self.stack.s.replicas):
+                await self.kill_and_restart(name)
         await self.restart_postgres()
+        await self.lose_broker()
         await self.receiver_misbehaves()
         stop.set()
         await loader
@@ -177,6 +257,15 @@ def judge(accepted: list[Submitted], states: dict[str, dict], receiver: Callback
     return Verdict(len(accepted), delivered, failed, lost, sorted(set(wrong)), dup, not7, never, bad)
 
 
+async def redriven(stack: Stack) -> int:
+    assert stack.postgres is not None
+    conn = await asyncpg.connect(stack.postgres.url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM requests WHERE redrives > 0"))
+    finally:
+        await conn.close()
+
+
 async def drill(args: argparse.Namespace, stack: Stack) -> tuple[Verdict, Drill]:
     photos = await PhotoServer().start()
     receiver = await CallbackReceiver(keys=[stack.key], port=free_port()).start()
@@ -184,11 +273,14 @@ async def drill(args: argparse.Namespace, stack: Stack) -> tuple[Verdict, Drill]
     for name, data in load_photos(args.photos, limit=8).items():
         photos.add(name, data)
     try:
-        async with PiclossClient(
-            stack.gateway_url, DEMO_APPID, DEMO_MCHID, stack.key, str(stack.cert_file)
-        ) as client:
+        clients = [PiclossClient(url, DEMO_APPID, DEMO_MCHID, stack.key, str(stack.cert_file))
+                   for url in stack.gateway_urls]
+        async with contextlib.AsyncExitStack() as opened:
+            for c in clients:
+                await opened.enter_async_context(c)
+            client = clients[0]
             load = SteadyLoad(
-                client,
+                clients,
                 [photos.file_desc(n) for n in photos.photos],
                 receiver.url(""),
                 rate_per_s=args.rate,
@@ -198,8 +290,14 @@ async def drill(args: argparse.Namespace, stack: Stack) -> tuple[Verdict, Drill]
             await run.run()
             accepted = load.accepted()
             states = await final_states(client, accepted, args.drain)
-            run.note(f"drained; gateway answers seen during the drill: {dict(load.errors)}")
-            return judge(accepted, states, receiver), run
+            run.note(f"drained; gateway answers seen during the drill: {dict(load.errors)}; "
+                     f"{load.cross_gateway_retries} retries went to another gateway")
+            verdict = judge(accepted, states, receiver)
+            verdict.replicas = stack.s.replicas
+            verdict.stranded_at_broker_loss = run.stranded
+            verdict.redriven = await redriven(stack)
+            verdict.cross_gateway = run.cross_gateway
+            return verdict, run
     finally:
         await photos.stop()
         await receiver.stop()
@@ -228,6 +326,7 @@ def report(verdict: Verdict, run: Drill, backbone_only: bool, took_s: float) -> 
         ("wrong bodies", verdict.wrong_bodies),
         ("DELIVERY_FAILED without 7 attempts", verdict.failed_with_other_than_7),
         ("DELIVERED, never received", verdict.delivered_never_received),
+        ("across gateways", verdict.cross_gateway),
     ):
         if items:
             lines += ["", f"{label}: " + ", ".join(items[:20])]
@@ -239,6 +338,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1.5, help="requests per second")
     parser.add_argument("--hold", type=float, default=6, help="seconds of load between faults")
     parser.add_argument("--drain", type=float, default=240)
+    parser.add_argument("--replicas", type=int, default=2, help="of every process")
     parser.add_argument("--photos", default=default_photos_arg(), help="folders, comma-separated")
     parser.add_argument("--stack", choices=["auto", "full", "backbone"], default="auto")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/picloss-drill"))
@@ -246,7 +346,7 @@ def main() -> int:
     args = parser.parse_args()
     shutil.rmtree(args.work_dir, ignore_errors=True)
     started = time.monotonic()
-    stack = start_stack(args.work_dir, env=DRILL_ENV, mode=args.stack)
+    stack = start_stack(args.work_dir, env=DRILL_ENV, mode=args.stack, replicas=args.replicas)
     backbone_only = is_backbone_only(stack)
     try:
         verdict, run = asyncio.run(drill(args, stack))

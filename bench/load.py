@@ -1,6 +1,7 @@
 """A steady, idempotent submitter for drills and benchmarks: each request is retried with the same
 req_seqno and content until the gateway gives a definite answer, so a request accepted just before a
-crash is still known (the repeat answers SUCCESS with the same accept_seqno)."""
+crash is still known (the repeat answers SUCCESS with the same accept_seqno). With several gateway replicas
+the requests go round robin and each retry goes to the next gateway: idempotency must hold across them."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class Submitted:
 
 @dataclass
 class SteadyLoad:
-    client: PiclossClient
+    clients: list[PiclossClient]  # one per gateway replica
     files: list[dict[str, str]]
     callback_base: str
     rate_per_s: float
@@ -39,6 +40,7 @@ class SteadyLoad:
     failing_path_every: int = 0  # every Nth request goes to an always-failing path (0: never)
     submitted: list[Submitted] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    cross_gateway_retries: int = 0
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -64,10 +66,13 @@ class SteadyLoad:
         files = [self.files[(n + i) % len(self.files)] for i in range(count)]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
+            client = self.clients[(n + item.tries) % len(self.clients)]
             item.tries += 1
+            if item.tries > 1 and len(self.clients) > 1:
+                self.cross_gateway_retries += 1
             try:
                 reply = await asyncio.wait_for(
-                    self.client.submit(
+                    client.submit(
                         files, item.model, self.callback_base + item.callback_path, item.req_seqno
                     ),
                     timeout=15,

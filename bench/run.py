@@ -1,9 +1,16 @@
 """`make bench`: backbone benchmarks as ratios measured in one run, printed and written to
 docs/benchmarks.md under '## Backbone (make bench)'.
 
+Every ratio compares two legs run interleaved (A, B, A, B, ... `--rounds` times, at least 3), so a noisy
+neighbour on the shared machine hits both alike; the table gives the median of the per-round ratios and their
+spread (min–max), and the median of each leg.
+
 1. accept throughput of the gateway (signature, validation, ledger commit, broker ack) / a bare aiohttp
-   hello-world served the same way (same TLS, one process), both driven by wrk; p50/p99 at half the max rate;
-2. pipeline photos/s through the whole stack / the model services' own throughput on the same photos;
+   hello-world served the same way (same TLS, one process), both driven by wrk; CPU per request of each;
+   p50/p99 at half the max rate;
+2. pipeline photos/s through the whole stack / the same orchestrator pipeline run in-process on the same photos,
+   with the same requests (4 photos each), the same batching and the same concurrency (MAX_IN_FLIGHT requests
+   at once), photos from memory: no download, ledger, broker or callback;
 3. accept→callback of an 8-photo BATCH / the sequential model compute of the same photos;
 4. CPU-seconds per photo and peak memory of the stack's processes."""
 
@@ -11,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 import psutil
 
@@ -30,7 +39,11 @@ from picloss.devstack.photos import PhotoServer
 from picloss.devstack.procs import free_port, port_open, spawn, stop_pid, wait_until
 from picloss.devstack.receiver import CallbackReceiver
 from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
+from picloss.imaging import DEFAULT_MAX_PIXELS
 from services.orchestrator.clients import ModelClients
+from services.orchestrator.config import OrchestratorConfig
+from services.orchestrator.fetch import Fetched
+from services.orchestrator.pipeline import FileWork, Pipeline
 
 HEADING = "## Backbone (make bench)"
 TARGETS = {"accept": 0.15, "pipeline": 0.85, "batch": 1.2}
@@ -59,8 +72,13 @@ def verdict(ratio: float, target: float, higher_is_better: bool = True) -> str:
     return f"{'≥' if higher_is_better else '≤'} {target}: {'met' if met else 'NOT met'}"
 
 
+def spread(values: list[float], digits: int = 3) -> str:
+    """`median (min–max, n rounds)`."""
+    return f"{median(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f}, {len(values)} rounds)"
+
+
 # ------------------------------------------------------------------ 1. accept
-def accept_bench(work: Path, figures: Figures, seconds: int, connections: int) -> None:
+def accept_bench(work: Path, figures: Figures, seconds: int, connections: int, rounds: int) -> None:
     stack = Stack(StackSettings.ephemeral(work / "accept", env={"LOG_LEVEL": "WARNING"}))
     hello = None
     try:
@@ -80,55 +98,51 @@ def accept_bench(work: Path, figures: Figures, seconds: int, connections: int) -
         )
         wait_until(lambda: port_open(port), 20, "hello", proc=hello, log=stack.logs / "hello.log")
         hello_url = f"https://127.0.0.1:{port}"
+        bodies = work / "bodies.tsv"
 
         def drive(url: str, delay_ms: int = 0, secs: int = seconds) -> WrkResult:
-            bodies = work / "bodies.tsv"
-            presign(
-                bodies,
-                40_000,
-                DEMO_APPID,
-                DEMO_MCHID,
-                stack.key,
-                "https://photos.example/a.jpg",
-                "https://insurer.example/cb",
-            )
-            return run_wrk(
-                url, bodies, work / "bench.lua", seconds=secs, connections=connections, delay_ms=delay_ms
-            )
+            presign(bodies, 40_000, DEMO_APPID, DEMO_MCHID, stack.key, "https://photos.example/a.jpg",
+                    "https://insurer.example/cb")
+            return run_wrk(url, bodies, work / "bench.lua", seconds=secs, connections=connections,
+                           delay_ms=delay_ms)
 
-        drive(stack.gateway_url)  # warm-up: connection pools, JIT-free but page cache and PG plans
-        hellos, gateways = [], []
-        split: dict[str, float] = {}
-        for _ in range(2):  # interleaved, so a noisy neighbour hits both alike
-            hellos.append(drive(hello_url))
-            before = {name: cpu_seconds([p.pid]) for name, p in stack.procs.items()}
+        def measured(url: str, pids: dict[str, int]) -> tuple[WrkResult, dict[str, float]]:
+            before = {name: cpu_seconds([pid]) for name, pid in pids.items()}
             machine0 = sum(psutil.cpu_times()[:3])
-            gateways.append(drive(stack.gateway_url))
-            for name, p in stack.procs.items():
-                split[name] = split.get(name, 0.0) + cpu_seconds([p.pid]) - before[name]
-            split["whole machine"] = split.get("whole machine", 0.0) + sum(psutil.cpu_times()[:3]) - machine0
-        hello_rps = sum(r.rps for r in hellos) / len(hellos)
-        gw_rps = sum(r.rps for r in gateways) / len(gateways)
-        bad = sum(r.non_2xx + r.errors for r in gateways)
-        figures.add(
-            f"bare aiohttp hello-world (TLS, 1 process, wrk -c{connections})", f"{hello_rps:.0f} req/s"
-        )
-        figures.add(
-            "gateway accept (signature + validation + ledger commit + broker ack)",
-            f"{gw_rps:.0f} req/s ({bad} non-2xx/errors)",
-        )
-        figures.add(
-            "accept throughput ratio gateway / bare aiohttp",
-            f"{gw_rps / hello_rps:.3f}",
-            verdict(gw_rps / hello_rps, TARGETS["accept"]),
-        )
+            result = drive(url)
+            per_request = {name: 1000 * (cpu_seconds([pid]) - before[name]) / max(1, result.requests)
+                           for name, pid in pids.items()}
+            per_request["whole machine"] = 1000 * (sum(psutil.cpu_times()[:3]) - machine0) / max(1, result.requests)
+            return result, per_request
+
+        drive(hello_url, secs=3)  # warm-up of both: connection pools, page cache, PostgreSQL plans
+        drive(stack.gateway_url, secs=3)
+        assert hello is not None
+        hello_pids = {"hello": hello.pid}
+        gateway_pids = {name: p.pid for name, p in stack.procs.items()}
+        hellos: list[tuple[WrkResult, dict[str, float]]] = []
+        gateways: list[tuple[WrkResult, dict[str, float]]] = []
+        for _ in range(rounds):  # interleaved: A, B, A, B, ...
+            hellos.append(measured(hello_url, hello_pids))
+            gateways.append(measured(stack.gateway_url, gateway_pids))
+        ratios = [g.rps / h.rps for (h, _), (g, _) in zip(hellos, gateways, strict=True)]
+        bad = sum(g.non_2xx + g.errors for g, _ in gateways)
+        figures.add(f"bare aiohttp hello-world (TLS, 1 process, wrk -c{connections}, {seconds} s legs)",
+                    f"{spread([h.rps for h, _ in hellos], 0)} req/s")
+        figures.add("gateway accept (signature + validation + ledger commit + broker ack)",
+                    f"{spread([g.rps for g, _ in gateways], 0)} req/s ({bad} non-2xx/errors)")
+        figures.add("accept throughput ratio gateway / bare aiohttp (median of per-round ratios)",
+                    spread(ratios), verdict(median(ratios), TARGETS["accept"]))
+
+        def cpu_line(runs: list[tuple[WrkResult, dict[str, float]]]) -> str:
+            names = list(runs[0][1])
+            return ", ".join(f"{name} {median([r[1][name] for r in runs]):.3f} ms" for name in names)
+
+        figures.add("CPU per request, hello-world runs (median)", cpu_line(hellos))
+        figures.add("CPU per accepted request, gateway runs (median)", cpu_line(gateways))
+        gw_rps = median([g.rps for g, _ in gateways])
         first_delay = max(1, int(connections / (gw_rps / 2) * 1000))
         probe = drive(stack.gateway_url, delay_ms=first_delay, secs=max(3, seconds // 2))
-        served = sum(r.requests for r in gateways)
-        figures.add(
-            "CPU per accepted request during the gateway runs",
-            ", ".join(f"{name} {1000 * cpu / served:.2f} ms" for name, cpu in split.items()),
-        )
         half = drive(stack.gateway_url, delay_ms=delay_for_rate(gw_rps / 2, connections, probe, first_delay))
         figures.add(
             f"accept latency at half the max rate (target {gw_rps / 2:.0f}, {half.rps:.0f} req/s achieved)",
@@ -168,7 +182,38 @@ def model_clients(stack: Stack) -> ModelClients:
     )
 
 
-async def pipeline_bench(stack: Stack, photos_dir: str | None, figures: Figures, requests: int) -> None:
+class MemoryFetcher:
+    """The pipeline's fetcher, from memory: the raw leg downloads nothing."""
+
+    def __init__(self, by_url: dict[str, bytes]) -> None:
+        self._by_url = by_url
+
+    async def fetch(self, url: str) -> Fetched:
+        data = self._by_url[url]
+        return Fetched(data, hashlib.md5(data).hexdigest())
+
+
+async def raw_pipeline(clients: ModelClients, by_url: dict[str, bytes], per_request: list[list[dict]],
+                       in_flight: int, model: str) -> float:
+    """Seconds for the orchestrator's own pipeline on these requests, `in_flight` at once (as MAX_IN_FLIGHT
+    lets the orchestrator), photos from memory."""
+    pipeline = Pipeline(clients=clients, fetcher=MemoryFetcher(by_url), max_pixels=DEFAULT_MAX_PIXELS,  # type: ignore[arg-type]
+                        fetch_concurrency=8, damage_batch=8)
+    slots = asyncio.Semaphore(in_flight)
+
+    async def one(i: int, files: list[dict]) -> None:
+        async with slots:
+            work = [FileWork(idx=j, fileid=f"{i}-{j}", fileurl=f["fileurl"], md5_given=None)
+                    for j, f in enumerate(files)]
+            await pipeline.run(f"bench-{i}", model, work)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i, files) for i, files in enumerate(per_request)))
+    return time.perf_counter() - started
+
+
+async def pipeline_bench(stack: Stack, photos_dir: str | None, figures: Figures, requests: int,
+                         rounds: int) -> None:
     server = await PhotoServer().start()
     receiver = await CallbackReceiver([stack.key]).start()
     backbone_only = is_backbone_only(stack)
@@ -180,70 +225,66 @@ async def pipeline_bench(stack: Stack, photos_dir: str | None, figures: Figures,
         per_request = [
             [server.file_desc(names[(4 * i + j) % len(names)]) for j in range(4)] for i in range(requests)
         ]
+        n_photos = sum(len(r) for r in per_request)
+        scope = " (backbone only: no model ran, files end 5001)" if backbone_only else ""
         async with PiclossClient(
             stack.gateway_url, DEMO_APPID, DEMO_MCHID, stack.key, str(stack.cert_file)
         ) as client:
             await submit_and_wait(client, receiver, per_request[:1], "SINGLE")  # warm-up
             pids = [p.pid for p in stack.procs.values()]
-            n_photos = sum(len(r) for r in per_request)
-            async with UsageMeter(pids) as usage:
-                took, _ = await submit_and_wait(client, receiver, per_request, "SINGLE")
-            stack_pps = n_photos / took
-            scope = " (backbone only: no model ran, files end 5001)" if backbone_only else ""
-            figures.add(
-                f"pipeline through the whole stack, {requests} SINGLE × 4 photos{scope}",
-                f"{stack_pps:.2f} photos/s",
-            )
-            figures.add(f"CPU per photo, all stack processes{scope}", f"{usage.cpu_s / n_photos:.3f} CPU-s")
-            figures.add(
-                f"peak resident memory of the stack during that run{scope}",
-                f"{usage.peak_rss / 2**20:.0f} MiB (idle {usage.idle_rss / 2**20:.0f} MiB, "
-                f"+{(usage.peak_rss - usage.idle_rss) / 2**20 / n_photos:.1f} MiB per photo in the run)",
-            )
             if backbone_only:
-                figures.add(
-                    "pipeline / raw model throughput", "not measurable yet (model services not running)"
-                )
-                figures.add(
-                    "8-photo BATCH accept→callback / sequential model compute",
-                    "not measurable yet (model services not running)",
-                )
+                async with UsageMeter(pids) as usage:
+                    took, _ = await submit_and_wait(client, receiver, per_request, "SINGLE")
+                figures.add(f"pipeline through the whole stack, {requests} SINGLE × 4 photos{scope}",
+                            f"{n_photos / took:.2f} photos/s")
+                figures.add(f"CPU per photo, all stack processes{scope}", f"{usage.cpu_s / n_photos:.3f} CPU-s")
+                figures.add("pipeline / raw model throughput", "not measurable (model services not running)")
+                figures.add("8-photo BATCH accept→callback / sequential model compute",
+                            "not measurable (model services not running)")
                 return
             clients = model_clients(stack)
+            in_flight = int(stack.s.env.get("MAX_IN_FLIGHT", OrchestratorConfig.from_env(
+                {"DATABASE_URL": "-", "KAFKA_BOOTSTRAP_SERVERS": "-"}).max_in_flight))
             try:
-                by_name = [photos[names[(4 * i + j) % len(names)]] for i in range(requests) for j in range(4)]
-                images = await asyncio.to_thread(images_of, by_name)
-                await model_work(clients, images[:4], sequential=False, aggregate=False)  # warm-up
-                raw_s = await model_work(clients, images, sequential=False, aggregate=False)
-                raw_pps = len(images) / raw_s
+                by_url = {server.url(name): data for name, data in photos.items()}
+                await raw_pipeline(clients, by_url, per_request[:1], in_flight, "SINGLE")  # warm-up
+                stack_pps, raw_pps, cpu, peak, idle = [], [], [], [], []
+                for _ in range(rounds):  # interleaved: stack, raw, stack, raw, ...
+                    async with UsageMeter(pids) as usage:
+                        took, _ = await submit_and_wait(client, receiver, per_request, "SINGLE")
+                    stack_pps.append(n_photos / took)
+                    cpu.append(usage.cpu_s / n_photos)
+                    peak.append(usage.peak_rss)
+                    idle.append(usage.idle_rss)
+                    raw_pps.append(n_photos / await raw_pipeline(clients, by_url, per_request, in_flight, "SINGLE"))
+                figures.add(f"pipeline through the whole stack, {requests} SINGLE × 4 photos",
+                            f"{spread(stack_pps, 2)} photos/s")
+                figures.add(f"the same pipeline in-process on the same photos ({requests} requests × 4, "
+                            f"{in_flight} at once, batched alike; no download/ledger/broker/callback)",
+                            f"{spread(raw_pps, 2)} photos/s")
+                ratios = [a / b for a, b in zip(stack_pps, raw_pps, strict=True)]
+                figures.add("pipeline / raw model throughput (median of per-round ratios)", spread(ratios),
+                            verdict(median(ratios), TARGETS["pipeline"]))
+                figures.add("CPU per photo, all stack processes (median)", f"{median(cpu):.3f} CPU-s")
                 figures.add(
-                    "raw model throughput, same photos (direct gRPC to the model services, batched "
-                    "like the pipeline, no download/ledger/broker/callback)",
-                    f"{raw_pps:.2f} photos/s",
-                )
-                figures.add(
-                    "pipeline / raw model throughput",
-                    f"{stack_pps / raw_pps:.3f}",
-                    verdict(stack_pps / raw_pps, TARGETS["pipeline"]),
+                    "peak resident memory of the stack during the stack legs",
+                    f"{max(peak) / 2**20:.0f} MiB (idle {min(idle) / 2**20:.0f} MiB, "
+                    f"+{(max(peak) - min(idle)) / 2**20 / n_photos:.1f} MiB per photo in a leg)",
                 )
                 eight = [server.file_desc(names[i % len(names)]) for i in range(8)]
-                _, (batch_latency,) = await submit_and_wait(client, receiver, [eight], "BATCH")
-                seq_s = await model_work(
-                    clients,
-                    images_of([photos[names[i % len(names)]] for i in range(8)]),
-                    sequential=True,
-                    aggregate=True,
-                )
-                figures.add("8-photo BATCH accept→callback", f"{batch_latency:.2f} s")
-                figures.add(
-                    "sequential model compute of the same 8 photos (one photo per call, + aggregate)",
-                    f"{seq_s:.2f} s",
-                )
-                figures.add(
-                    "BATCH accept→callback / sequential compute",
-                    f"{batch_latency / seq_s:.3f}",
-                    verdict(batch_latency / seq_s, TARGETS["batch"], higher_is_better=False),
-                )
+                eight_images = images_of([photos[names[i % len(names)]] for i in range(8)])
+                latencies, seqs = [], []
+                for _ in range(rounds):  # interleaved: BATCH through the stack, sequential compute, ...
+                    _, (batch_latency,) = await submit_and_wait(client, receiver, [eight], "BATCH")
+                    latencies.append(batch_latency)
+                    seqs.append(await model_work(clients, eight_images, sequential=True, aggregate=True))
+                figures.add("8-photo BATCH accept→callback", f"{spread(latencies, 2)} s")
+                figures.add("sequential model compute of the same 8 photos (one photo per call, + aggregate)",
+                            f"{spread(seqs, 2)} s")
+                batch_ratios = [a / b for a, b in zip(latencies, seqs, strict=True)]
+                figures.add("BATCH accept→callback / sequential compute (median of per-round ratios)",
+                            spread(batch_ratios),
+                            verdict(median(batch_ratios), TARGETS["batch"], higher_is_better=False))
             finally:
                 await clients.close()
     finally:
@@ -264,19 +305,25 @@ def main() -> int:
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--skip-accept", action="store_true", help="only the pipeline figures (profiling)")
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the stack's processes")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every A/B comparison (≥ 3)")
+    parser.add_argument("--skip-pipeline", action="store_true", help="only the accept figures (profiling)")
     args = parser.parse_args()
+    if args.rounds < 3:
+        parser.error("--rounds: at least 3 (medians and a spread need them)")
     shutil.rmtree(args.work_dir, ignore_errors=True)
     args.work_dir.mkdir(parents=True)
     figures = Figures()
     if not args.skip_accept:
-        accept_bench(args.work_dir, figures, args.seconds, args.connections)
-    stack = start_stack(args.work_dir / "pipeline", env={"LOG_LEVEL": args.log_level}, mode=args.stack)
-    try:
-        asyncio.run(pipeline_bench(stack, args.photos, figures, args.requests))
-    finally:
-        stack.down()
+        accept_bench(args.work_dir, figures, args.seconds, args.connections, args.rounds)
+    if not args.skip_pipeline:
+        stack = start_stack(args.work_dir / "pipeline", env={"LOG_LEVEL": args.log_level}, mode=args.stack)
+        try:
+            asyncio.run(pipeline_bench(stack, args.photos, figures, args.requests, args.rounds))
+        finally:
+            stack.down()
     photos = f"photos: {args.photos}" if args.photos else "photos: generated 640×480 JPEGs"
-    text = "\n".join([f"{stamp()}; 2 shared CPU cores; {photos}.", "", figures.table()])
+    text = "\n".join([f"{stamp()}; 2 shared CPU cores; {photos}; {args.rounds} interleaved rounds per "
+                      "comparison, median (min–max).", "", figures.table()])
     print(text)
     if not args.no_docs:
         replace_section(REPO_ROOT / "docs" / "benchmarks.md", HEADING, text)

@@ -47,7 +47,8 @@ async def init_app(config: GatewayConfig) -> web.Application:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     keys = KeyStore.from_file(config.keys_file)
-    ledger = await Ledger.connect(config.database_url, max_size=20)
+    # the accept path: a warm pool of up to 20 connections kept open (no idle timer re-armed on every call)
+    ledger = await Ledger.connect(config.database_url, max_size=20, idle_lifetime_s=0)
     producer = AsyncProducer(config.kafka_bootstrap, delivery_timeout_ms=config.kafka_delivery_timeout_ms)
     app[DEPS] = Deps(ledger=ledger, producer=producer, keys=keys)
     purger = asyncio.create_task(_purge_nonces(ledger, config.ts_window_s))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from picloss.config import ConfigError, env_bool, env_float, env_int, env_optional, env_str
 from picloss.kafka import REQUESTS_TOPIC
@@ -30,7 +31,7 @@ class GatewayConfig:
     metrics_port: int
     log_level: str
 
-    @property
+    @cached_property
     def limits(self) -> Limits:
         return Limits(max_files=self.max_files, max_body_bytes=self.max_body_bytes)
 

@@ -2,7 +2,8 @@
 
 body size → JSON → appid/mchid → key (APPID_UNKNOWN) → Signature (SIGN_ERROR) → every field
 (PARAM_ERROR) → timestamp (TS_EXPIRED) → rate (RATE_LIMITED) → nonce + idempotency + ledger + broker
-ack in one transaction (NONCE_REPLAYED, SEQNO_CONFLICT, SYSTEM_BUSY) → SUCCESS.
+in one ledger statement (NONCE_REPLAYED, SEQNO_CONFLICT), then the broker ack (SYSTEM_BUSY: the accept is taken
+back) → SUCCESS.
 Responses are signed with the pair's first key whenever the pair is known.
 """
 
@@ -12,7 +13,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -42,8 +42,8 @@ CONTENT_TYPE = "text/json"
 
 
 def new_accept_seqno() -> str:
-    """32 chars: UTC time to the second + 18 random hex digits (sortable, unguessable)."""
-    return "PL" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+    """32 chars: "PL" + UTC time to the second + 16 random hex digits (sortable, unguessable)."""
+    return "PL" + time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(8)
 
 
 def new_fileid() -> str:
@@ -88,6 +88,9 @@ def endpoint(name: str) -> Callable[[Inner], Inner]:
     handler raises ProtocolError for every refusal and returns its SUCCESS response."""
 
     def wrap(inner: Inner) -> Inner:
+        latency = GATEWAY_LATENCY.labels(name)
+        counters: dict[ResultCode, Any] = {}
+
         async def handler(request: web.Request) -> web.Response:
             start = time.perf_counter()
             code = ResultCode.SUCCESS
@@ -101,8 +104,11 @@ def endpoint(name: str) -> Callable[[Inner], Inner]:
                 log.exception(f"{name} failed")
                 return respond(code, "internal error", request.get(SIGNING_KEY))
             finally:
-                GATEWAY_REQUESTS.labels(name, code.value).inc()
-                GATEWAY_LATENCY.labels(name).observe(time.perf_counter() - start)
+                counter = counters.get(code)
+                if counter is None:
+                    counter = counters[code] = GATEWAY_REQUESTS.labels(name, code.value)
+                counter.inc()
+                latency.observe(time.perf_counter() - start)
                 clear_request()
 
         return handler

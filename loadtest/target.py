@@ -50,10 +50,10 @@ def full_stack(repo: Path = REPO_ROOT) -> bool:
     return len(stack_components(repo)) > len(BACKBONE)
 
 
-def _up(run_dir: Path, components: tuple[str, ...], env: dict[str, str]) -> Stack:
+def _up(run_dir: Path, components: tuple[str, ...], env: dict[str, str], replicas: int = 1) -> Stack:
     if components == BACKBONE:
         env = {**BACKBONE_ONLY_ENV, **env}
-    stack = Stack(StackSettings.ephemeral(run_dir, env=env))
+    stack = Stack(StackSettings.ephemeral(run_dir, env=env, replicas=replicas))
     try:
         stack.up(components)
     except Exception:
@@ -62,14 +62,14 @@ def _up(run_dir: Path, components: tuple[str, ...], env: dict[str, str]) -> Stac
     return stack
 
 
-def start_stack(run_dir: Path, env: dict[str, str] | None = None, mode: str = "auto") -> Stack:
+def start_stack(run_dir: Path, env: dict[str, str] | None = None, mode: str = "auto", replicas: int = 1) -> Stack:
     """mode: `full` (every model service), `backbone`, or `auto` (full when all four exist and start,
-    else the backbone alone, with a warning)."""
+    else the backbone alone, with a warning). `replicas` of every process."""
     env = dict(env or {})
     if mode == "backbone" or (mode == "auto" and not full_stack()):
-        return _up(run_dir / "backbone", BACKBONE, env)
+        return _up(run_dir / "backbone", BACKBONE, env, replicas)
     try:
-        return _up(run_dir / "full", (*MODEL_SERVICES, *BACKBONE), env)
+        return _up(run_dir / "full", (*MODEL_SERVICES, *BACKBONE), env, replicas)
     except Exception as exc:
         if mode == "full":
             raise
@@ -78,7 +78,7 @@ def start_stack(run_dir: Path, env: dict[str, str] | None = None, mode: str = "a
             "running the backbone alone (files end with code 5001)",
             flush=True,
         )
-        return _up(run_dir / "backbone", BACKBONE, env)
+        return _up(run_dir / "backbone", BACKBONE, env, replicas)
 
 
 def target_of(stack: Stack) -> Target:

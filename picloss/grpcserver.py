@@ -26,6 +26,14 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
 
+# Servers close every connection after about 5 minutes (in-flight calls get 2 more to finish): clients then
+# reconnect and re-resolve, so pods added by scaling receive calls too (gRPC resolves DNS only on reconnect).
+SERVER_OPTIONS = [
+    *CHANNEL_OPTIONS,
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 120_000),
+]
+
 log = structlog.get_logger()
 
 
@@ -78,7 +86,7 @@ async def serve(
     host: str = "0.0.0.0",
 ) -> None:
     """Start a server, await `ready()` (model load/warm-up), then SERVING until a signal."""
-    server = grpc.aio.server(options=CHANNEL_OPTIONS, interceptors=[MetricsInterceptor(service_name)])
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[MetricsInterceptor(service_name)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     register(server)

@@ -19,6 +19,24 @@ from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_SERVICES = ("classifier", "ocr", "damage", "aggregator")
+PROCESS_KINDS = (*MODEL_SERVICES, "orchestrator", "dispatcher", "gateway")
+STOP_ORDER = ("gateway", "orchestrator", "dispatcher", *MODEL_SERVICES, "postgres", "broker")
+
+
+def kind_of(name: str) -> str:
+    """`damage-2` → `damage`: the second and later replicas of a process are named `<kind>-<n>`."""
+    base, _, n = name.rpartition("-")
+    return base if base in PROCESS_KINDS and n.isdigit() else name
+
+
+def instances(kind: str, replicas: int) -> list[str]:
+    """The process names of `replicas` replicas: `gateway`, `gateway-2`, ..."""
+    return [kind, *(f"{kind}-{i}" for i in range(2, replicas + 1))]
+
+
+def _stop_rank(name: str) -> int:
+    kind = kind_of(name)
+    return STOP_ORDER.index(kind) if kind in STOP_ORDER else len(STOP_ORDER)
 DEMO_APPID, DEMO_MCHID = "picloss-demo-app", "picloss-demo-mch"
 ENV_FILE_NAME = "picloss.env"
 
@@ -37,6 +55,19 @@ class StackSettings:
     partitions: int = 4
     tls: bool = True
     env: dict[str, str] = field(default_factory=dict)  # extra settings for every process
+    replicas: int = 1  # of every process (gateways, orchestrators, dispatchers, model services)
+    gateway_ports: dict[str, int] = field(default_factory=dict)  # of gateway-2...; `gateway` uses gateway_port
+
+    def __post_init__(self) -> None:
+        """Free ports for every replica past the first that has none yet."""
+        for kind in PROCESS_KINDS:
+            for name in instances(kind, self.replicas)[1:]:
+                self.metrics_ports.setdefault(name, free_port())
+                if kind in MODEL_SERVICES:
+                    self.grpc_ports.setdefault(name, free_port())
+                if kind == "gateway":
+                    self.gateway_ports.setdefault(name, free_port())
+        self.gateway_ports["gateway"] = self.gateway_port
 
     @classmethod
     def ephemeral(cls, run_dir: Path, **kwargs: object) -> StackSettings:
@@ -46,6 +77,10 @@ class StackSettings:
                    grpc_ports={n: free_port() for n in names},
                    metrics_ports={n: free_port() for n in ("gateway", "orchestrator", "dispatcher", *names)},
                    **kwargs)  # type: ignore[arg-type]
+
+    def names(self, kinds: tuple[str, ...] = PROCESS_KINDS) -> list[str]:
+        """Every process name of these kinds, replicas included."""
+        return [name for kind in kinds for name in instances(kind, self.replicas)]
 
 
 class Stack:
@@ -66,6 +101,15 @@ class Stack:
     @property
     def gateway_url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.s.gateway_port}"
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        """One URL per gateway replica (the first is `gateway_url`)."""
+        return [f"{self.scheme}://127.0.0.1:{self.s.gateway_ports[n]}" for n in instances("gateway", self.s.replicas)]
+
+    def _addresses(self, kind: str) -> str:
+        """Every replica of a model service, comma-separated (the orchestrator balances over them)."""
+        return ",".join(f"127.0.0.1:{self.s.grpc_ports[n]}" for n in instances(kind, self.s.replicas))
 
     @property
     def keys_file(self) -> Path:
@@ -97,21 +141,22 @@ class Stack:
             "PICLOSS_ORT_THREADS": env.get("PICLOSS_ORT_THREADS", "1"),
             "FETCH_ALLOW_CIDRS": "127.0.0.0/8",
             "CALLBACK_ALLOW_CIDRS": "127.0.0.0/8",
-            "CLASSIFIER_ADDR": f"127.0.0.1:{self.s.grpc_ports['classifier']}",
-            "OCR_ADDR": f"127.0.0.1:{self.s.grpc_ports['ocr']}",
-            "DAMAGE_ADDR": f"127.0.0.1:{self.s.grpc_ports['damage']}",
-            "AGGREGATOR_ADDR": f"127.0.0.1:{self.s.grpc_ports['aggregator']}",
+            "CLASSIFIER_ADDR": self._addresses("classifier"),
+            "OCR_ADDR": self._addresses("ocr"),
+            "DAMAGE_ADDR": self._addresses("damage"),
+            "AGGREGATOR_ADDR": self._addresses("aggregator"),
         })
         env.update(self.s.env)
         return env
 
     def component_env(self, name: str) -> dict[str, str]:
         env = self.base_env()
+        kind = kind_of(name)
         env["METRICS_PORT"] = str(self.s.metrics_ports[name])
-        if name in MODEL_SERVICES:
+        if kind in MODEL_SERVICES:
             env["GRPC_PORT"] = str(self.s.grpc_ports[name])
-        if name == "gateway":
-            env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.s.gateway_port),
+        if kind == "gateway":
+            env.update({"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(self.s.gateway_ports[name]),
                         "GATEWAY_TLS": "true" if self.s.tls else "false"})
             if self.s.tls:
                 env.update({"GATEWAY_TLS_CERT": str(self.cert_file),
@@ -134,7 +179,8 @@ class Stack:
         create_topics(self.broker.bootstrap, {REQUESTS_TOPIC: self.s.partitions, RESULTS_TOPIC: self.s.partitions})
 
     def start(self, name: str, wait: bool = True) -> subprocess.Popen[bytes]:
-        module = "gateway" if name == "gateway" else f"services.{name}"
+        kind = kind_of(name)
+        module = "gateway" if kind == "gateway" else f"services.{kind}"
         proc = spawn([sys.executable, "-m", module], self.logs / f"{name}.log", env=self.component_env(name),
                      cwd=REPO_ROOT)
         self.procs[name] = proc
@@ -143,21 +189,22 @@ class Stack:
         return proc
 
     def wait_ready(self, name: str, timeout_s: float = 180) -> None:
-        proc, log = self.procs[name], self.logs / f"{name}.log"
-        if name in MODEL_SERVICES:
+        proc, log, kind = self.procs[name], self.logs / f"{name}.log", kind_of(name)
+        if kind in MODEL_SERVICES:
             port = self.s.grpc_ports[name]
             wait_until(lambda: _grpc_serving(port), timeout_s, name, interval_s=0.3, proc=proc, log=log)
-        elif name == "gateway":
-            wait_until(lambda: _http_ok(f"{self.gateway_url}/readyz"), timeout_s, name, interval_s=0.2,
-                       proc=proc, log=log)
+        elif kind == "gateway":
+            url = f"{self.scheme}://127.0.0.1:{self.s.gateway_ports[name]}/readyz"
+            wait_until(lambda: _http_ok(url), timeout_s, name, interval_s=0.2, proc=proc, log=log)
         else:
             port = self.s.metrics_ports[name]
             wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), timeout_s, name, interval_s=0.2,
                        proc=proc, log=log)
 
     def up(self, components: tuple[str, ...] | None = None) -> None:
+        """Start the broker, the database and these kinds of process (default: all), `replicas` of each."""
         self.start_infra()
-        names = components or (*MODEL_SERVICES, "orchestrator", "dispatcher", "gateway")
+        names = self.s.names(components or PROCESS_KINDS)
         for name in names:  # start all, then wait: model warm-ups overlap
             self.start(name, wait=False)
         for name in names:
@@ -181,9 +228,16 @@ class Stack:
         self.postgres = start_postgres(self.run_dir / "pgdata", self.s.postgres_port, self.logs / "postgres.log")
         self.procs["postgres"] = self.postgres.proc
 
+    def restart_broker(self) -> None:
+        """SIGKILL the memory-only broker and start an empty one on the same port: every topic, event and
+        committed offset is gone (the processes find the broker again; the first publish re-creates a topic)."""
+        assert self.broker is not None
+        self.kill("broker")
+        self.broker = start_broker(self.s.broker_port, self.logs / "broker.log")
+        self.procs["broker"] = self.broker.proc
+
     def down(self) -> None:
-        order = ["gateway", "orchestrator", "dispatcher", *MODEL_SERVICES, "postgres", "broker"]
-        for name in order + [n for n in self.procs if n not in order]:
+        for name in sorted(self.procs, key=_stop_rank):
             proc = self.procs.pop(name, None)
             if proc is not None and proc.poll() is None:
                 stop_pid(proc.pid, timeout_s=15, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)
@@ -215,8 +269,7 @@ def stop_recorded(run_dir: Path) -> list[str]:
         return []
     pids: dict[str, int] = json.loads(state.read_text())
     stopped = []
-    order = ["gateway", "orchestrator", "dispatcher", *MODEL_SERVICES, "postgres", "broker"]
-    for name in order + [n for n in pids if n not in order]:
+    for name in sorted(pids, key=_stop_rank):
         pid = pids.get(name)
         if pid and pid_alive(pid):
             stop_pid(pid, timeout_s=15, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)

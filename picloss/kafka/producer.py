@@ -6,16 +6,34 @@ import asyncio
 import threading
 from typing import Any
 
+import structlog
 from confluent_kafka import KafkaError, KafkaException, Producer
+
+log = structlog.get_logger()
 
 
 class BrokerUnavailable(RuntimeError):
     """The event could not be acknowledged by the broker in time."""
 
 
+def _settle(reports: list[tuple[asyncio.Future[None], KafkaError | None]]) -> None:
+    for done, err in reports:
+        if done.done():
+            continue
+        if err is not None:
+            done.set_exception(BrokerUnavailable(str(err)))
+        else:
+            done.set_result(None)
+
+
 class AsyncProducer:
+    """Delivery reports are served by one poll thread; the futures they settle are handed to the event loop
+    in one call per poll round (not one wake-up per message). A fatal producer error (the idempotent
+    producer's state lost with a broker's data, say) fails the messages in flight and the next send builds a
+    fresh producer, so one broker loss does not leave the process unable to publish."""
+
     def __init__(self, bootstrap: str, *, delivery_timeout_ms: int = 5000, extra: dict[str, Any] | None = None):
-        conf: dict[str, Any] = {
+        self._conf: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "acks": "all",
             "enable.idempotence": True,
@@ -23,31 +41,49 @@ class AsyncProducer:
             "message.timeout.ms": delivery_timeout_ms,
             "socket.connection.setup.timeout.ms": 3000,
         }
-        conf.update(extra or {})
-        self._producer = Producer(conf)
+        self._conf.update(extra or {})
+        self._conf["error_cb"] = self._on_error
+        self._fatal: str | None = None
+        self._producer = Producer(self._conf)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports: list[tuple[asyncio.Future[None], KafkaError | None]] = []
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_forever, name="kafka-producer-poll", daemon=True)
         self._poller.start()
 
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = str(err)
+
     def _poll_forever(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.05)
+            if self._reports and self._loop is not None:
+                with self._lock:
+                    reports, self._reports = self._reports, []
+                try:
+                    self._loop.call_soon_threadsafe(_settle, reports)
+                except RuntimeError:  # the loop is closed: nobody waits any more
+                    pass
+
+    def _rebuild(self) -> None:
+        old, reason = self._producer, self._fatal
+        self._producer, self._fatal = Producer(self._conf), None
+        old.purge()  # fail what is still queued or in flight there: its senders retry or answer SYSTEM_BUSY
+        old.flush(2.0)  # serve those failure reports (rare: blocking the loop this once is acceptable)
+        log.warning("kafka producer rebuilt after a fatal error", error=reason)
 
     async def send(self, topic: str, key: str, value: bytes) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
-        def on_delivery(err: KafkaError | None, _msg: Any) -> None:
-            def settle() -> None:
-                if done.done():
-                    return
-                if err is not None:
-                    done.set_exception(BrokerUnavailable(str(err)))
-                else:
-                    done.set_result(None)
+        def on_delivery(err: KafkaError | None, _msg: Any) -> None:  # inside poll() (or flush/purge)
+            with self._lock:
+                self._reports.append((done, err))
 
-            loop.call_soon_threadsafe(settle)
-
+        if self._fatal is not None:
+            self._rebuild()
         try:
             self._producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
         except (BufferError, KafkaException) as exc:

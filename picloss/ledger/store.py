@@ -68,6 +68,22 @@ class RequestRow:
 
 
 @dataclass(frozen=True)
+class Stalled:
+    """A request claimed for re-drive: what its RequestAccepted event carries."""
+
+    accept_seqno: str
+    appid: str
+    mchid: str
+    req_seqno: str
+    model: str
+    callback_url: str
+    state: str
+    accepted_at: datetime
+    redrives: int
+    files: tuple[NewFile, ...]
+
+
+@dataclass(frozen=True)
 class Delivery:
     accept_seqno: str
     attempts: int
@@ -82,8 +98,46 @@ class FileOutcome:
     detail: str | None
 
 
+# The whole accept in one statement. Data-modifying CTEs share one snapshot; the foreign keys of the file and
+# transition rows are checked at the end of the statement, when the request row exists. `existing` is the
+# earlier request of the same (appid, req_seqno), when one was committed before this statement began.
+_ACCEPT = """
+WITH n AS (
+  INSERT INTO nonces (appid, nonce, expires_at) VALUES ($1, $2, now() + $3::interval)
+  ON CONFLICT (appid, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE nonces.expires_at < now()
+  RETURNING 1),
+r AS (
+  INSERT INTO requests (accept_seqno, appid, mchid, req_seqno, content_hash, model, callback_url, state)
+  SELECT $4, $1, $5, $6, $7, $8, $9, 'ACCEPTED' WHERE EXISTS (SELECT 1 FROM n)
+  ON CONFLICT (appid, req_seqno) DO NOTHING RETURNING accept_seqno),
+f AS (
+  INSERT INTO request_files (accept_seqno, idx, fileid, fileurl, filemd5_given)
+  SELECT r.accept_seqno, u.idx, u.fileid, u.fileurl, u.md5 FROM r,
+         unnest($10::int[], $11::text[], $12::text[], $13::text[]) AS u(idx, fileid, fileurl, md5)),
+t AS (
+  INSERT INTO state_transitions (accept_seqno, from_state, to_state) SELECT accept_seqno, NULL, 'ACCEPTED' FROM r)
+SELECT EXISTS (SELECT 1 FROM n) AS fresh, (SELECT accept_seqno FROM r) AS inserted,
+       e.accept_seqno AS existing, e.content_hash AS existing_hash
+FROM (SELECT 1) AS one LEFT JOIN requests e ON e.appid = $1 AND e.req_seqno = $6
+"""
+
+# Undo an accept whose event the broker did not acknowledge, only while nobody has started on it.
+_TAKE_BACK = """
+WITH r AS (DELETE FROM requests WHERE accept_seqno = $1 AND state = 'ACCEPTED' RETURNING accept_seqno),
+f AS (DELETE FROM request_files WHERE accept_seqno IN (SELECT accept_seqno FROM r)),
+t AS (DELETE FROM state_transitions WHERE accept_seqno IN (SELECT accept_seqno FROM r)),
+n AS (DELETE FROM nonces WHERE appid = $2 AND nonce = $3 AND EXISTS (SELECT 1 FROM r))
+SELECT count(*) FROM r
+"""
+
 _REQUEST_COLUMNS = ("accept_seqno, appid, mchid, req_seqno, model, callback_url, state, result_code, "
                     "result, accepted_at, done_at")
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Connections go back to the pool as they are: no method sets session state, listens, keeps a cursor
+    or holds an advisory lock past its statement (migrate unlocks its own), and asyncpg still rolls back an
+    open transaction. The default reset query would add a round trip to every ledger call."""
 
 
 class Ledger:
@@ -92,13 +146,16 @@ class Ledger:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10, apply_migrations: bool = True,
-                      timeout_s: float = 5.0) -> Ledger:
+                      timeout_s: float = 5.0, idle_lifetime_s: float = 300.0) -> Ledger:
+        """`idle_lifetime_s`: close a pooled connection idle this long (0: never; saves a timer per call)."""
+
         async def init(conn: asyncpg.Connection) -> None:
             for kind in ("json", "jsonb"):
                 await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init,
-                                         timeout=timeout_s, command_timeout=30)
+                                         reset=_keep_session, timeout=timeout_s, command_timeout=30,
+                                         max_inactive_connection_lifetime=idle_lifetime_s)
         if apply_migrations:
             async with pool.acquire() as conn:
                 await migrate(conn)
@@ -126,45 +183,48 @@ class Ledger:
     async def accept(self, *, accept_seqno: str, appid: str, mchid: str, nonce: str, nonce_ttl_s: float,
                      req_seqno: str, content_hash: str, model: str, callback_url: str,
                      files: Sequence[NewFile], publish: Callable[[], Awaitable[None]]) -> AcceptResult:
-        """Record the nonce and the request, await `publish()` (the broker's ack), then commit.
+        """Record the nonce, the request, its files and its first transition in one statement (one round
+        trip, prepared once per connection), then await `publish()` (the broker's ack).
 
-        If publish raises, the transaction rolls back: no request row is left without its event,
-        and the nonce stays unused so the caller may retry.
+        The ledger row is the outbox: it is committed before the event goes out, so the orchestrator always
+        finds it. If publish raises, one more statement takes the row, its files and the nonce back (the
+        caller answers SYSTEM_BUSY and may retry as is) and the error propagates. Should that also fail
+        (the database gone too), the row stays ACCEPTED and the re-drive (`stalled`) publishes it later:
+        an accepted request is never left without its event.
         """
 
-        async def tx(conn: asyncpg.Connection) -> AcceptResult:
-            async with conn.transaction():
-                fresh = await conn.fetchval(
-                    "INSERT INTO nonces (appid, nonce, expires_at) VALUES ($1, $2, now() + $3::interval) "
-                    "ON CONFLICT (appid, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at "
-                    "WHERE nonces.expires_at < now() RETURNING true",
-                    appid, nonce, timedelta(seconds=nonce_ttl_s))
-                if not fresh:
-                    return AcceptResult(AcceptStatus.NONCE_REPLAYED)
-                inserted = await conn.fetchval(
-                    "INSERT INTO requests (accept_seqno, appid, mchid, req_seqno, content_hash, model, "
-                    "callback_url, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'ACCEPTED') "
-                    "ON CONFLICT (appid, req_seqno) DO NOTHING RETURNING accept_seqno",
-                    accept_seqno, appid, mchid, req_seqno, content_hash, model, callback_url)
-                if inserted is None:
-                    row = await conn.fetchrow("SELECT accept_seqno, content_hash FROM requests "
-                                              "WHERE appid = $1 AND req_seqno = $2", appid, req_seqno)
-                    if row is None:  # the conflicting insert rolled back between our two statements
-                        raise LedgerUnavailable("concurrent accept of the same req_seqno; retry")
-                    if row["content_hash"] == content_hash:
-                        return AcceptResult(AcceptStatus.DUPLICATE, row["accept_seqno"])
-                    return AcceptResult(AcceptStatus.CONFLICT, row["accept_seqno"])
-                await conn.executemany(
-                    "INSERT INTO request_files (accept_seqno, idx, fileid, fileurl, filemd5_given) "
-                    "VALUES ($1, $2, $3, $4, $5)",
-                    [(accept_seqno, f.idx, f.fileid, f.fileurl, f.filemd5_given) for f in files])
-                await conn.execute("INSERT INTO state_transitions (accept_seqno, from_state, to_state) "
-                                   "VALUES ($1, NULL, 'ACCEPTED')", accept_seqno)
-                await publish()
-                return AcceptResult(AcceptStatus.ACCEPTED, accept_seqno)
+        async def q(conn: asyncpg.Connection) -> asyncpg.Record:
+            return await conn.fetchrow(
+                _ACCEPT, appid, nonce, timedelta(seconds=nonce_ttl_s), accept_seqno, mchid, req_seqno,
+                content_hash, model, callback_url, [f.idx for f in files], [f.fileid for f in files],
+                [f.fileurl for f in files], [f.filemd5_given for f in files])
 
-        result: AcceptResult = await self._run(tx)
-        return result
+        row = await self._run(q)
+        if not row["fresh"]:
+            return AcceptResult(AcceptStatus.NONCE_REPLAYED)
+        if row["inserted"] is None:
+            existing = (row["existing"], row["existing_hash"])
+            if existing[0] is None:  # a concurrent accept of the same req_seqno committed after our snapshot
+                found = await self._run(lambda conn: conn.fetchrow(
+                    "SELECT accept_seqno, content_hash FROM requests WHERE appid = $1 AND req_seqno = $2",
+                    appid, req_seqno))
+                if found is None:  # ... and was taken back again (its publish failed): let the caller retry
+                    await self._run(lambda conn: conn.execute(
+                        "DELETE FROM nonces WHERE appid = $1 AND nonce = $2", appid, nonce))
+                    raise LedgerUnavailable("concurrent accept of the same req_seqno; retry")
+                existing = (found["accept_seqno"], found["content_hash"])
+            if existing[1] == content_hash:
+                return AcceptResult(AcceptStatus.DUPLICATE, existing[0])
+            return AcceptResult(AcceptStatus.CONFLICT, existing[0])
+        try:
+            await publish()
+        except Exception:  # not on cancellation: the event may be on its way, so the row stays (re-drive)
+            try:
+                await self._run(lambda conn: conn.fetchval(_TAKE_BACK, accept_seqno, appid, nonce))
+            except LedgerUnavailable:
+                pass  # the row stays ACCEPTED: the re-drive publishes it
+            raise
+        return AcceptResult(AcceptStatus.ACCEPTED, accept_seqno)
 
     async def purge_nonces(self) -> int:
         async def q(conn: asyncpg.Connection) -> int:
@@ -206,6 +266,43 @@ class Ledger:
             "SELECT idx, fileid, fileurl, filemd5_given FROM request_files WHERE accept_seqno = $1 "
             "ORDER BY idx", accept_seqno))
         return [dict(r) for r in rows]
+
+    async def touch(self, accept_seqno: str) -> None:
+        """Progress without a state change (the orchestrator's heartbeat while a long request runs)."""
+        await self._run(lambda conn: conn.execute(
+            "UPDATE requests SET updated_at = now() WHERE accept_seqno = $1 "
+            "AND state IN ('ACCEPTED', 'PROCESSING')", accept_seqno))
+
+    async def stalled(self, older_than_s: float, limit: int) -> list[Stalled]:
+        """Claim up to `limit` requests ACCEPTED or PROCESSING with no progress for `older_than_s`: their
+        updated_at moves to now (so another replica's re-drive skips them for the next window) and their
+        redrives count goes up. The caller publishes each again; the orchestrator handles a repeated event
+        idempotently (one result, one delivery)."""
+
+        async def tx(conn: asyncpg.Connection) -> list[Stalled]:
+            async with conn.transaction():
+                rows = await conn.fetch(
+                    "UPDATE requests r SET updated_at = now(), redrives = r.redrives + 1 FROM ("
+                    " SELECT accept_seqno FROM requests WHERE state IN ('ACCEPTED', 'PROCESSING')"
+                    " AND updated_at < now() - $1::interval ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+                    ") s WHERE r.accept_seqno = s.accept_seqno RETURNING r.accept_seqno, r.appid, r.mchid, "
+                    "r.req_seqno, r.model, r.callback_url, r.state, r.accepted_at, r.redrives",
+                    timedelta(seconds=older_than_s), limit)
+                if not rows:
+                    return []
+                files: dict[str, list[NewFile]] = {}
+                for f in await conn.fetch(
+                        "SELECT accept_seqno, idx, fileid, fileurl, filemd5_given FROM request_files "
+                        "WHERE accept_seqno = ANY($1::text[]) ORDER BY accept_seqno, idx",
+                        [r["accept_seqno"] for r in rows]):
+                    files.setdefault(f["accept_seqno"], []).append(
+                        NewFile(f["idx"], f["fileid"], f["fileurl"], f["filemd5_given"]))
+                return [Stalled(r["accept_seqno"], r["appid"], r["mchid"], r["req_seqno"], r["model"],
+                                r["callback_url"], r["state"], r["accepted_at"], r["redrives"],
+                                tuple(files.get(r["accept_seqno"], ()))) for r in rows]
+
+        claimed: list[Stalled] = await self._run(tx)
+        return claimed
 
     async def transition(self, accept_seqno: str, to_state: str, from_states: Sequence[str]) -> bool:
         """Move to `to_state` only from one of `from_states`; False when the request was elsewhere."""

@@ -33,6 +33,10 @@ CLASS_SWITCHES = Counter(
     "Photos whose final class differs from the image classifier's, by from/to class and reason "
     "(document_text, vehicle_seen, text_names_other_document)",
     ["from_class", "to_class", "reason"], registry=REGISTRY)
+REDRIVES = Counter(
+    "picloss_redriven_requests_total",
+    "Requests published again by the re-drive after no progress (their event lost with the broker's data, or "
+    "their orchestrator gone), by the state they were stuck in", ["state"], registry=REGISTRY)
 REQUESTS_DONE = Counter(
     "picloss_requests_done_total", "Requests whose result was committed, by overall result_code",
     ["result_code"], registry=REGISTRY)

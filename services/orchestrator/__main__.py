@@ -14,6 +14,7 @@ from services.orchestrator.config import OrchestratorConfig
 from services.orchestrator.fetch import PhotoFetcher
 from services.orchestrator.handler import RequestHandler
 from services.orchestrator.pipeline import Pipeline
+from services.orchestrator.redrive import redrive_forever
 
 
 async def run(config: OrchestratorConfig) -> None:
@@ -34,11 +35,13 @@ async def run(config: OrchestratorConfig) -> None:
             pipeline = Pipeline(clients=clients, fetcher=fetcher, max_pixels=config.max_pixels,
                                 fetch_concurrency=config.fetch_concurrency, damage_batch=config.damage_batch)
             handler = RequestHandler(ledger=ledger, producer=producer, pipeline=pipeline,
-                                     results_topic=config.results_topic)
+                                     results_topic=config.results_topic, heartbeat_s=config.redrive_after_s / 4)
             consumer = ConsumerLoop(bootstrap=config.kafka_bootstrap, topic=config.requests_topic,
                                     group=config.group, handler=handler, max_in_flight=config.max_in_flight,
                                     session_timeout_ms=config.session_timeout_ms)
-            await consumer.run(stop)
+            await asyncio.gather(consumer.run(stop), redrive_forever(
+                ledger, producer, config.requests_topic, after_s=config.redrive_after_s,
+                every_s=config.redrive_every_s, limit=config.redrive_batch, stop=stop))
     finally:
         await health.stop()
         await clients.close()

@@ -36,10 +36,23 @@ class ModelCallFailed(Exception):
         self.service, self.code, self.detail = service, code, detail
 
 
+def channel_target(addr: str) -> str:
+    """A gRPC target for one address or several replicas: `host:port` as is, `host:port,host:port` as an
+    `ipv4:` list (IP addresses) for client-side round robin; a `dns:///name:port` target of a headless Service
+    resolves to every pod. Every channel balances round robin over what its target resolves to."""
+    parts = [a.strip() for a in addr.split(",") if a.strip()]
+    if len(parts) <= 1:
+        return addr.strip()
+    return "ipv4:" + ",".join(parts)
+
+
+BALANCED_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.lb_policy_name", "round_robin")]
+
+
 class ModelClients:
     def __init__(self, *, classifier: str, ocr: str, damage: str, aggregator: str, timeout_s: float,
                  retry_budget_s: float) -> None:
-        self._channels = {name: grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS)
+        self._channels = {name: grpc.aio.insecure_channel(channel_target(addr), options=BALANCED_OPTIONS)
                           for name, addr in (("classifier", classifier), ("ocr", ocr), ("damage", damage),
                                              ("aggregator", aggregator))}
         self.classifier = classifier_pb2_grpc.ClassifierServiceStub(self._channels["classifier"])

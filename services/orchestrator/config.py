@@ -32,6 +32,9 @@ class OrchestratorConfig:
     max_in_flight: int
     damage_batch: int
     session_timeout_ms: int
+    redrive_after_s: float
+    redrive_every_s: float
+    redrive_batch: int
     metrics_port: int
     log_level: str
 
@@ -57,6 +60,9 @@ class OrchestratorConfig:
             max_in_flight=env_int("MAX_IN_FLIGHT", 4, env, minimum=1),
             damage_batch=env_int("DAMAGE_BATCH", 8, env, minimum=1),
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, env, minimum=1000),
+            redrive_after_s=env_float("REDRIVE_AFTER_S", 120.0, env, minimum=1.0),
+            redrive_every_s=env_float("REDRIVE_EVERY_S", 10.0, env, minimum=0.1),
+            redrive_batch=env_int("REDRIVE_BATCH", 100, env, minimum=1),
             metrics_port=env_int("METRICS_PORT", 9101, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
         )

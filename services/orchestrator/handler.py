@@ -17,11 +17,13 @@ from picloss.observability.metrics import REQUESTS_DONE
 from picloss.protocol.signing import new_nonce
 from services.orchestrator.callback import build_body
 from services.orchestrator.pipeline import FileWork, Pipeline
+from services.orchestrator.redrive import heartbeat
 
 log = structlog.get_logger()
 
 FINAL_STATES = ("DONE", "DELIVERED", "DELIVERY_FAILED")
-# The gateway publishes just before it commits: give a not-yet-visible row this long.
+# The gateway commits before it publishes, and takes the row back when the broker does not ack: an event
+# whose row is missing is one whose ack failed (or, with an older gateway, not committed yet). Wait this long.
 UNCOMMITTED_GRACE_MS = 60_000
 
 
@@ -30,7 +32,9 @@ class RowNotVisibleYet(Exception):
 
 
 class RequestHandler:
-    def __init__(self, *, ledger: Ledger, producer: AsyncProducer, pipeline: Pipeline, results_topic: str) -> None:
+    def __init__(self, *, ledger: Ledger, producer: AsyncProducer, pipeline: Pipeline, results_topic: str,
+                 heartbeat_s: float = 30.0) -> None:
+        self._heartbeat_s = heartbeat_s
         self._ledger = ledger
         self._producer = producer
         self._pipeline = pipeline
@@ -54,7 +58,7 @@ class RequestHandler:
         if row is None:
             if time.time() * 1000 - event.accepted_at_ms < UNCOMMITTED_GRACE_MS:
                 raise RowNotVisibleYet(event.accept_seqno)
-            # The gateway rolled back after the broker ack and answered SYSTEM_BUSY: never accepted.
+            # The broker did not ack in time, the gateway took the row back and answered SYSTEM_BUSY.
             raise PermanentError(f"{event.accept_seqno} was never committed to the ledger")
         if row.state in FINAL_STATES:
             log.info("already done; re-announcing the result", state=row.state)
@@ -63,7 +67,8 @@ class RequestHandler:
         await self._ledger.transition(row.accept_seqno, "PROCESSING", ("ACCEPTED",))
         files = [FileWork(idx=r["idx"], fileid=r["fileid"], fileurl=r["fileurl"], md5_given=r["filemd5_given"])
                  for r in await self._ledger.files(row.accept_seqno)]
-        outcome = await self._pipeline.run(row.accept_seqno, row.model, files)
+        async with heartbeat(self._ledger, row.accept_seqno, self._heartbeat_s):
+            outcome = await self._pipeline.run(row.accept_seqno, row.model, files)
         body = build_body(appid=row.appid, mchid=row.mchid, nonce=new_nonce(), timestamp=int(time.time()),
                           accept_seqno=row.accept_seqno, req_seqno=row.req_seqno, model=row.model, outcome=outcome)
         stored = await self._ledger.complete(

@@ -120,8 +120,13 @@ def test_services_select_their_pods_and_orchestrator_addresses_resolve(
         assert "metrics" in {p["name"] for p in service["spec"]["ports"]}, name
     env = container_env(deployments["rel-picloss-orchestrator"])
     for model in MODEL_SERVICES:
-        host, port = env[f"{model.upper()}_ADDR"].split(":")
+        target = env[f"{model.upper()}_ADDR"]
+        assert target.startswith("dns:///"), target  # gRPC's DNS resolver: every pod, round robin
+        fqdn, port = target.removeprefix("dns:///").split(":")
+        host, namespace, svc = fqdn.split(".")
+        assert svc == "svc" and namespace == services[host]["metadata"].get("namespace", namespace), target
         assert int(port) in {p["port"] for p in services[host]["spec"]["ports"]}, model
+        assert services[host]["spec"]["clusterIP"] == "None", f"{host}: headless, so DNS lists every pod"
 
 
 def test_consumer_replicas_fit_in_topic_partitions(scenario: tuple[Path, list[dict[str, Any]]]) -> None:

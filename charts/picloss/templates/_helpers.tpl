@@ -103,7 +103,9 @@ DATABASE_URL
 {{/* host:port of a model service, for the orchestrator. (dict "root" $ "name" "ocr") */}}
 {{- define "picloss.component.address" -}}
 {{- $c := index .root.Values.components .name -}}
-{{- printf "%s:%v" (include "picloss.component.fullname" .) $c.port -}}
+{{- /* model services are headless: the orchestrator's gRPC DNS resolver sees every ready pod and balances
+       round robin over them (a ClusterIP would pin each long-lived gRPC connection to one pod) */ -}}
+{{- printf "dns:///%s.%s.svc:%v" (include "picloss.component.fullname" .) .root.Release.Namespace $c.port -}}
 {{- end -}}
 
 {{/* Whether a model component runs its model on the chart's Triton. (dict "root" $ "c" <component>) */}}
