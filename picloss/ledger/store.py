@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -98,27 +99,39 @@ class FileOutcome:
     detail: str | None
 
 
-# The whole accept in one statement. Data-modifying CTEs share one snapshot; the foreign keys of the file and
-# transition rows are checked at the end of the statement, when the request row exists. `existing` is the
-# earlier request of the same (appid, req_seqno), when one was committed before this statement began.
+# Every accept of a group commit in one statement. Data-modifying CTEs share one snapshot; the foreign keys
+# of the file and transition rows are checked at the end of the statement, when the request rows exist. `k`
+# numbers the accepts of the group; `existing` is the earlier request of the same (appid, req_seqno), when one
+# was committed before this statement began. A group never holds two accepts of one nonce or one req_seqno.
 _ACCEPT = """
-WITH n AS (
-  INSERT INTO nonces (appid, nonce, expires_at) VALUES ($1, $2, now() + $3::interval)
+WITH input AS (
+  SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::text[])
+    AS i(k, appid, nonce, ttl_s, accept_seqno, mchid, req_seqno, content_hash, model, callback_url)),
+n AS (
+  INSERT INTO nonces (appid, nonce, expires_at)
+  SELECT appid, nonce, now() + make_interval(secs => ttl_s) FROM input
   ON CONFLICT (appid, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE nonces.expires_at < now()
-  RETURNING 1),
+  RETURNING appid, nonce),
+fresh AS (SELECT input.* FROM input JOIN n USING (appid, nonce)),
 r AS (
   INSERT INTO requests (accept_seqno, appid, mchid, req_seqno, content_hash, model, callback_url, state)
-  SELECT $4, $1, $5, $6, $7, $8, $9, 'ACCEPTED' WHERE EXISTS (SELECT 1 FROM n)
+  SELECT accept_seqno, appid, mchid, req_seqno, content_hash, model, callback_url, 'ACCEPTED' FROM fresh
   ON CONFLICT (appid, req_seqno) DO NOTHING RETURNING accept_seqno),
 f AS (
   INSERT INTO request_files (accept_seqno, idx, fileid, fileurl, filemd5_given)
-  SELECT r.accept_seqno, u.idx, u.fileid, u.fileurl, u.md5 FROM r,
-         unnest($10::int[], $11::text[], $12::text[], $13::text[]) AS u(idx, fileid, fileurl, md5)),
+  SELECT u.accept_seqno, u.idx, u.fileid, u.fileurl, u.md5
+  FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::text[])
+    AS u(accept_seqno, idx, fileid, fileurl, md5)
+  JOIN r USING (accept_seqno)),
 t AS (
   INSERT INTO state_transitions (accept_seqno, from_state, to_state) SELECT accept_seqno, NULL, 'ACCEPTED' FROM r)
-SELECT EXISTS (SELECT 1 FROM n) AS fresh, (SELECT accept_seqno FROM r) AS inserted,
+SELECT i.k, fr.k IS NOT NULL AS fresh, r.accept_seqno IS NOT NULL AS inserted,
        e.accept_seqno AS existing, e.content_hash AS existing_hash
-FROM (SELECT 1) AS one LEFT JOIN requests e ON e.appid = $1 AND e.req_seqno = $6
+FROM input i
+LEFT JOIN fresh fr ON fr.k = i.k
+LEFT JOIN r ON r.accept_seqno = i.accept_seqno
+LEFT JOIN requests e ON e.appid = i.appid AND e.req_seqno = i.req_seqno
 """
 
 # Undo an accept whose event the broker did not acknowledge, only while nobody has started on it.
@@ -140,9 +153,80 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     open transaction. The default reset query would add a round trip to every ledger call."""
 
 
+@dataclass(frozen=True)
+class _Accept:
+    appid: str
+    nonce: str
+    nonce_ttl_s: float
+    accept_seqno: str
+    mchid: str
+    req_seqno: str
+    content_hash: str
+    model: str
+    callback_url: str
+    files: tuple[NewFile, ...]
+
+
+class GroupCommit:
+    """Writes concurrent accepts together. A submit starts a writer when fewer than `writers` are busy; each
+    writer takes what is queued (up to `max_group`, never two accepts of one nonce or one req_seqno: a later
+    one waits for the next group) and writes it in one call of `write`. Alone, an accept goes at once; under
+    load the groups grow by themselves, with no timer and no added wait."""
+
+    def __init__(self, write: Callable[[Sequence[_Accept]], Awaitable[list[Any]]], *, writers: int = 1,
+                 max_group: int = 64) -> None:
+        self._write, self._writers, self._max = write, writers, max_group
+        self._queue: list[tuple[_Accept, asyncio.Future[Any]]] = []
+        self._busy = 0
+
+    async def submit(self, item: _Accept) -> Any:
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, done))
+        if self._busy < self._writers:
+            self._busy += 1
+            asyncio.get_running_loop().create_task(self._drain())
+        return await done
+
+    def _take(self) -> list[tuple[_Accept, asyncio.Future[Any]]]:
+        group: list[tuple[_Accept, asyncio.Future[Any]]] = []
+        rest: list[tuple[_Accept, asyncio.Future[Any]]] = []
+        nonces: set[tuple[str, str]] = set()
+        seqnos: set[tuple[str, str]] = set()
+        for entry in self._queue:
+            item = entry[0]
+            nonce, seqno = (item.appid, item.nonce), (item.appid, item.req_seqno)
+            if len(group) >= self._max or nonce in nonces or seqno in seqnos:
+                rest.append(entry)
+                continue
+            nonces.add(nonce)
+            seqnos.add(seqno)
+            group.append(entry)
+        self._queue = rest
+        return group
+
+    async def _drain(self) -> None:
+        try:
+            while group := self._take():
+                try:
+                    rows = await self._write([item for item, _ in group])
+                except BaseException as exc:
+                    for _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, done), row in zip(group, rows, strict=True):
+                    if not done.done():
+                        done.set_result(row)
+        finally:
+            self._busy -= 1
+
+
 class Ledger:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._group = GroupCommit(self._write_accepts)
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10, apply_migrations: bool = True,
@@ -153,7 +237,10 @@ class Ledger:
             for kind in ("json", "jsonb"):
                 await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
+        # Every statement here is short and keyed (inserts, primary-key and index lookups): the generic plan is
+        # the right one, so PostgreSQL plans each prepared statement once per connection, not on every call.
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init,
+                                         server_settings={"plan_cache_mode": "force_generic_plan"},
                                          reset=_keep_session, timeout=timeout_s, command_timeout=30,
                                          max_inactive_connection_lifetime=idle_lifetime_s)
         if apply_migrations:
@@ -183,26 +270,24 @@ class Ledger:
     async def accept(self, *, accept_seqno: str, appid: str, mchid: str, nonce: str, nonce_ttl_s: float,
                      req_seqno: str, content_hash: str, model: str, callback_url: str,
                      files: Sequence[NewFile], publish: Callable[[], Awaitable[None]]) -> AcceptResult:
-        """Record the nonce, the request, its files and its first transition in one statement (one round
-        trip, prepared once per connection), then await `publish()` (the broker's ack).
+        """Record the nonce, the request, its files and its first transition, then await `publish()` (the
+        broker's ack).
 
-        The ledger row is the outbox: it is committed before the event goes out, so the orchestrator always
-        finds it. If publish raises, one more statement takes the row, its files and the nonce back (the
-        caller answers SYSTEM_BUSY and may retry as is) and the error propagates. Should that also fail
-        (the database gone too), the row stays ACCEPTED and the re-drive (`stalled`) publishes it later:
-        an accepted request is never left without its event.
+        Accepts that arrive while others are being written are committed together (group commit): one
+        statement, one round trip and one WAL flush for all of them, so the ledger keeps up with the gateway
+        under load; alone, an accept is written at once. The ledger row is the outbox: it is committed before
+        the event goes out, so the orchestrator always finds it. If publish raises, one more statement takes
+        the row, its files and the nonce back (the caller answers SYSTEM_BUSY and may retry as is) and the
+        error propagates. Should that also fail (the database gone too), or the caller be cancelled, the row
+        stays ACCEPTED and the re-drive (`stalled`) publishes it later: an accepted request is never left
+        without its event.
         """
-
-        async def q(conn: asyncpg.Connection) -> asyncpg.Record:
-            return await conn.fetchrow(
-                _ACCEPT, appid, nonce, timedelta(seconds=nonce_ttl_s), accept_seqno, mchid, req_seqno,
-                content_hash, model, callback_url, [f.idx for f in files], [f.fileid for f in files],
-                [f.fileurl for f in files], [f.filemd5_given for f in files])
-
-        row = await self._run(q)
+        item = _Accept(appid, nonce, nonce_ttl_s, accept_seqno, mchid, req_seqno, content_hash, model,
+                       callback_url, tuple(files))
+        row = await self._group.submit(item)
         if not row["fresh"]:
             return AcceptResult(AcceptStatus.NONCE_REPLAYED)
-        if row["inserted"] is None:
+        if not row["inserted"]:
             existing = (row["existing"], row["existing_hash"])
             if existing[0] is None:  # a concurrent accept of the same req_seqno committed after our snapshot
                 found = await self._run(lambda conn: conn.fetchrow(
@@ -225,6 +310,19 @@ class Ledger:
                 pass  # the row stays ACCEPTED: the re-drive publishes it
             raise
         return AcceptResult(AcceptStatus.ACCEPTED, accept_seqno)
+
+    async def _write_accepts(self, group: Sequence[_Accept]) -> list[asyncpg.Record]:
+        """One statement for a group of accepts; one result row per accept, in order."""
+        keys = list(range(len(group)))
+        files = [(a.accept_seqno, f) for a in group for f in a.files]
+        rows = await self._run(lambda conn: conn.fetch(
+            _ACCEPT, keys, [a.appid for a in group], [a.nonce for a in group], [a.nonce_ttl_s for a in group],
+            [a.accept_seqno for a in group], [a.mchid for a in group], [a.req_seqno for a in group],
+            [a.content_hash for a in group], [a.model for a in group], [a.callback_url for a in group],
+            [s for s, _ in files], [f.idx for _, f in files], [f.fileid for _, f in files],
+            [f.fileurl for _, f in files], [f.filemd5_given for _, f in files]))
+        by_key = {r["k"]: r for r in rows}
+        return [by_key[k] for k in keys]
 
     async def purge_nonces(self) -> int:
         async def q(conn: asyncpg.Connection) -> int:
