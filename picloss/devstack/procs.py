@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,9 +12,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Listening ports come from below the kernel's ephemeral range (32768-60999 by default): a port the OS hands
+# out for outgoing connections (the broker clients open many) can then never take a server's port between the
+# moment it is chosen and the moment the server binds it. Each port is handed out once per process.
+_LISTEN_RANGE = (20000, 32000)
+_handed_out: set[int] = set()
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    for _ in range(200):
+        port = random.randrange(*_LISTEN_RANGE)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # the range is crowded: any free port
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 

@@ -192,13 +192,13 @@ class Stack:
         proc, log, kind = self.procs[name], self.logs / f"{name}.log", kind_of(name)
         if kind in MODEL_SERVICES:
             port = self.s.grpc_ports[name]
-            wait_until(lambda: _grpc_serving(port), timeout_s, name, interval_s=0.3, proc=proc, log=log)
+            wait_until(lambda: grpc_serving(port), timeout_s, name, interval_s=0.3, proc=proc, log=log)
         elif kind == "gateway":
             url = f"{self.scheme}://127.0.0.1:{self.s.gateway_ports[name]}/readyz"
-            wait_until(lambda: _http_ok(url), timeout_s, name, interval_s=0.2, proc=proc, log=log)
+            wait_until(lambda: http_ok(url), timeout_s, name, interval_s=0.2, proc=proc, log=log)
         else:
             port = self.s.metrics_ports[name]
-            wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), timeout_s, name, interval_s=0.2,
+            wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout_s, name, interval_s=0.2,
                        proc=proc, log=log)
 
     def up(self, components: tuple[str, ...] | None = None) -> None:
@@ -278,7 +278,7 @@ def stop_recorded(run_dir: Path) -> list[str]:
     return stopped
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     import ssl
 
     ctx = ssl.create_default_context()
@@ -291,7 +291,7 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _grpc_serving(port: int) -> bool:
+def grpc_serving(port: int) -> bool:
     if not port_open(port):
         return False
     import grpc

@@ -24,6 +24,8 @@ from picloss.ledger.store import Stalled
 from picloss.observability.metrics import REDRIVES
 
 log = structlog.get_logger()
+for _state in ("ACCEPTED", "PROCESSING"):  # the series exist at 0 from the start (alerts, dashboards)
+    REDRIVES.labels(_state)
 
 
 def event_of(row: Stalled) -> events_pb2.RequestAccepted:

@@ -55,6 +55,7 @@ def test_the_issue_asks_for_these_alerts() -> None:
     assert "picloss_inference_seconds_bucket" in exprs["PiclossModelLatencyHigh"]
     assert "picloss_grpc_requests_total" in exprs["PiclossModelErrors"]
     assert "picloss_gateway_requests_total" in exprs["PiclossGatewayErrors"]
+    assert "picloss_redriven_requests_total" in exprs["PiclossRequestsRedriven"]
     assert all(a.get("labels", {}).get("severity") in ("warning", "critical") for a in alerts())
 
 
