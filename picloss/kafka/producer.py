@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import structlog
@@ -28,9 +29,14 @@ def _settle(reports: list[tuple[asyncio.Future[None], KafkaError | None]]) -> No
 
 class AsyncProducer:
     """Delivery reports are served by one poll thread; the futures they settle are handed to the event loop
-    in one call per poll round (not one wake-up per message). A fatal producer error (the idempotent
-    producer's state lost with a broker's data, say) fails the messages in flight and the next send builds a
-    fresh producer, so one broker loss does not leave the process unable to publish."""
+    in one call per poll round (not one wake-up per message).
+
+    A fatal producer error, or a message that timed out, makes the next send build a fresh producer (at most
+    every `REBUILD_EVERY_S`): a broker that lost its data no longer knows this idempotent producer's id
+    (UNKNOWN_PRODUCER_ID) and a producer left as it is would fail every message from then on; a new one asks
+    for a new id. What was still queued in the old one fails (its senders answer SYSTEM_BUSY or retry)."""
+
+    REBUILD_EVERY_S = 10.0
 
     def __init__(self, bootstrap: str, *, delivery_timeout_ms: int = 5000, extra: dict[str, Any] | None = None):
         self._conf: dict[str, Any] = {
@@ -43,11 +49,14 @@ class AsyncProducer:
         }
         self._conf.update(extra or {})
         self._conf["error_cb"] = self._on_error
+        self._ack_wait_s = int(self._conf["message.timeout.ms"]) / 1000 + 2.0
         self._fatal: str | None = None
         self._producer = Producer(self._conf)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reports: list[tuple[asyncio.Future[None], KafkaError | None]] = []
         self._lock = threading.Lock()
+        self._rebuilding = asyncio.Lock()
+        self._rebuilt_at = -self.REBUILD_EVERY_S
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_forever, name="kafka-producer-poll", daemon=True)
         self._poller.start()
@@ -56,9 +65,18 @@ class AsyncProducer:
         if err.fatal():
             self._fatal = str(err)
 
+    def _note(self, err: KafkaError | None) -> None:
+        if err is not None and (err.fatal() or err.code() == KafkaError._MSG_TIMED_OUT):
+            self._fatal = str(err)
+
     def _poll_forever(self) -> None:
         while not self._stop.is_set():
-            self._producer.poll(0.05)
+            try:
+                self._producer.poll(0.05)
+            except KafkaException as exc:  # a fatal error surfaces here: this thread must live on
+                self._fatal = str(exc)
+                log.warning("kafka producer fatal error", error=str(exc))
+                time.sleep(0.05)
             if self._reports and self._loop is not None:
                 with self._lock:
                     reports, self._reports = self._reports, []
@@ -67,28 +85,43 @@ class AsyncProducer:
                 except RuntimeError:  # the loop is closed: nobody waits any more
                     pass
 
-    def _rebuild(self) -> None:
+    def _rebuild(self) -> None:  # in a worker thread
         old, reason = self._producer, self._fatal
         self._producer, self._fatal = Producer(self._conf), None
         old.purge()  # fail what is still queued or in flight there: its senders retry or answer SYSTEM_BUSY
-        old.flush(2.0)  # serve those failure reports (rare: blocking the loop this once is acceptable)
-        log.warning("kafka producer rebuilt after a fatal error", error=reason)
+        old.flush(2.0)  # serve those failure reports
+        log.warning("kafka producer rebuilt", reason=reason)
+
+    async def _maybe_rebuild(self) -> None:
+        async with self._rebuilding:
+            now = time.monotonic()
+            if self._fatal is None or now - self._rebuilt_at < self.REBUILD_EVERY_S:
+                return
+            self._rebuilt_at = now
+            await asyncio.to_thread(self._rebuild)
 
     async def send(self, topic: str, key: str, value: bytes) -> None:
         loop = self._loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
         def on_delivery(err: KafkaError | None, _msg: Any) -> None:  # inside poll() (or flush/purge)
+            self._note(err)
             with self._lock:
                 self._reports.append((done, err))
 
         if self._fatal is not None:
-            self._rebuild()
+            await self._maybe_rebuild()
         try:
             self._producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
         except (BufferError, KafkaException) as exc:
             raise BrokerUnavailable(str(exc)) from exc
-        await done
+        try:
+            # librdkafka reports every message by message.timeout.ms; seen otherwise after a broker lost its
+            # data (UNKNOWN_PRODUCER_ID): never wait past that, and build a fresh producer next time
+            await asyncio.wait_for(done, self._ack_wait_s)
+        except TimeoutError as exc:
+            self._fatal = "no delivery report within message.timeout.ms"
+            raise BrokerUnavailable("no delivery report in time") from exc
 
     def close(self, timeout_s: float = 5.0) -> None:
         self._producer.flush(timeout_s)
