@@ -66,7 +66,9 @@ class _PartitionTracker:
 class ConsumerLoop:
     def __init__(self, *, bootstrap: str, topic: str, group: str, handler: Handler, max_in_flight: int = 4,
                  session_timeout_ms: int = 10000, max_poll_interval_ms: int = 300000,
-                 retry_backoff_s: tuple[float, ...] = (0.5, 1, 2, 5, 10), extra: dict[str, Any] | None = None):
+                 retry_backoff_s: tuple[float, ...] = (0.5, 1, 2, 5, 10), extra: dict[str, Any] | None = None,
+                 consumer_factory: Callable[[dict[str, Any]], Consumer] = Consumer):
+        """`consumer_factory` builds the client handle from its configuration (tests pass a fake)."""
         conf: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "group.id": group,
@@ -84,7 +86,7 @@ class ConsumerLoop:
         }
         conf.update(extra or {})
         self.topic, self.group = topic, group
-        self._consumer = Consumer(conf)
+        self._consumer = consumer_factory(conf)
         self._handler = handler
         self._max_in_flight = max_in_flight
         self._backoff = retry_backoff_s

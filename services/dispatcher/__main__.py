@@ -11,7 +11,9 @@ from picloss.ledger import Ledger
 from picloss.observability.logs import setup_logging
 from picloss.protocol.keys import KeyStore
 from services.dispatcher.config import DispatcherConfig
-from services.dispatcher.delivery import Dispatcher, ResultHandler, reconcile_forever
+from services.dispatcher.delivery import Dispatcher
+from services.dispatcher.handler import ResultHandler
+from services.dispatcher.reconcile import reconcile_forever
 
 
 async def run(config: DispatcherConfig) -> None:

@@ -1,11 +1,12 @@
-"""Delivers callbacks. Each attempt re-stamps nonce and timestamp (so a receiver's replay window
-accepts a retry 30 minutes later), signs the exact bytes sent, and records the attempt; the next
-due time lives in the ledger, so retries survive restarts."""
+"""The delivery loop: claims due deliveries from the ledger and makes each callback attempt.
+
+Each attempt re-stamps nonce and timestamp (so a receiver's replay window accepts a retry 30 minutes
+later), signs the exact bytes sent, and records the attempt; the next due time lives in the ledger,
+so retries survive restarts."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from datetime import UTC, datetime
@@ -13,10 +14,7 @@ from typing import Any
 
 import aiohttp
 import structlog
-from google.protobuf.message import DecodeError
 
-from picloss.events.v1 import events_pb2
-from picloss.kafka import PermanentError
 from picloss.ledger import Delivery, Ledger
 from picloss.netguard import BlockedAddress, Network, check_url, guarded_connector_kwargs
 from picloss.observability.metrics import (
@@ -139,30 +137,3 @@ class Dispatcher:
             return None, f"refused: {exc}", False
         except (aiohttp.ClientError, OSError) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:300], False
-
-
-class ResultHandler:
-    """Result events → a delivery row (idempotent), then wake the delivery loop."""
-
-    def __init__(self, ledger: Ledger, dispatcher: Dispatcher) -> None:
-        self._ledger = ledger
-        self._dispatcher = dispatcher
-
-    async def __call__(self, msg: Any) -> None:
-        try:
-            event = events_pb2.ResultReady.FromString(msg.value() or b"")
-        except DecodeError as exc:
-            raise PermanentError("undecodable ResultReady") from exc
-        if not await self._ledger.ensure_delivery(event.accept_seqno):
-            raise PermanentError(f"result for unknown request {event.accept_seqno}")
-        self._dispatcher.wake.set()
-
-
-async def reconcile_forever(ledger: Ledger, dispatcher: Dispatcher, every_s: float, stop: asyncio.Event) -> None:
-    """Safety net: a DONE request whose result event never arrived still gets its delivery row."""
-    while not stop.is_set():
-        with contextlib.suppress(Exception):
-            if await ledger.reconcile_deliveries(older_than_s=every_s):
-                dispatcher.wake.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_s)
