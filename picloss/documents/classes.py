@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-DOCUMENT_CLASSES = frozenset({"IDCARD_FRONT", "IDCARD_BACK", "DRIVER_LICENSE", "DRIVING_LICENSE", "VIN"})
+from picloss.protocol.codes import DOCUMENT_CLASSES
 
 
 def resolve_class(classified: str, ocr_detected: str | None) -> str:

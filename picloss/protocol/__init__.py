@@ -1,9 +1,10 @@
-"""The wire protocol (PROTOCOL.md): codes, signing, keys, messages, validation, JSON, schemas.
+"""The wire protocol (PROTOCOL.md): codes, components, signing, keys, messages, validation, JSON, schemas.
 
 Import from the submodules (`picloss.protocol.validation`, ...); the most used names are
 re-exported here, lazily (PEP 562): `import picloss.protocol.signing` must not pull in the
 validated messages and their protobuf code, so that the client SDK (`picloss.sdk`, the `client`
-extra) signs with these very modules without the server's dependencies. `schemas` needs
+extra) signs with these very modules without the server's dependencies. `proto` converts the
+vocabulary to and from the protobuf contracts (it imports the generated code); `schemas` needs
 jsonschema, a dev dependency.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 _EXPORTS = {
     "HTTP_STATUS": "codes",
     "CallbackCode": "codes",
+    "DOCUMENT_CLASSES": "codes",
+    "DamageDegree": "codes",
     "FileCode": "codes",
     "ImageClass": "codes",
     "ProtocolError": "codes",

@@ -1,6 +1,6 @@
-"""Every code of the protocol: response codes, callback codes, per-file codes, classes, states.
+"""Every code of the protocol: response codes, callback codes, per-file codes, degrees, classes, states.
 
-PROTOCOL.md §3 (response codes and their HTTP status), §5 (callback and per-file codes),
+PROTOCOL.md §3 (response codes and their HTTP status), §5 (callback and per-file codes, damage degrees),
 §7 (image classes, request states). Values are the strings/ints sent on the wire.
 """
 
@@ -72,6 +72,20 @@ class ImageClass(StrEnum):
     VIN = "VIN"
     DAMAGE = "DAMAGE"
     OTHER = "OTHER"
+
+
+# The classes whose photos the OCR reads, in this order (renderers, reports and evaluations follow it).
+DOCUMENT_CLASSES: tuple[ImageClass, ...] = (
+    ImageClass.IDCARD_FRONT, ImageClass.IDCARD_BACK, ImageClass.DRIVER_LICENSE, ImageClass.DRIVING_LICENSE,
+    ImageClass.VIN,
+)
+
+
+class DamageDegree(IntEnum):
+    """`damage_degree_id` of a damage (§5 single_damage, batch_loss)."""
+
+    REPAIR = 0  # 修
+    REPLACE = 1  # 换
 
 
 class RequestState(StrEnum):

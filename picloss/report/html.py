@@ -16,6 +16,7 @@ from html import escape
 from picloss.documents.idnumber import check_id_number
 from picloss.documents.vin import check_vin
 from picloss.report.images import Photo, prepare
+from picloss.sdk._protocol import codes
 from picloss.sdk.results import (
     Box,
     Callback,
@@ -36,6 +37,7 @@ IDCARD_LABELS = {"id": "公民身份号码 ID number", "name": "姓名 name", "a
 CLASS_WORDS = {"IDCARD_FRONT": "ID card, front", "IDCARD_BACK": "ID card, back",
                "DRIVER_LICENSE": "driver licence 驾驶证", "DRIVING_LICENSE": "vehicle licence 行驶证",
                "VIN": "VIN plate", "DAMAGE": "car / damage", "OTHER": "other"}
+assert set(CLASS_WORDS) == {c.value for c in codes.ImageClass}, "every image class has its words"
 
 CSS = """
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",

@@ -31,6 +31,7 @@ FILE_CODE_TEXT: dict[int, str] = {
 assert set(FILE_CODE_TEXT) == {int(c) for c in codes.FileCode}, "every per-file code has its words"
 
 DEGREES = {0: ("修", "repair"), 1: ("换", "replace")}
+assert set(DEGREES) == {int(d) for d in codes.DamageDegree}, "every degree has its words"
 IDCARD_FIELDS = ("id", "name", "address", "birth", "sex", "nation", "valid_date", "authority")
 
 

@@ -33,13 +33,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from picloss.boxes import box_iou
+from picloss.protocol.codes import DamageDegree
+from picloss.protocol.components import ID_TO_KIND, UNKNOWN_IDS, UNKNOWN_PART_ID
 from picloss.registration import PhotoFeatures, Registration, project_box, register
-from services.damage.components import ID_TO_KIND, UNKNOWN_IDS, UNKNOWN_PART
 
 CONFIDENT_REPLACE = 60
 MERGE_IOU = 0.1
 MAX_REGISTERED_PHOTOS = 20
-REPAIR, REPLACE = 0, 1
+REPAIR, REPLACE = int(DamageDegree.REPAIR), int(DamageDegree.REPLACE)
 FRONT_IDS = frozenset({6, 19, 22, 24, 25, 26})
 REAR_IDS = frozenset({7, 20, 23, 27, 28})
 
@@ -80,7 +81,7 @@ def resolve_unknown(component_ids: Sequence[int]) -> dict[int, int]:
     present = set(component_ids)
     mapping = {}
     for cid in present:
-        if cid not in UNKNOWN_IDS or cid == UNKNOWN_PART:
+        if cid not in UNKNOWN_IDS or cid == UNKNOWN_PART_ID:
             mapping[cid] = cid
             continue
         kind = ID_TO_KIND[cid]

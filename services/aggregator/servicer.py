@@ -10,15 +10,15 @@ from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
 from picloss.observability.metrics import BATCH_PHOTOS, BATCH_PHOTOS_REGISTERED
+from picloss.protocol.components import UNKNOWN_PART_ID
 from picloss.registration import PhotoFeatures, from_wire
 from services.aggregator.rules import ComponentEntry, Sighting, adopt_from_wider, aggregate
-from services.damage.components import UNKNOWN_PART
 
 
 def _sighting(fileid: str, d: damage_pb2.Damage) -> Sighting:
     return Sighting(
         fileid=fileid,
-        component_id=d.components[0].component_part_id if d.components else UNKNOWN_PART,
+        component_id=d.components[0].component_part_id if d.components else UNKNOWN_PART_ID,
         degree_id=d.degree_id,
         degree_score=d.degree_score,
         box=(d.box.xmin, d.box.ymin, d.box.xmax, d.box.ymax),

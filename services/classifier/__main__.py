@@ -11,11 +11,11 @@ import numpy as np
 from picloss.classifier.v1 import classifier_pb2_grpc
 from picloss.grpcserver import serve
 from picloss.inference import TritonRunner, make_runner
+from picloss.models.photo_classifier import PHOTO_CLASSIFIER
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
 from services.classifier.classify import classify
 from services.classifier.config import ClassifierConfig
-from services.classifier.model_spec import PHOTO_CLASSIFIER
 from services.classifier.servicer import ClassifierServicer
 
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from picloss.inference import ModelRunner
-from services.classifier.model_spec import CLASSES, INPUT_NAME, MAX_BATCH_SIZE, OUTPUT_NAME
-from services.classifier.preprocess import to_batch
+from picloss.models.photo_classifier import CLASSES, INPUT_NAME, MAX_BATCH_SIZE, OUTPUT_NAME, to_batch
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,14 @@ import numpy as np
 import structlog
 
 from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
-from picloss.common.v1 import common_pb2
 from picloss.imaging import ImageRejected, decode_image
 from picloss.inference import ModelRunner
+from picloss.protocol.proto import class_value
 from services.classifier.classify import Prediction, classify
 
 MODEL_VERSION = "photo_classifier/1 (EfficientNet-Lite0 features + MLP head)"
 
 log = structlog.get_logger()
-
-
-def _class_value(name: str) -> common_pb2.ImageClass:
-    return common_pb2.ImageClass.Value(f"IMAGE_CLASS_{name}")
 
 
 def _decode_all(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]:
@@ -57,5 +53,5 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
 
 def to_proto(fileid: str, p: Prediction) -> classifier_pb2.Classification:
     return classifier_pb2.Classification(
-        fileid=fileid, image_class=_class_value(p.image_class), score=p.score,
-        scores=[classifier_pb2.ClassScore(image_class=_class_value(c), score=s) for c, s in p.scores])
+        fileid=fileid, image_class=class_value(p.image_class), score=p.score,
+        scores=[classifier_pb2.ClassScore(image_class=class_value(c), score=s) for c, s in p.scores])

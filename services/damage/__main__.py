@@ -9,13 +9,13 @@ import numpy as np
 from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
 from picloss.grpcserver import serve
 from picloss.inference import ModelRunner, ModelSpec, make_runner
+from picloss.models import car_detector, damage_gate, view_classifier
+from picloss.models.damage_detector import DAMAGE_DETECTOR
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
-from services.damage import gate, pose, vehicles
 from services.damage.assess import DamageAssessor
 from services.damage.config import DamageConfig
 from services.damage.detector import DamageDetector
-from services.damage.model_spec import DAMAGE_DETECTOR
 from services.damage.servicer import DamageServicer
 
 
@@ -28,9 +28,9 @@ async def main() -> None:
         return make_runner(spec, triton_url=config.triton_url, models_dir=config.models_dir)
 
     runner = runner_for(DAMAGE_DETECTOR)
-    gate_runner = runner_for(gate.GATE_SPEC) if config.damage_gate else None
-    car_runner = runner_for(vehicles.CAR_DETECTOR) if config.car_gate else None
-    view_runner = runner_for(pose.VIEW_SPEC) if config.view_model and config.car_gate else None
+    gate_runner = runner_for(damage_gate.GATE_SPEC) if config.damage_gate else None
+    car_runner = runner_for(car_detector.CAR_DETECTOR) if config.car_gate else None
+    view_runner = runner_for(view_classifier.VIEW_SPEC) if config.view_model and config.car_gate else None
     runners = [r for r in (runner, gate_runner, car_runner, view_runner) if r is not None]
 
     assessor = DamageAssessor.from_runners(

@@ -28,58 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from picloss.protocol.components import ID_TO_KIND, UNKNOWN_PART_ID
+
 CONTEXT_SCORE = 0.25
 MIN_PART_PROB = 0.30
 LATERAL_MARGIN = 0.10
 
-UNKNOWN_PART = 40
-UNKNOWN_IDS = frozenset({5, 10, 15, 18, 21, 29, 32, 35, 38, UNKNOWN_PART})
-
 # part kind -> (id when the side is unknown / not needed)
 KIND_TO_ID = {"bonnet": 22, "trunk": 23, "windshield": 6, "bumper": 21, "door": 5, "fender": 15, "lamp": 29}
-# component id -> side-free kind (for merging across photos)
-ID_TO_KIND = {
-    1: "door",
-    2: "door",
-    3: "door",
-    4: "door",
-    5: "door",
-    6: "windshield",
-    7: "window",
-    8: "window",
-    9: "window",
-    10: "window",
-    11: "fender",
-    12: "fender",
-    13: "fender",
-    14: "fender",
-    15: "fender",
-    16: "handle",
-    17: "handle",
-    18: "handle",
-    19: "bumper",
-    20: "bumper",
-    21: "bumper",
-    22: "bonnet",
-    23: "trunk",
-    24: "grille",
-    25: "lamp",
-    26: "lamp",
-    27: "lamp",
-    28: "lamp",
-    29: "lamp",
-    30: "mirror",
-    31: "mirror",
-    32: "mirror",
-    33: "rocker",
-    34: "rocker",
-    35: "rocker",
-    36: "tire",
-    37: "tire",
-    38: "tire",
-    39: "roof",
-    40: "unknown",
-}
 FRONT_CUES = frozenset({"bonnet", "windshield"})
 REAR_CUES = frozenset({"trunk"})
 
@@ -124,7 +80,7 @@ def component_id(
 ) -> int:
     """The component id of one damage on a part `kind` at horizontal centre `cx`."""
     if kind is None or part_prob < MIN_PART_PROB or kind not in KIND_TO_ID:
-        return UNKNOWN_PART
+        return UNKNOWN_PART_ID
     view = view_of(sightings)
     if kind == "bumper":
         return {View.FRONT: 19, View.REAR: 20}.get(view, 21)
@@ -141,10 +97,6 @@ def component_id(
 def side_decided(component: int) -> bool:
     """True when the id carries a side or position the kind alone did not give."""
     return component in SIDED_IDS
-
-
-def is_unknown_side(component: int) -> bool:
-    return component in UNKNOWN_IDS and component != UNKNOWN_PART
 
 
 # ---------------------------------------------------------------- sides from the car's pose (docs/sides.md)

@@ -43,12 +43,12 @@ from typing import Any
 
 import numpy as np
 
-from services.damage.model_spec import DAMAGE_TYPES, PART_KINDS, SEVERITIES
+from picloss.models.damage_detector import DAMAGE_TYPES, PART_KINDS, SEVERITIES
+from picloss.protocol.codes import DamageDegree
 
 log = logging.getLogger(__name__)
 
-REPAIR = 0
-REPLACE = 1
+REPAIR, REPLACE = int(DamageDegree.REPAIR), int(DamageDegree.REPLACE)
 REPLACE_THRESHOLD = 0.5  # the old rule's threshold
 GLASS_OR_LAMP = frozenset({"lamp", "windshield"})
 CALIBRATION_FILE = Path(__file__).resolve().parent / "degree_calibration.json"

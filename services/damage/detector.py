@@ -11,10 +11,10 @@ import numpy as np
 
 from picloss.boxes import box_iou
 from picloss.inference import ModelRunner
+from picloss.models import damage_detector as ms
+from picloss.models.damage_detector import Letterbox, letterbox, to_batch
 from services.damage import components as comp
 from services.damage import degree as deg
-from services.damage import model_spec as ms
-from services.damage.preprocess import Letterbox, letterbox, to_batch
 
 DEFAULT_SCORE_THRESHOLD = 0.3  # best claim-level F1 on 150 train photos (make damage-threshold; docs/models.md)
 PART_SCORE_THRESHOLD = 0.3  # damaged parts used as context and reported when no damage lies on them

@@ -7,7 +7,8 @@ class probabilities (`heatmap`) and the distances from the cell's top-left corne
 left, top, right and bottom edges in input pixels (`sizes`), as the TF.js graph's own decoding
 does (x1 = 4 * col - left, y1 = 4 * row - top, x2 = 4 * col + right, y2 = 4 * row + bottom).
 
-Independent of the damage detector: the damage service decides what to do with the result.
+Independent of the damage detector: the damage service decides what to do with the result. The model's contract
+(tensor names, grid, class order, letterbox): picloss/models/car_detector.py.
 """
 
 from __future__ import annotations
@@ -17,34 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from picloss.inference import ModelRunner, ModelSpec
-from services.damage.preprocess import Letterbox, to_batch
-from services.damage.preprocess import letterbox as damage_letterbox
-
-INPUT_SIZE = 512
-STRIDE = 4
-GRID = INPUT_SIZE // STRIDE
-MAX_BATCH_SIZE = 8
-
-INPUT_IMAGES = "images"  # float32 [B, 3, 512, 512], RGB 0..255, letterboxed (letterbox below)
-OUTPUT_HEATMAP = "heatmap"  # float32 [B, 80, 128, 128], sigmoid class probability per cell
-OUTPUT_SIZES = "sizes"  # float32 [B, 4, 128, 128], left/top/right/bottom distances in input pixels
-
-CAR_DETECTOR = ModelSpec(name="car_detector", inputs=(INPUT_IMAGES,), outputs=(OUTPUT_HEATMAP, OUTPUT_SIZES))
-
-# COCO-80 in the usual 0-based order of the 2017 detection set (the model's heatmap channels).
-COCO_CLASSES = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
+from picloss.inference import ModelRunner
+from picloss.models.car_detector import (
+    INPUT_IMAGES,
+    MAX_BATCH_SIZE,
+    OUTPUT_HEATMAP,
+    OUTPUT_SIZES,
+    STRIDE,
+    VEHICLE_CLASSES,
+    letterbox,
+    to_batch,
 )
-VEHICLE_CLASSES = {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
 
 # Chosen on the train splits only (training/damage/eval_vehicles.py --sweep): see docs/car-detector.md.
 DEFAULT_SCORE_THRESHOLD = 0.2
@@ -64,12 +48,6 @@ class Vehicle:
     def area(self) -> float:
         x1, y1, x2, y2 = self.box
         return max(0.0, x2 - x1) * max(0.0, y2 - y1)
-
-
-def letterbox(rgb: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:
-    """HxWx3 uint8 RGB -> (size x size x 3 uint8, geometry), aspect ratio kept: the damage detector's letterbox
-    at this model's size."""
-    return damage_letterbox(rgb, size)
 
 
 def _max_pool3(x: np.ndarray) -> np.ndarray:

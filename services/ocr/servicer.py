@@ -8,25 +8,16 @@ from collections.abc import Sequence
 import grpc
 import structlog
 
-from picloss.common.v1 import common_pb2
-from picloss.documents.classes import DOCUMENT_CLASSES
 from picloss.imaging import ImageRejected, decode_image
 from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
+from picloss.protocol.codes import DOCUMENT_CLASSES, FileCode
+from picloss.protocol.proto import class_of, class_value
 from services.ocr.engine import OcrEngine
 from services.ocr.reader import DocumentResult, read_document
 
 MODEL_VERSION = "rapidocr-3.10.0/PP-OCRv6-small"
-NO_FIELD = 2001
 
 log = structlog.get_logger()
-
-
-def class_name(value: int) -> str:
-    return common_pb2.ImageClass.Name(value).removeprefix("IMAGE_CLASS_")
-
-
-def class_value(name: str | None) -> common_pb2.ImageClass:
-    return common_pb2.ImageClass.Value(f"IMAGE_CLASS_{name}" if name else "IMAGE_CLASS_UNSPECIFIED")
 
 
 class OcrServicer(ocr_pb2_grpc.OcrServiceServicer):
@@ -46,10 +37,12 @@ class OcrServicer(ocr_pb2_grpc.OcrServiceServicer):
 
     async def ReadDocument(self, request: ocr_pb2.ReadDocumentRequest,
                            context: grpc.aio.ServicerContext) -> ocr_pb2.ReadDocumentResponse:
-        image_class = class_name(request.image_class)
-        if image_class not in DOCUMENT_CLASSES:
+        asked = class_of(request.image_class)
+        if asked not in DOCUMENT_CLASSES:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"image_class must be a document class, got {image_class}")
+                                f"image_class must be a document class, got {asked or 'UNSPECIFIED'}")
+        assert asked is not None
+        image_class = asked.value
         try:
             decoded = await asyncio.to_thread(decode_image, request.image.data, self._max_pixels)
         except ImageRejected as exc:
@@ -70,6 +63,6 @@ def to_response(fileid: str, result: DocumentResult) -> ocr_pb2.ReadDocumentResp
     fields = [ocr_pb2.Field(name=f.name, value=f.value, confidence=f.confidence, validated=f.validated,
                             corrected=f.corrected) for f in result.fields]
     return ocr_pb2.ReadDocumentResponse(
-        fileid=fileid, fields=fields, result_code=0 if fields else NO_FIELD,
+        fileid=fileid, fields=fields, result_code=FileCode.OK if fields else FileCode.NO_FIELD,
         model_version=MODEL_VERSION, detected_class=class_value(result.detected_class),
         text_class=class_value(result.text_class))

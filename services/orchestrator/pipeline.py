@@ -18,13 +18,13 @@ import structlog
 from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
-from picloss.documents.classes import DOCUMENT_CLASSES
 from picloss.documents.crosscheck import cross_check
 from picloss.documents.model import DocumentRead, FieldRead
 from picloss.imaging import ImageRejected, validate_image
 from picloss.observability.metrics import CLASS_SWITCHES, FILES_PROCESSED, STAGE_LATENCY
 from picloss.ocr.v1 import ocr_pb2
-from picloss.protocol.codes import FileCode, ImageClass
+from picloss.protocol.codes import DOCUMENT_CLASSES, FileCode, ImageClass
+from picloss.protocol.proto import class_name, class_value  # also imported from here by bench/models.py
 from services.orchestrator import routing
 from services.orchestrator.clients import ModelCallFailed, ModelClients
 from services.orchestrator.fetch import FetchFailed, PhotoFetcher
@@ -33,15 +33,6 @@ from services.orchestrator.routing import CAR_PHOTO_CLASSES
 log = structlog.get_logger()
 
 CLASSIFY_BATCH = 16
-
-
-def class_name(value: int) -> ImageClass:
-    name = common_pb2.ImageClass.Name(value).removeprefix("IMAGE_CLASS_")  # type: ignore[arg-type]
-    return ImageClass.OTHER if name == "UNSPECIFIED" else ImageClass(name)
-
-
-def class_value(image_class: ImageClass) -> int:
-    return int(common_pb2.ImageClass.Value("IMAGE_CLASS_" + image_class.value))
 
 
 @dataclass

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
-from picloss.documents.classes import DOCUMENT_CLASSES  # names; ImageClass is a StrEnum
 from picloss.ocr.v1 import ocr_pb2
-from picloss.protocol.codes import FileCode, ImageClass
+from picloss.protocol.codes import DOCUMENT_CLASSES, FileCode, ImageClass
+from picloss.protocol.proto import class_name
 
 CAR_PHOTO_CLASSES = frozenset({ImageClass.DAMAGE, ImageClass.OTHER})
 # A DAMAGE or OTHER photo is read by the OCR as well when the classifier gives a document class at least this
@@ -69,8 +68,7 @@ def text_document(document: ocr_pb2.ReadDocumentResponse | None) -> ImageClass |
     """The document class the text names, when the OCR also read at least one field of it."""
     if document is None or not document.fields or not document.text_class:
         return None
-    name = common_pb2.ImageClass.Name(document.text_class).removeprefix("IMAGE_CLASS_")
-    klass = ImageClass(name)
+    klass = class_name(document.text_class)
     return klass if klass in DOCUMENT_CLASSES else None
 
 

@@ -81,9 +81,12 @@ def env_of(name: str) -> dict[str, str]:
 
 
 def models_used_by(name: str) -> set[str]:
-    """Every ModelSpec(name=...) a service declares: the models its image must carry."""
-    folder = REPO_ROOT / "services" / name
-    return {m for py in folder.glob("*.py") for m in re.findall(r'ModelSpec\(\s*name="(\w+)"', py.read_text())}
+    """Every ModelSpec(name=...) a service declares or imports with a model's contract (picloss/models/<model>.py):
+    the models its image must carry."""
+    sources = [py.read_text() for py in (REPO_ROOT / "services" / name).glob("*.py")]
+    contracts = {c for text in sources for c in re.findall(r"picloss\.models(?:\.| import )(\w+)", text)}
+    sources += [(REPO_ROOT / "picloss" / "models" / f"{c}.py").read_text() for c in contracts]
+    return {m for text in sources for m in re.findall(r'ModelSpec\(\s*name="(\w+)"', text)}
 
 
 def test_default_base_is_a_pinned_python_image_and_every_python_stage_uses_it() -> None:

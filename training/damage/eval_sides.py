@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from picloss.protocol.components import ID_TO_KIND
 from services.damage import components as comp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,7 +149,7 @@ class Reported:
 
 def judge(component: int, truth: LabelledBox | None) -> str | None:
     """'right', 'wrong' or 'undecided' for a sideable damage; None when not sideable."""
-    kind = comp.ID_TO_KIND.get(component)
+    kind = ID_TO_KIND.get(component)
     if kind not in SIDEABLE_KINDS or truth is None or not truth_known(kind, truth):  # type: ignore[arg-type]
         return None
     if not comp.side_decided(component):
@@ -217,19 +218,21 @@ def run_service(files: Sequence[str], data: Path, models: Path, threads: int = 2
     """Per file: the detector's reported damages after the gates (cue rule), the same after the pose step, the
     part context, the car view and the photo size. Everything through the service's own classes."""
     from picloss.inference import OnnxRunner
+    from picloss.models import car_detector, damage_gate, view_classifier
+    from picloss.models.damage_detector import DAMAGE_DETECTOR
     from services.damage import gate as gate_mod
     from services.damage import pose
     from services.damage import vehicles as veh
     from services.damage.assess import DamageAssessor
     from services.damage.detector import DEFAULT_SCORE_THRESHOLD, DamageDetector
-    from services.damage.model_spec import DAMAGE_DETECTOR
 
     detector = DamageDetector(OnnxRunner(DAMAGE_DETECTOR, models, threads=threads), DEFAULT_SCORE_THRESHOLD)
     assessor = DamageAssessor.from_runners(
-        detector, gate_runner=OnnxRunner(gate_mod.GATE_SPEC, models, threads=threads),
-        gate_threshold=gate_mod.DAMAGE_THRESHOLD, car_runner=OnnxRunner(veh.CAR_DETECTOR, models, threads=threads),
+        detector, gate_runner=OnnxRunner(damage_gate.GATE_SPEC, models, threads=threads),
+        gate_threshold=gate_mod.DAMAGE_THRESHOLD,
+        car_runner=OnnxRunner(car_detector.CAR_DETECTOR, models, threads=threads),
         car_threshold=veh.DEFAULT_SCORE_THRESHOLD)
-    view_runner = OnnxRunner(pose.VIEW_SPEC, models, threads=threads)
+    view_runner = OnnxRunner(view_classifier.VIEW_SPEC, models, threads=threads)
     out: dict[str, dict[str, object]] = {}
     for f in files:
         with Image.open(data / VALID / "images" / f) as im:

@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw
 
 from picloss.boxes import box_iou
 from picloss.inference import OnnxRunner
+from picloss.models import car_detector
 from services.damage import vehicles as v
 
 DATA = Path(os.environ.get("PICLOSS_DATA_ROOT", "/work/shared/datasets"))
@@ -181,7 +182,7 @@ def draw(photos: list[Photo], threshold: float, out_dir: Path, per_collection: i
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    runner = OnnxRunner(v.CAR_DETECTOR, threads=2)
+    runner = OnnxRunner(car_detector.CAR_DETECTOR, threads=2)
     split = "train" if args.sweep else "valid"
     latencies: list[float] = []
     results = []

@@ -21,11 +21,14 @@ import numpy as np
 from PIL import Image
 
 from picloss.inference import OnnxRunner
+from picloss.models import car_detector, damage_gate, view_classifier
+from picloss.models import damage_detector as ms
+from picloss.models.damage_detector import Letterbox, letterbox, to_batch
+from picloss.protocol.components import UNKNOWN_PART_ID
 from picloss.registration import extract
 from services.aggregator.rules import Sighting, adopt_from_wider, aggregate
 from services.damage import components as comp
 from services.damage import degree as deg
-from services.damage import model_spec as ms
 from services.damage import pose
 from services.damage import vehicles as veh
 from services.damage.assess import Assessment, decide
@@ -36,7 +39,6 @@ from services.damage.detector import (
     decode,
     reported,
 )
-from services.damage.preprocess import Letterbox, letterbox, to_batch
 from training.damage.calibration import balanced_accuracy, expected_calibration_error
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
@@ -93,10 +95,10 @@ class Gates:
                  threshold: float | None = None, use_view: bool = True) -> None:
         from services.damage import gate as gate_mod
 
-        self.gate_runner = OnnxRunner(gate_mod.GATE_SPEC, models_dir, threads=2) if use_gate else None
-        self.car_runner = OnnxRunner(veh.CAR_DETECTOR, models_dir, threads=2) if use_cars else None
-        view_path = pose.VIEW_SPEC.onnx_path(models_dir)
-        self.view_runner = (OnnxRunner(pose.VIEW_SPEC, models_dir, threads=2)
+        self.gate_runner = OnnxRunner(damage_gate.GATE_SPEC, models_dir, threads=2) if use_gate else None
+        self.car_runner = OnnxRunner(car_detector.CAR_DETECTOR, models_dir, threads=2) if use_cars else None
+        view_path = view_classifier.VIEW_SPEC.onnx_path(models_dir)
+        self.view_runner = (OnnxRunner(view_classifier.VIEW_SPEC, models_dir, threads=2)
                             if use_cars and use_view and view_path.exists() else None)
         self.threshold = gate_mod.DAMAGE_THRESHOLD if threshold is None else threshold
         self._gate_mod = gate_mod
@@ -330,7 +332,7 @@ def side_rates(results: list[PhotoResult]) -> dict[str, float]:
         for d in r.service:
             cid = d.components[0][0]
             counts["damages"] += 1
-            counts["part unknown (40)"] += cid == comp.UNKNOWN_PART
+            counts["part unknown (40)"] += cid == UNKNOWN_PART_ID
             if d.part_kind in ("bumper", "lamp"):
                 counts["bumper/lamp"] += 1
                 counts["bumper/lamp sided"] += comp.side_decided(cid)

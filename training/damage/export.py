@@ -3,7 +3,7 @@
     python -m training.damage.export --checkpoint training/runs/damage/last.pt
 
 Writes models/damage_detector/1/model.onnx (normalisation and decode inside), its
-config.pbtxt from services/damage/model_spec.py, and a small JSON fixture with the
+config.pbtxt from picloss/models/damage_detector.py, and a small JSON fixture with the
 outputs for a generated input (tests/unit/damage/fixtures/damage_detector_expected.json).
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from services.damage import model_spec as ms
-from services.damage.preprocess import INPUT_SIZE
+from picloss.models import damage_detector as ms
+from picloss.models.damage_detector import INPUT_SIZE
 from training.damage.fixture import FIXTURE, REPO, TOP, fixture_input
 from training.damage.model import PART_TOP_K, TOP_K, DamageNet, ExportWrapper
 
@@ -39,13 +39,13 @@ def config_pbtxt() -> str:
         ms.OUTPUT_PART_SEVERITY_PROBS: [p, len(ms.SEVERITIES)],
     }
     if set(dims) != set(ms.DAMAGE_DETECTOR.outputs):
-        raise SystemExit("config.pbtxt dims and services/damage/model_spec.py outputs differ")
+        raise SystemExit("config.pbtxt dims and picloss/models/damage_detector.py outputs differ")
     outputs = ",\n".join(
         f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ {", ".join(map(str, d))} ] }}'
         for n, d in dims.items()
     )
     return (
-        f"# Written by training/damage/export.py; tensor names: services/damage/model_spec.py.\n"
+        f"# Written by training/damage/export.py; tensor names: picloss/models/damage_detector.py.\n"
         f'name: "{ms.DAMAGE_DETECTOR.name}"\nplatform: "onnxruntime_onnx"\n'
         f"max_batch_size: {ms.MAX_BATCH_SIZE}\n"
         f'input [\n  {{ name: "{ms.INPUT_IMAGES}" data_type: TYPE_FP32 '
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         ms.SEVERITIES,
         ms.PART_KINDS,
     ):
-        raise SystemExit(f"checkpoint heads {heads} differ from services/damage/model_spec.py")
+        raise SystemExit(f"checkpoint heads {heads} differ from picloss/models/damage_detector.py")
     net = DamageNet(len(ms.DAMAGE_TYPES), len(ms.SEVERITIES), len(ms.PART_KINDS), pretrained=False)
     net.load_state_dict(ckpt["model"])
     wrapper = ExportWrapper(net).eval()

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from services.damage.gate import (
+from picloss.models.damage_gate import (
     GATE_SPEC,
     INPUT_IMAGES,
     INPUT_SIZE,
@@ -445,7 +445,7 @@ class DamageGate(nn.Module):
 
 
 def config_pbtxt() -> str:
-    return f"""# Written by training/damage/gate.py; tensor names: services/damage/gate.py.
+    return f"""# Written by training/damage/gate.py; tensor names: picloss/models/damage_gate.py.
 name: "{GATE_SPEC.name}"
 platform: "onnxruntime_onnx"
 max_batch_size: {MAX_BATCH_SIZE}

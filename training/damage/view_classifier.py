@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from services.damage import pose
+from picloss.models import view_classifier as pose
 from training.damage import gate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -344,7 +344,7 @@ def choose_thresholds(oof: np.ndarray, views: list[View], photos: list[Photo]) -
 
 # ---------------------------------------------------------------- export
 
-CONFIG = """# Written by training/damage/view_classifier.py; tensor names: services/damage/pose.py.
+CONFIG = """# Written by training/damage/view_classifier.py; tensor names: picloss/models/view_classifier.py.
 name: "view_classifier"
 platform: "onnxruntime_onnx"
 max_batch_size: {batch}

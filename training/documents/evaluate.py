@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from picloss.documents.classes import DOCUMENT_CLASSES
+from picloss.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER
+from picloss.protocol.codes import DOCUMENT_CLASSES
 from services.classifier.classify import classify
-from services.classifier.model_spec import CLASSES, PHOTO_CLASSIFIER
 from training.documents import heldout_layouts, layouts, layouts_b
 from training.documents.classifier_data import _load_file, clean_car_paths, damage_paths, vin_paths
 from training.documents.degrade import FRAMINGS, LEVELS, ORIENTATIONS, Degradation, degrade

@@ -26,11 +26,12 @@ from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
 from picloss.inference import ModelRunner, OnnxRunner
 from picloss.ocr.v1 import ocr_pb2
+from picloss.protocol.proto import class_name
 from services.classifier.classify import classify
 from services.classifier.servicer import to_proto as classification_to_proto
 from services.ocr.engine import OcrEngine
 from services.ocr.reader import DocumentResult, read_document
-from services.ocr.servicer import class_name, to_response
+from services.ocr.servicer import to_response
 from services.orchestrator.fetch import Fetched
 from services.orchestrator.pipeline import FileWork, Pipeline
 
@@ -71,7 +72,7 @@ class InProcessServices:
             results=[classification_to_proto(i.fileid, p) for i, p in zip(images, preds, strict=True)])
 
     async def read_document(self, image: common_pb2.Image, image_class: int) -> ocr_pb2.ReadDocumentResponse:
-        return self.read(image.fileid, class_name(image_class)).response
+        return self.read(image.fileid, class_name(image_class).value).response
 
     async def detect(self, images: list[common_pb2.Image]) -> damage_pb2.DetectResponse:
         from services.orchestrator.clients import ModelCallFailed
@@ -91,11 +92,11 @@ class InProcessServices:
 
 def damage_assessor(models_dir: Path, threads: int) -> object:
     """The damage service's wiring at its default settings (DamageConfig with an empty environment)."""
-    from services.damage import gate, vehicles
+    from picloss.models import car_detector, damage_gate
+    from picloss.models.damage_detector import DAMAGE_DETECTOR
     from services.damage.assess import DamageAssessor
     from services.damage.config import DamageConfig
     from services.damage.detector import DamageDetector
-    from services.damage.model_spec import DAMAGE_DETECTOR
 
     config = DamageConfig.from_env({})
 
@@ -104,9 +105,9 @@ def damage_assessor(models_dir: Path, threads: int) -> object:
 
     return DamageAssessor.from_runners(
         DamageDetector(runner(DAMAGE_DETECTOR), config.score_threshold),
-        gate_runner=runner(gate.GATE_SPEC) if config.damage_gate else None,
+        gate_runner=runner(damage_gate.GATE_SPEC) if config.damage_gate else None,
         gate_threshold=config.damage_gate_threshold,
-        car_runner=runner(vehicles.CAR_DETECTOR) if config.car_gate else None,
+        car_runner=runner(car_detector.CAR_DETECTOR) if config.car_gate else None,
         car_threshold=config.car_score_threshold)
 
 

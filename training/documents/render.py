@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from picloss.protocol.codes import DOCUMENT_CLASSES
 from training.documents.layouts import RENDERERS
 from training.documents.photo_effects import MILD, Realism, encode_jpeg, to_photo
 
-DOCUMENT_CLASSES = tuple(RENDERERS)
+# DOCUMENT_CLASSES is also imported from here (picloss/demo.py, classifier_data.py): one renderer per class, in order.
+assert tuple(RENDERERS) == DOCUMENT_CLASSES, "a renderer for every document class, in the protocol's order"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class RenderedDocument:
 def render_document(image_class: str, rng: random.Random, realism: Realism = MILD,
                     size: tuple[int, int] | None = None) -> RenderedDocument:
     card = RENDERERS[image_class](rng)
-    return RenderedDocument(image_class, to_photo(card.image, rng, realism, size), card.truth)
+    return RenderedDocument(str(image_class), to_photo(card.image, rng, realism, size), card.truth)
 
 
 def render_set(count: int, seed: int, realism: Realism = MILD) -> list[RenderedDocument]:

@@ -21,11 +21,11 @@ from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
 from picloss.devstack.photos import polygon_texture
 from picloss.imaging import encode_jpeg
 from picloss.inference import OnnxRunner
+from picloss.models.damage_detector import DAMAGE_DETECTOR
 from picloss.observability.metrics import REGISTRY
 from services.aggregator.servicer import AggregatorServicer
 from services.damage.assess import DamageAssessor
 from services.damage.detector import DamageDetector
-from services.damage.model_spec import DAMAGE_DETECTOR
 from services.damage.servicer import DamageServicer
 
 REPO = Path(__file__).resolve().parents[3]
@@ -193,12 +193,13 @@ async def test_damage_process_goes_serving_after_warm_up() -> None:
 
 async def test_detect_with_both_gates_reports_vehicles_and_the_gate_verdict() -> None:
     """The service as __main__ wires it: the real damage gate and car gate around the detector (issue 11)."""
+    from picloss.models import car_detector, damage_gate
     from services.damage import gate, vehicles
 
     detector = DamageDetector(OnnxRunner(DAMAGE_DETECTOR, threads=1), score_threshold=0.0)
     assessor = DamageAssessor.from_runners(
-        detector, gate_runner=OnnxRunner(gate.GATE_SPEC, threads=1), gate_threshold=gate.DAMAGE_THRESHOLD,
-        car_runner=OnnxRunner(vehicles.CAR_DETECTOR, threads=1), car_threshold=vehicles.DEFAULT_SCORE_THRESHOLD)
+        detector, gate_runner=OnnxRunner(damage_gate.GATE_SPEC, threads=1), gate_threshold=gate.DAMAGE_THRESHOLD,
+        car_runner=OnnxRunner(car_detector.CAR_DETECTOR, threads=1), car_threshold=vehicles.DEFAULT_SCORE_THRESHOLD)
     server = grpc.aio.server()
     servicer = DamageServicer(assessor, "damage_detector/1+damage_gate/1+car_detector/1")
     damage_pb2_grpc.add_DamageServiceServicer_to_server(servicer, server)

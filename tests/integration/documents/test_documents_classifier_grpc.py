@@ -20,7 +20,7 @@ try:
 except layouts.FontMissing:
     pytest.skip("CJK font missing: run `make fonts` (fonts-wqy-zenhei)", allow_module_level=True)
 
-from services.classifier.model_spec import CLASSES, PHOTO_CLASSIFIER  # noqa: E402
+from picloss.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER  # noqa: E402
 from services.classifier.servicer import ClassifierServicer  # noqa: E402
 from training.documents.render import render_document  # noqa: E402
 

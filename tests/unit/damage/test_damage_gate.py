@@ -9,16 +9,8 @@ import numpy as np
 import pytest
 
 from picloss.inference import OnnxRunner
-from services.damage.gate import (
-    DAMAGE_THRESHOLD,
-    GATE_SPEC,
-    INPUT_SIZE,
-    MAX_BATCH_SIZE,
-    damage_probability,
-    is_damaged,
-    to_batch,
-    to_input,
-)
+from picloss.models.damage_gate import GATE_SPEC, INPUT_SIZE, MAX_BATCH_SIZE, to_batch, to_input
+from services.damage.gate import DAMAGE_THRESHOLD, damage_probability, is_damaged
 
 MODEL = GATE_SPEC.onnx_path()
 RECORD = MODEL.parent.parent / "gate.json"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from picloss.inference import OnnxRunner
-from services.damage import model_spec as ms
+from picloss.models import damage_detector as ms
 from training.damage.fixture import FIXTURE, fixture_input
 
 

@@ -10,47 +10,48 @@ import onnxruntime as ort
 import pytest
 
 from picloss.inference import OnnxRunner
+from picloss.models import car_detector as cd
+from picloss.models.damage_detector import PAD_VALUE
 from services.damage import vehicles as v
-from services.damage.preprocess import PAD_VALUE
 from training.damage import centernet_convert as cc
 
-CAR = v.COCO_CLASSES.index("car")
+CAR = cd.COCO_CLASSES.index("car")
 
 
 def test_vehicle_classes_follow_coco_order() -> None:
-    assert len(v.COCO_CLASSES) == 80
-    assert {i: v.COCO_CLASSES[i] for i in v.VEHICLE_CLASSES} == v.VEHICLE_CLASSES
-    assert v.VEHICLE_CLASSES == {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
+    assert len(cd.COCO_CLASSES) == 80
+    assert {i: cd.COCO_CLASSES[i] for i in cd.VEHICLE_CLASSES} == cd.VEHICLE_CLASSES
+    assert cd.VEHICLE_CLASSES == {2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
 
 
 @pytest.mark.parametrize(("height", "width"), [(300, 800), (900, 400), (512, 512), (97, 131)])
 def test_letterbox_mapping_round_trips(height: int, width: int) -> None:
     rgb = np.zeros((height, width, 3), np.uint8)
     rgb[height // 4: height // 2, width // 3: 2 * width // 3] = 255  # a white block at a known place
-    image, geometry = v.letterbox(rgb)
-    assert image.shape == (v.INPUT_SIZE, v.INPUT_SIZE, 3)
+    image, geometry = cd.letterbox(rgb)
+    assert image.shape == (cd.INPUT_SIZE, cd.INPUT_SIZE, 3)
     box = np.array([width / 3, height / 4, 2 * width / 3, height / 2], np.float32)
     back = geometry.to_photo(geometry.to_input(box))
     np.testing.assert_allclose(back, box, atol=1e-3)
     # the block lands where to_input says, the padding is grey
     x1, y1, x2, y2 = geometry.to_input(box)
     assert image[int(y1) + 2, int(x1) + 2].min() > 200
-    assert image[min(int(y2) + 3, v.INPUT_SIZE - 1), min(int(x2) + 3, v.INPUT_SIZE - 1)].max() < 200
-    if round(width * geometry.scale) < v.INPUT_SIZE - 1:
+    assert image[min(int(y2) + 3, cd.INPUT_SIZE - 1), min(int(x2) + 3, cd.INPUT_SIZE - 1)].max() < 200
+    if round(width * geometry.scale) < cd.INPUT_SIZE - 1:
         assert (image[:, -1] == PAD_VALUE).all()
-    if round(height * geometry.scale) < v.INPUT_SIZE - 1:
+    if round(height * geometry.scale) < cd.INPUT_SIZE - 1:
         assert (image[-1] == PAD_VALUE).all()
 
 
 def test_to_photo_clips_to_the_photo() -> None:
-    _, geometry = v.letterbox(np.zeros((200, 400, 3), np.uint8))
+    _, geometry = cd.letterbox(np.zeros((200, 400, 3), np.uint8))
     out = geometry.to_photo(np.array([-10.0, -5.0, 600.0, 400.0], np.float32))
     np.testing.assert_allclose(out, [0, 0, 400, 200])
 
 
 def _maps(peaks: list[tuple[int, int, int, float, tuple[float, float, float, float]]]) -> tuple[np.ndarray, ...]:
-    heat = np.full((80, v.GRID, v.GRID), 0.01, np.float32)
-    sizes = np.zeros((4, v.GRID, v.GRID), np.float32)
+    heat = np.full((80, cd.GRID, cd.GRID), 0.01, np.float32)
+    sizes = np.zeros((4, cd.GRID, cd.GRID), np.float32)
     for cls, row, col, score, ltrb in peaks:
         heat[cls, row - 1: row + 2, col - 1: col + 2] = score * 0.8  # a blob around each peak
         heat[cls, row, col] = score
@@ -82,10 +83,10 @@ class _FakeRunner:
         self.batches: list[tuple[int, ...]] = []
 
     async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        batch = inputs[v.INPUT_IMAGES]
+        batch = inputs[cd.INPUT_IMAGES]
         self.batches.append(batch.shape)
         n = batch.shape[0]
-        return {v.OUTPUT_HEATMAP: np.repeat(self.heat[None], n, 0), v.OUTPUT_SIZES: np.repeat(self.sizes[None], n, 0)}
+        return {cd.OUTPUT_HEATMAP: np.repeat(self.heat[None], n, 0), cd.OUTPUT_SIZES: np.repeat(self.sizes[None], n, 0)}
 
 
 def test_find_vehicles_maps_boxes_back_to_photo_pixels_and_merges_classes() -> None:
@@ -95,7 +96,7 @@ def test_find_vehicles_maps_boxes_back_to_photo_pixels_and_merges_classes() -> N
     photo = np.zeros((1024, 2048, 3), np.uint8)  # scale 0.25 -> photo = 4 x input pixels
     result = asyncio.run(v.find_vehicles(runner, [photo] * 10))  # type: ignore[arg-type]
     assert [shape[0] for shape in runner.batches] == [8, 2]
-    assert runner.batches[0][1:] == (3, v.INPUT_SIZE, v.INPUT_SIZE)
+    assert runner.batches[0][1:] == (3, cd.INPUT_SIZE, cd.INPUT_SIZE)
     assert len(result) == 10
     (car,) = result[0]
     assert car.kind == "car"
@@ -145,26 +146,26 @@ TFJS_REFERENCE = [
 
 @pytest.fixture(scope="module")
 def onnx_runner() -> OnnxRunner:
-    if not v.CAR_DETECTOR.onnx_path().exists():
-        pytest.fail(f"{v.CAR_DETECTOR.onnx_path()} missing: run `make car-detector`")
-    return OnnxRunner(v.CAR_DETECTOR, threads=2)
+    if not cd.CAR_DETECTOR.onnx_path().exists():
+        pytest.fail(f"{cd.CAR_DETECTOR.onnx_path()} missing: run `make car-detector`")
+    return OnnxRunner(cd.CAR_DETECTOR, threads=2)
 
 
 def test_committed_onnx_returns_declared_shapes_with_a_dynamic_batch(onnx_runner: OnnxRunner) -> None:
-    batch = v.to_batch([_synthetic(), np.zeros((512, 512, 3), np.uint8)])
-    out = onnx_runner.infer_sync({v.INPUT_IMAGES: batch})
-    assert out[v.OUTPUT_HEATMAP].shape == (2, 80, v.GRID, v.GRID)
-    assert out[v.OUTPUT_SIZES].shape == (2, 4, v.GRID, v.GRID)
-    assert 0.0 <= out[v.OUTPUT_HEATMAP].min() and out[v.OUTPUT_HEATMAP].max() <= 1.0
-    single = onnx_runner.infer_sync({v.INPUT_IMAGES: batch[:1]})
-    np.testing.assert_allclose(single[v.OUTPUT_HEATMAP][0], out[v.OUTPUT_HEATMAP][0], atol=1e-5)
+    batch = cd.to_batch([_synthetic(), np.zeros((512, 512, 3), np.uint8)])
+    out = onnx_runner.infer_sync({cd.INPUT_IMAGES: batch})
+    assert out[cd.OUTPUT_HEATMAP].shape == (2, 80, cd.GRID, cd.GRID)
+    assert out[cd.OUTPUT_SIZES].shape == (2, 4, cd.GRID, cd.GRID)
+    assert 0.0 <= out[cd.OUTPUT_HEATMAP].min() and out[cd.OUTPUT_HEATMAP].max() <= 1.0
+    single = onnx_runner.infer_sync({cd.INPUT_IMAGES: batch[:1]})
+    np.testing.assert_allclose(single[cd.OUTPUT_HEATMAP][0], out[cd.OUTPUT_HEATMAP][0], atol=1e-5)
 
 
 def test_committed_onnx_matches_the_tfjs_graph(onnx_runner: OnnxRunner) -> None:
-    out = onnx_runner.infer_sync({v.INPUT_IMAGES: v.to_batch([_synthetic()])})
+    out = onnx_runner.infer_sync({cd.INPUT_IMAGES: cd.to_batch([_synthetic()])})
     for cls, row, col, heat, ltrb in TFJS_REFERENCE:
-        assert out[v.OUTPUT_HEATMAP][0, cls, row, col] == pytest.approx(heat, abs=2e-5)
-        np.testing.assert_allclose(out[v.OUTPUT_SIZES][0, :, row, col], ltrb, atol=0.02)
+        assert out[cd.OUTPUT_HEATMAP][0, cls, row, col] == pytest.approx(heat, abs=2e-5)
+        np.testing.assert_allclose(out[cd.OUTPUT_SIZES][0, :, row, col], ltrb, atol=0.02)
 
 
 def _tfjs_graph(kernel_hm: np.ndarray, bias_hm: np.ndarray, kernel_wh: np.ndarray, op: str = "_FusedConv2D"):
@@ -215,7 +216,7 @@ def test_converter_matches_a_numpy_reference_with_tf_same_padding() -> None:
     onnx_model = cc.convert(*_tfjs_graph(k_hm, b_hm, k_wh))
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     photo = rng.integers(0, 256, (2, 3, 512, 512)).astype(np.float32)
-    heat, sizes = session.run([v.OUTPUT_HEATMAP, v.OUTPUT_SIZES], {v.INPUT_IMAGES: photo})
+    heat, sizes = session.run([cd.OUTPUT_HEATMAP, cd.OUTPUT_SIZES], {cd.INPUT_IMAGES: photo})
     # TF SAME at 512 / stride 4 / kernel 5: 128 outputs, one padded row and column at the end only
     x = np.pad(photo.astype(np.float64), ((0, 0), (0, 0), (0, 1), (0, 1)))
     ref_heat = 1 / (1 + np.exp(-(_conv_nchw(x, k_hm, 4) + b_hm[None, :, None, None])))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from picloss.inference import ModelSpec
+from picloss.models import view_classifier as vc
 from services.damage import pose
 from services.damage.assess import decide
 from services.damage.components import Nose, View
@@ -20,7 +21,7 @@ CAR = Vehicle((80.0, 100.0, 560.0, 420.0), "car", 0.8)
 
 
 def probs(**named: float) -> list[float]:
-    return [named.get(name, 0.0) for name in pose.POSES]
+    return [named.get(name, 0.0) for name in vc.POSES]
 
 
 def det(box: tuple[int, int, int, int], components: tuple[tuple[int, int], ...]) -> Detection:
@@ -30,11 +31,11 @@ def det(box: tuple[int, int, int, int], components: tuple[tuple[int, int], ...])
 
 
 def test_classes_and_mirror_are_consistent() -> None:
-    assert len(pose.MIRROR) == len(pose.POSES)
-    for i, name in enumerate(pose.POSES):
-        mirrored = pose.POSES[pose.MIRROR[i]]
+    assert len(vc.MIRROR) == len(vc.POSES)
+    for i, name in enumerate(vc.POSES):
+        mirrored = vc.POSES[vc.MIRROR[i]]
         assert mirrored == name.replace("left", "#").replace("right", "left").replace("#", "right")
-        assert pose.MIRROR[pose.MIRROR[i]] == i
+        assert vc.MIRROR[vc.MIRROR[i]] == i
 
 
 def test_decide_view_sums_the_classes_of_an_end_and_a_direction() -> None:
@@ -48,11 +49,11 @@ def test_decide_view_sums_the_classes_of_an_end_and_a_direction() -> None:
 
 
 def test_crop_and_input() -> None:
-    assert pose.crop_box((100, 100, 300, 200), W, H, 0.05) == (90, 95, 310, 205)
-    assert pose.crop_box((-50, 0, 700, 500), W, H) == (0, 0, W, H)
-    x = pose.to_input(np.zeros((H, W, 3), np.uint8), CAR.box)
-    assert x.shape == (3, pose.INPUT_SIZE, pose.INPUT_SIZE) and x.dtype == np.float32
-    assert pose.to_input(np.zeros((H, W, 3), np.uint8), None).shape == (3, pose.INPUT_SIZE, pose.INPUT_SIZE)
+    assert vc.crop_box((100, 100, 300, 200), W, H, 0.05) == (90, 95, 310, 205)
+    assert vc.crop_box((-50, 0, 700, 500), W, H) == (0, 0, W, H)
+    x = vc.to_input(np.zeros((H, W, 3), np.uint8), CAR.box)
+    assert x.shape == (3, vc.INPUT_SIZE, vc.INPUT_SIZE) and x.dtype == np.float32
+    assert vc.to_input(np.zeros((H, W, 3), np.uint8), None).shape == (3, vc.INPUT_SIZE, vc.INPUT_SIZE)
 
 
 def test_side_detections_refines_every_component_and_drops_repeats() -> None:
@@ -76,16 +77,16 @@ def test_side_assessment_needs_a_vehicle_of_interest() -> None:
 
 
 class FakeRunner:
-    spec = ModelSpec(name="view_classifier", inputs=(pose.INPUT_IMAGES,), outputs=(pose.OUTPUT_POSE_PROBS,))
+    spec = ModelSpec(name="view_classifier", inputs=(vc.INPUT_IMAGES,), outputs=(vc.OUTPUT_POSE_PROBS,))
     backend = "fake"
 
     def __init__(self) -> None:
         self.batches: list[int] = []
 
     async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        n = len(inputs[pose.INPUT_IMAGES])
+        n = len(inputs[vc.INPUT_IMAGES])
         self.batches.append(n)
-        return {pose.OUTPUT_POSE_PROBS: np.tile(np.array(probs(rear=1.0), np.float32), (n, 1))}
+        return {vc.OUTPUT_POSE_PROBS: np.tile(np.array(probs(rear=1.0), np.float32), (n, 1))}
 
     async def close(self) -> None:
         return None
@@ -107,6 +108,6 @@ def test_thresholds_agree_with_the_model_record() -> None:
     if not record.exists():
         return
     meta = json.loads(record.read_text())
-    assert meta["classes"] == list(pose.POSES)
+    assert meta["classes"] == list(vc.POSES)
     assert meta["end_threshold"] == pose.END_THRESHOLD and meta["nose_threshold"] == pose.NOSE_THRESHOLD
-    assert meta["input_size"] == pose.INPUT_SIZE and meta["crop_margin"] == pose.CROP_MARGIN
+    assert meta["input_size"] == vc.INPUT_SIZE and meta["crop_margin"] == vc.CROP_MARGIN

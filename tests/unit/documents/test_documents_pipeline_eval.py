@@ -7,7 +7,7 @@ import asyncio
 
 import numpy as np
 
-from services.classifier.model_spec import CLASSES, OUTPUT_NAME
+from picloss.models.photo_classifier import CLASSES, OUTPUT_NAME
 from services.damage.assess import Assessment
 from services.damage.vehicles import Vehicle
 from services.ocr.engine import OcrLine
