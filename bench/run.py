@@ -11,7 +11,10 @@ spread (min–max), and the median of each leg.
 2. pipeline photos/s through the whole stack / the same orchestrator pipeline run in-process on the same photos,
    with the same requests (4 photos each), the same batching and the same concurrency (MAX_IN_FLIGHT requests
    at once), photos from memory: no download, ledger, broker or callback;
-3. accept→callback of an 8-photo BATCH / the sequential model compute of the same photos;
+3. accept→callback of an 8-photo BATCH / the same BATCH through the same pipeline in-process (the same model
+   calls, second opinions included, photos from memory): what the stack adds to a BATCH. (Until issue 13 the
+   denominator was the bare classify → OCR | detect → aggregate sequence, one photo per call; since the pipeline
+   gained its second opinions that is no longer the same work. It is still printed, for reference.)
 4. CPU-seconds per photo and peak memory of the stack's processes."""
 
 from __future__ import annotations
@@ -273,18 +276,22 @@ async def pipeline_bench(stack: Stack, photos_dir: str | None, figures: Figures,
                 )
                 eight = [server.file_desc(names[i % len(names)]) for i in range(8)]
                 eight_images = images_of([photos[names[i % len(names)]] for i in range(8)])
-                latencies, seqs = [], []
-                for _ in range(rounds):  # interleaved: BATCH through the stack, sequential compute, ...
+                latencies, inproc, seqs = [], [], []
+                for _ in range(rounds):  # interleaved: BATCH through the stack, the same BATCH in-process, ...
                     _, (batch_latency,) = await submit_and_wait(client, receiver, [eight], "BATCH")
                     latencies.append(batch_latency)
+                    inproc.append(await raw_pipeline(clients, by_url, [eight], 1, "BATCH"))
                     seqs.append(await model_work(clients, eight_images, sequential=True, aggregate=True))
                 figures.add("8-photo BATCH accept→callback", f"{spread(latencies, 2)} s")
-                figures.add("sequential model compute of the same 8 photos (one photo per call, + aggregate)",
-                            f"{spread(seqs, 2)} s")
-                batch_ratios = [a / b for a, b in zip(latencies, seqs, strict=True)]
-                figures.add("BATCH accept→callback / sequential compute (median of per-round ratios)",
+                figures.add("the same BATCH through the same pipeline in-process (the same model calls, "
+                            "second opinions included; photos from memory)", f"{spread(inproc, 2)} s")
+                batch_ratios = [a / b for a, b in zip(latencies, inproc, strict=True)]
+                figures.add("BATCH accept→callback / the same BATCH in-process (median of per-round ratios)",
                             spread(batch_ratios),
                             verdict(median(batch_ratios), TARGETS["batch"], higher_is_better=False))
+                figures.add("for reference: classify → OCR or detect → aggregate of the same 8 photos, one photo "
+                            "per call, without the pipeline's second opinions (the earlier denominator)",
+                            f"{spread(seqs, 2)} s")
             finally:
                 await clients.close()
     finally:

@@ -4,6 +4,7 @@
 USERS ?= 10
 DURATION ?= 60
 FUZZ_CASES ?= 10000
+BENCH_ROUNDS ?= 5
 LOADTEST_LOG_DIR ?= /tmp/logs
 
 loadtest: $(STAMP) ## locust headless (USERS, DURATION) against `make up`, or a stack started for the run
@@ -12,8 +13,8 @@ loadtest: $(STAMP) ## locust headless (USERS, DURATION) against `make up`, or a 
 wrk: ## install wrk (Debian package) when missing
 	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 
-bench: $(STAMP) wrk ## backbone benchmarks as ratios; appends `## Backbone (make bench)` to docs/benchmarks.md
-	$(PY) -m bench.run $(if $(PHOTOS),--photos $(PHOTOS),)
+bench: $(STAMP) wrk ## backbone benchmarks as ratios, BENCH_ROUNDS interleaved rounds (5); appends `## Backbone (make bench)` to docs/benchmarks.md
+	$(PY) -m bench.run --rounds $(BENCH_ROUNDS) $(if $(PHOTOS),--photos $(PHOTOS),)
 
 drill: $(STAMP) ## fault drill under load: SIGKILL every process, restart PostgreSQL, failing receivers
 	$(PY) -m bench.drill
