@@ -236,6 +236,11 @@ class Stack:
         self.broker = start_broker(self.s.broker_port, self.logs / "broker.log")
         self.procs["broker"] = self.broker.proc
 
+    def print_logs(self, tail_chars: int = 3000) -> None:
+        """The end of every process's log (a test whose stack did not come up prints them)."""
+        for log in sorted(self.logs.glob("*.log")):
+            print(f"---- {log.name}\n{log.read_text(errors='replace')[-tail_chars:]}")
+
     def down(self) -> None:
         for name in sorted(self.procs, key=_stop_rank):
             proc = self.procs.pop(name, None)

@@ -38,8 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         st.up(components())
         yield st
     except Exception:
-        for log in sorted(st.logs.glob("*.log")):
-            print(f"---- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+        st.print_logs()
         raise
     finally:
         st.down()

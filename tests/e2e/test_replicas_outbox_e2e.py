@@ -36,8 +36,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         st.up(BACKBONE)
         yield st
     except Exception:
-        for log in sorted(st.logs.glob("*.log")):
-            print(f"---- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+        st.print_logs()
         raise
     finally:
         st.down()
