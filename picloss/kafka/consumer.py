@@ -83,6 +83,9 @@ class ConsumerLoop:
             # a broker holds a fetch until this much time passed or data arrived; the 500 ms default
             # costs ~0.2 s per pipeline hop on a lightly loaded topic
             "fetch.wait.max.ms": 50,
+            # a subscribed topic that does not exist yet (a broker that lost its data: the first publish
+            # re-creates it) is looked up again this often; librdkafka's default is 5 minutes
+            "topic.metadata.refresh.interval.ms": 5000,
         }
         conf.update(extra or {})
         self.topic, self.group = topic, group
