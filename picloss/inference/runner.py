@@ -119,9 +119,10 @@ class TritonRunner:
 
 
 def make_runner(spec: ModelSpec, triton_url: str | None = None,
-                models_dir: Path | None = None) -> OnnxRunner | TritonRunner:
-    """Triton when a URL is configured (TRITON_URL), in-process onnxruntime otherwise."""
+                models_dir: Path | None = None, threads: int | None = None) -> OnnxRunner | TritonRunner:
+    """Triton when a URL is configured (TRITON_URL), in-process onnxruntime otherwise (`threads`: its intra-op
+    threads; default PICLOSS_ORT_THREADS)."""
     url = triton_url if triton_url is not None else os.environ.get("TRITON_URL") or None
     if url:
         return TritonRunner(spec, url)
-    return OnnxRunner(spec, models_dir)
+    return OnnxRunner(spec, models_dir, threads)

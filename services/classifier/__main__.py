@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import grpc
 import numpy as np
@@ -23,8 +22,8 @@ async def main() -> None:
     config = ClassifierConfig.from_env()
     log = setup_logging("classifier", config.log_level)
     start_metrics_server(config.metrics_port)
-    os.environ.setdefault("PICLOSS_ORT_THREADS", str(config.ort_threads))  # read by OnnxRunner
-    runner = make_runner(PHOTO_CLASSIFIER, triton_url=config.triton_url or "", models_dir=config.models_dir)
+    runner = make_runner(PHOTO_CLASSIFIER, triton_url=config.triton_url or "", models_dir=config.models_dir,
+                         threads=config.ort_threads)
 
     def register(server: grpc.aio.Server) -> None:
         classifier_pb2_grpc.add_ClassifierServiceServicer_to_server(
