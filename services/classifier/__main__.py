@@ -7,7 +7,7 @@ import asyncio
 import grpc
 import numpy as np
 
-from picloss.classifier.v1 import classifier_pb2_grpc
+from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
 from picloss.grpcserver import serve
 from picloss.inference import TritonRunner, make_runner
 from picloss.models.photo_classifier import PHOTO_CLASSIFIER
@@ -36,7 +36,8 @@ async def main() -> None:
         log.info("classifier warm", backend=runner.backend)
 
     try:
-        await serve(service_name="classifier", full_service_names=["picloss.classifier.v1.ClassifierService"],
+        await serve(service_name="classifier",
+                    full_service_names=[classifier_pb2.DESCRIPTOR.services_by_name["ClassifierService"].full_name],
                     register=register, port=config.grpc_port, ready=ready)
     finally:
         await runner.close()

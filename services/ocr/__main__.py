@@ -9,7 +9,7 @@ import grpc
 from picloss.grpcserver import serve
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
-from picloss.ocr.v1 import ocr_pb2_grpc
+from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 from services.ocr.config import OcrConfig
 from services.ocr.engine import OcrEngine
 from services.ocr.servicer import OcrServicer
@@ -31,8 +31,8 @@ async def main() -> None:
             servicer.add_engine(engine)
         log.info("ocr engines warm", workers=config.workers, det_side=config.det_side)
 
-    await serve(service_name="ocr", full_service_names=["picloss.ocr.v1.OcrService"], register=register,
-                port=config.grpc_port, ready=ready)
+    await serve(service_name="ocr", full_service_names=[ocr_pb2.DESCRIPTOR.services_by_name["OcrService"].full_name],
+                register=register, port=config.grpc_port, ready=ready)
 
 
 if __name__ == "__main__":
