@@ -69,10 +69,11 @@ class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
                 log.warning("image not decodable", fileid=image.fileid, code=exc.code, reason=exc.reason)
         assessments = await self._assessor.assess(decoded)
         by_position = dict(zip(positions, assessments, strict=True))
-        features = {}
-        for position, rgb in zip(positions, decoded, strict=True):
-            points, descriptors = to_wire(await asyncio.to_thread(extract, rgb))
-            features[position] = damage_pb2.PhotoFeatures(points=points, descriptors=descriptors)
+        features = {position: damage_pb2.PhotoFeatures() for position in positions}
+        if not request.skip_features:  # BATCH only: the aggregator registers the photos of a claim
+            for position, rgb in zip(positions, decoded, strict=True):
+                points, descriptors = to_wire(await asyncio.to_thread(extract, rgb))
+                features[position] = damage_pb2.PhotoFeatures(points=points, descriptors=descriptors)
         return damage_pb2.DetectResponse(
             model_version=self._model_version,
             results=[

@@ -90,8 +90,9 @@ class ModelClients:
         request = ocr_pb2.ReadDocumentRequest(image=image, image_class=image_class)  # type: ignore[arg-type]
         return await self._call("ocr", lambda t: self.ocr.ReadDocument(request, timeout=t, wait_for_ready=True))
 
-    async def detect(self, images: list[common_pb2.Image]) -> damage_pb2.DetectResponse:
-        request = damage_pb2.DetectRequest(images=images)
+    async def detect(self, images: list[common_pb2.Image], *, features: bool = True) -> damage_pb2.DetectResponse:
+        """`features`: the photos' registration features too (BATCH aggregation needs them, nothing else)."""
+        request = damage_pb2.DetectRequest(images=images, skip_features=not features)
         return await self._call("damage", lambda t: self.damage.Detect(request, timeout=t, wait_for_ready=True))
 
     async def aggregate(self, request: aggregator_pb2.AggregateRequest) -> aggregator_pb2.AggregateResponse:

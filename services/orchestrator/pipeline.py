@@ -138,13 +138,14 @@ class Pipeline:
     async def run(self, accept_seqno: str, model: str, files: list[FileWork]) -> Outcome:
         outcome = Outcome(files)
         started = time.perf_counter()
+        features = model == "BATCH"  # registration features: only BATCH aggregation uses them
         await self._stage(outcome, "download", asyncio.gather(*(self._download(f) for f in files)))
         await self._stage(outcome, "classify", self._classify([f for f in files if f.ok]))
         docs = [f for f in files if f.ok and f.image_class in DOCUMENT_CLASSES]
         cars = [f for f in files if f.ok and f.image_class in CAR_PHOTO_CLASSES]
         await asyncio.gather(self._stage(outcome, "ocr", self._read_documents(docs)),
-                             self._stage(outcome, "damage", self._detect(cars)))
-        await self._stage(outcome, "second_opinion", self._second_opinions(docs, cars))
+                             self._stage(outcome, "damage", self._detect(cars, features)))
+        await self._stage(outcome, "second_opinion", self._second_opinions(docs, cars, features))
         docs = [f for f in files if f.image_class in DOCUMENT_CLASSES and f.document is not None]
         damage = [f for f in files if f.image_class is ImageClass.DAMAGE and f.damages is not None]
         cross_check_documents(docs)
@@ -205,12 +206,15 @@ class Pipeline:
 
         await asyncio.gather(*(read(f) for f in files))
 
-    async def _detect(self, files: list[FileWork]) -> None:
-        for f, result in await batched_results(files, self._damage_batch, self._clients.detect, "damage detection"):
+    async def _detect(self, files: list[FileWork], features: bool) -> None:
+        async def detect(images: list[common_pb2.Image]) -> damage_pb2.DetectResponse:
+            return await self._clients.detect(images, features=features)
+
+        for f, result in await batched_results(files, self._damage_batch, detect, "damage detection"):
             f.damages = result
             f.code = FileCode.OK if len(result.damages) else FileCode.NO_DAMAGE
 
-    async def _second_opinions(self, docs: list[FileWork], cars: list[FileWork]) -> None:
+    async def _second_opinions(self, docs: list[FileWork], cars: list[FileWork], features: bool) -> None:
         """The text check of car photos and the vehicle check of unread documents, then each photo's final class.
 
         A check that fails (service down) leaves the photo as the first pass decided: a second opinion never
@@ -231,7 +235,7 @@ class Pipeline:
 
         async def detect(chunk: list[FileWork]) -> None:
             try:
-                resp = await self._clients.detect([f.image() for f in chunk])
+                resp = await self._clients.detect([f.image() for f in chunk], features=features)
             except ModelCallFailed as exc:
                 log.warning("vehicle check failed", files=len(chunk), code=exc.code)
                 return

@@ -8,10 +8,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class DetectRequest(_message.Message):
-    __slots__ = ("images",)
+    __slots__ = ("images", "skip_features")
     IMAGES_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FEATURES_FIELD_NUMBER: _ClassVar[int]
     images: _containers.RepeatedCompositeFieldContainer[_common_pb2.Image]
-    def __init__(self, images: _Optional[_Iterable[_Union[_common_pb2.Image, _Mapping]]] = ...) -> None: ...
+    skip_features: bool
+    def __init__(self, images: _Optional[_Iterable[_Union[_common_pb2.Image, _Mapping]]] = ..., skip_features: _Optional[bool] = ...) -> None: ...
 
 class ComponentScore(_message.Message):
     __slots__ = ("component_part_id", "score")

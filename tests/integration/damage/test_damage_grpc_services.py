@@ -79,6 +79,18 @@ async def test_detect_returns_well_formed_damages_per_photo(channel: grpc.aio.Ch
             assert 0 <= part.box.xmin < part.box.xmax <= w and 1 <= part.components[0].component_part_id <= 40
 
 
+async def test_features_only_when_asked_for(channel: grpc.aio.Channel) -> None:
+    """SINGLE requests skip the ORB registration features (BATCH aggregation alone uses them); the damages are
+    the same either way."""
+    stub = damage_pb2_grpc.DamageServiceStub(channel)
+    images = [common_pb2.Image(fileid="wide", data=photo(640, 480), width=640, height=480)]
+    with_features = (await stub.Detect(damage_pb2.DetectRequest(images=images))).results[0]
+    without = (await stub.Detect(damage_pb2.DetectRequest(images=images, skip_features=True))).results[0]
+    assert len(with_features.features.points) > 20 and len(with_features.features.descriptors) > 0
+    assert len(without.features.points) == 0 and without.features.descriptors == b""
+    assert list(without.damages) == list(with_features.damages) and list(without.parts) == list(with_features.parts)
+
+
 async def test_aggregate_merges_photos_of_one_claim(channel: grpc.aio.Channel) -> None:
     def damage(cid: int, degree: int, score: int) -> damage_pb2.Damage:
         return damage_pb2.Damage(

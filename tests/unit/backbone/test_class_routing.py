@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from PIL import Image
 
+from picloss.aggregator.v1 import aggregator_pb2
 from picloss.classifier.v1 import classifier_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
@@ -56,6 +57,8 @@ class FakeClients:
     url_of: dict[str, str] = field(default_factory=dict)  # RPC fileid (the file's index) -> URL
     ocr_calls: list[tuple[str, int]] = field(default_factory=list)
     detect_calls: list[list[str]] = field(default_factory=list)
+    features_asked: list[bool] = field(default_factory=list)
+    aggregated: list[list[str]] = field(default_factory=list)
 
     def _photo(self, image: common_pb2.Image) -> Photo:
         return self.photos[self.url_of[image.fileid]]
@@ -84,8 +87,13 @@ class FakeClients:
                                             result_code=0 if fields else FileCode.NO_FIELD,
                                             detected_class=detected, text_class=text)
 
-    async def detect(self, images: list[common_pb2.Image]) -> damage_pb2.DetectResponse:
+    async def aggregate(self, request: aggregator_pb2.AggregateRequest) -> aggregator_pb2.AggregateResponse:
+        self.aggregated.append([p.fileid for p in request.photos])
+        return aggregator_pb2.AggregateResponse()
+
+    async def detect(self, images: list[common_pb2.Image], *, features: bool = True) -> damage_pb2.DetectResponse:
         self.detect_calls.append([i.fileid for i in images])
+        self.features_asked.append(features)
         results = []
         for image in images:
             p = self._photo(image)
@@ -105,15 +113,16 @@ class FakeFetcher:
         return Fetched(data, hashlib.md5(data).hexdigest())
 
 
-async def run(photos: dict[str, Photo], fail_ocr: bool = False) -> tuple[list[FileWork], FakeClients, dict]:
+async def run(photos: dict[str, Photo], fail_ocr: bool = False,
+              model: str = "SINGLE") -> tuple[list[FileWork], FakeClients, dict]:
     clients = FakeClients(photos, fail_ocr=fail_ocr)
     files = [FileWork(idx=i, fileid=f"f{i}", fileurl=url, md5_given=None) for i, url in enumerate(photos)]
     clients.url_of = {str(f.idx): f.fileurl for f in files}
     pipeline = Pipeline(clients=clients, fetcher=FakeFetcher(), max_pixels=10_000_000,  # type: ignore[arg-type]
                         fetch_concurrency=4, damage_batch=8)
-    outcome = await pipeline.run("A1", "SINGLE", files)
+    outcome = await pipeline.run("A1", model, files)
     body = build_body(appid="a", mchid="m", nonce="n", timestamp=1, accept_seqno="A1", req_seqno="R1",
-                      model="SINGLE", outcome=outcome)
+                      model=model, outcome=outcome)
     return files, clients, body
 
 
@@ -159,6 +168,19 @@ async def test_unread_vin_with_a_vehicle_becomes_damage() -> None:
     assert f.image_class is DAMAGE and f.document is None and f.code == FileCode.OK
     assert "vin_infos" not in body and len(body["single_loss"]) == 1
     assert switches(VIN, DAMAGE, routing.VEHICLE_SEEN) == before + 1
+
+
+@pytest.mark.parametrize("model", ["SINGLE", "BATCH"])
+async def test_registration_features_are_asked_for_batch_only(model: str) -> None:
+    """ORB features serve BATCH aggregation alone: a SINGLE request never has the damage service compute them,
+    in the first pass or in the vehicle check of a document-classed photo."""
+    _, clients, _ = await run({"http://x/car": Photo(DAMAGE, {DAMAGE: 0.99, FRONT: 0.001}, vehicle=True, damages=1,
+                                                     gate=True),
+                               "http://x/car-as-vin": Photo(VIN, {VIN: 0.6, DAMAGE: 0.4}, vehicle=True, damages=1,
+                                                            gate=True)}, model=model)
+    assert len(clients.detect_calls) == 2  # first pass of the car photo, vehicle check of the VIN-classed one
+    assert clients.features_asked == [model == "BATCH"] * 2
+    assert clients.aggregated == ([["0", "1"]] if model == "BATCH" else [])
 
 
 async def test_unread_vin_without_a_vehicle_stays_a_vin_with_2001() -> None:
