@@ -74,7 +74,8 @@ class InProcessServices:
     async def read_document(self, image: common_pb2.Image, image_class: int) -> ocr_pb2.ReadDocumentResponse:
         return self.read(image.fileid, class_name(image_class).value).response
 
-    async def detect(self, images: list[common_pb2.Image]) -> damage_pb2.DetectResponse:
+    async def detect(self, images: list[common_pb2.Image], *, features: bool = True) -> damage_pb2.DetectResponse:
+        """As ModelClients.detect; `features` is ignored: no registration features here (nothing aggregates)."""
         from services.orchestrator.clients import ModelCallFailed
 
         if self.assessor is None:
