@@ -48,7 +48,7 @@ class AsyncProducer:
             "socket.connection.setup.timeout.ms": 3000,
         }
         self._conf.update(extra or {})
-        self._conf["error_cb"] = self._on_error
+        self._conf["error_cb"] = self._note
         self._ack_wait_s = int(self._conf["message.timeout.ms"]) / 1000 + 2.0
         self._fatal: str | None = None
         self._producer = Producer(self._conf)
@@ -61,11 +61,8 @@ class AsyncProducer:
         self._poller = threading.Thread(target=self._poll_forever, name="kafka-producer-poll", daemon=True)
         self._poller.start()
 
-    def _on_error(self, err: KafkaError) -> None:
-        if err.fatal():
-            self._fatal = str(err)
-
     def _note(self, err: KafkaError | None) -> None:
+        """error_cb and every delivery report: a fatal error or a timed-out message asks for a new producer."""
         if err is not None and (err.fatal() or err.code() == KafkaError._MSG_TIMED_OUT):
             self._fatal = str(err)
 
