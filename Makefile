@@ -35,8 +35,8 @@ proto-check: proto ## fail when `make proto` changes the tree
 	  || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
 lint: $(STAMP) ## ruff + mypy on hand-written code
-	$(VENV)/bin/ruff check picloss gateway services tests loadtest training bench
-	$(VENV)/bin/mypy picloss gateway services loadtest bench
+	$(VENV)/bin/ruff check picloss gateway services devkit tests loadtest training bench
+	$(VENV)/bin/mypy picloss gateway services devkit loadtest bench
 
 test: $(STAMP) fonts proto-check ## the whole test suite (unit, integration, e2e, chart)
 	$(VENV)/bin/pytest -q -ra tests
@@ -51,13 +51,13 @@ test-e2e: $(STAMP)
 	$(VENV)/bin/pytest -q tests/e2e
 
 up: $(STAMP) ## start broker, database, services and HTTPS gateway on 127.0.0.1 in the background
-	$(PY) -m picloss.devstack up --run-dir $(RUN_DIR)
+	$(PY) -m devkit up --run-dir $(RUN_DIR)
 
 down: ## stop exactly what `make up` started
-	@if [ -x $(PY) ]; then $(PY) -m picloss.devstack down --run-dir $(RUN_DIR); fi
+	@if [ -x $(PY) ]; then $(PY) -m devkit down --run-dir $(RUN_DIR); fi
 
 demo: $(STAMP) fonts ## start the stack, submit SINGLE and BATCH requests, print the callbacks, stop
-	$(PY) -m picloss.demo $(if $(PHOTOS),--photos $(PHOTOS),)
+	$(PY) -m devkit.demo $(if $(PHOTOS),--photos $(PHOTOS),)
 
 eval: eval-docs eval-damage ## every model evaluation (documents, damage); figures go to docs/benchmarks.md
 

@@ -6,7 +6,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from picloss.devstack.stack import REPO_ROOT
+from devkit.stack import REPO_ROOT
 
 
 def replace_section(path: Path, heading: str, body: str, title: str = "# Benchmarks") -> None:

@@ -26,14 +26,14 @@ import asyncpg
 
 from bench.docs import replace_section, stamp
 from bench.load import SteadyLoad, Submitted, without_envelope
+from devkit.client import REQUEST_PATH, PiclossClient
+from devkit.infra import start_postgres
+from devkit.photos import PhotoServer
+from devkit.procs import free_port
+from devkit.receiver import Behaviour, CallbackReceiver
+from devkit.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, REPO_ROOT, Stack, instances
 from loadtest.photos import default_photos_arg, load_photos
 from loadtest.target import is_backbone_only, start_stack
-from picloss.client import REQUEST_PATH, PiclossClient
-from picloss.devstack.infra import start_postgres
-from picloss.devstack.photos import PhotoServer
-from picloss.devstack.procs import free_port
-from picloss.devstack.receiver import Behaviour, CallbackReceiver
-from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, REPO_ROOT, Stack, instances
 from picloss.protocol import json as pjson
 
 DRILL_ENV = {"CALLBACK_RETRY_DELAYS": "1,1,2,2,3,3", "CALLBACK_TIMEOUT_S": "2", "LOG_LEVEL": "INFO",

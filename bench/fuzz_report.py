@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.docs import replace_section, stamp
-from picloss.devstack.stack import REPO_ROOT
+from devkit.stack import REPO_ROOT
 
 HEADING = "## Latest fuzz run"
 TALLY = re.compile(r"FUZZ TALLY cases=(\d+) accepted=(\d+) unsigned_refused=(\d+)")

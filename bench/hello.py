@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.tls import server_context
 from picloss.config import env_int, env_optional
+from picloss.httpserver import server_context
 
 
 async def hello(request: web.Request) -> web.Response:

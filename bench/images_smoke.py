@@ -4,7 +4,7 @@ The seven processes run as containers of the images `make images` built (`<regis
 each with the image's own command, the chart's security settings (`--read-only --tmpfs /tmp`, uid 10001, no
 capabilities, no new privileges), `--network=host` on free 127.0.0.1 ports, the keys file and the gateway's TLS
 certificate and key mounted read-only where the chart mounts them, and the environment that
-`picloss.devstack.stack.Stack.component_env` gives the local processes (paths mapped to the mounts). The broker
+`devkit.stack.Stack.component_env` gives the local processes (paths mapped to the mounts). The broker
 and PostgreSQL stay host processes (`Stack.start_infra`). One photo is served from the host (the first
 validation photo of ../shared/datasets/damage_severity, read in place, or a drawn car) and submitted as a signed
 SINGLE request; the signed callback is received, its signature checked and printed. Every container started
@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from picloss.client import PiclossClient
-from picloss.devstack.photos import PhotoServer, drawn_car_jpeg
-from picloss.devstack.receiver import CallbackReceiver
-from picloss.devstack.stack import (
+from devkit.client import PiclossClient
+from devkit.photos import PhotoServer, drawn_car_jpeg
+from devkit.receiver import CallbackReceiver
+from devkit.stack import (
     DEMO_APPID,
     DEMO_MCHID,
     MODEL_SERVICES,
@@ -174,7 +174,7 @@ def smoke_photo() -> tuple[str, bytes]:
 
 
 async def submit_one(stack: Stack, timeout_s: float) -> int:
-    from picloss.demo import describe
+    from devkit.demo import describe
 
     name, data = smoke_photo()
     server = await PhotoServer().start()

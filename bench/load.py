@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from picloss.client import PiclossClient
+from devkit.client import PiclossClient
 
 RETRYABLE = {"SYSTEM_BUSY", "SYSTEM_ERROR", "RATE_LIMITED"}
 

@@ -8,8 +8,9 @@ import time
 from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.imaging import decode_image
-from services.orchestrator.clients import ModelClients
-from services.orchestrator.pipeline import DOCUMENT_CLASSES, ImageClass, class_name, class_value
+from picloss.pipeline.clients import ModelClients
+from picloss.protocol.codes import DOCUMENT_CLASSES, ImageClass
+from picloss.protocol.proto import class_name, class_value
 
 CLASSIFY_BATCH, DAMAGE_BATCH = 16, 8
 

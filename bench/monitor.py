@@ -368,7 +368,7 @@ class Prometheus:
                 "--storage.tsdb.retention.time=2d", "--log.level=info"]
 
     def start(self, config: Mapping[str, Any], timeout_s: float = 60) -> None:
-        from picloss.devstack.procs import spawn
+        from devkit.procs import spawn
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(yaml.safe_dump(dict(config), sort_keys=False))
@@ -393,7 +393,7 @@ class Prometheus:
         raise TimeoutError(f"prometheus not ready after {timeout_s}s; see {self.log}")
 
     def stop(self) -> None:
-        from picloss.devstack.procs import stop_pid
+        from devkit.procs import stop_pid
 
         if self.proc is not None and self.proc.poll() is None:
             stop_pid(self.proc.pid, timeout_s=15)
@@ -412,7 +412,7 @@ class Prometheus:
 
 def stop_recorded(run_dir: Path) -> bool:
     """`make monitor-down`: stop the prometheus `make monitor` recorded in `<run_dir>/state.json`."""
-    from picloss.devstack.procs import pid_alive, stop_pid
+    from devkit.procs import pid_alive, stop_pid
 
     state = run_dir / "state.json"
     if not state.exists():
@@ -426,7 +426,7 @@ def stop_recorded(run_dir: Path) -> bool:
 
 
 def pick_port(wanted: int) -> int:
-    from picloss.devstack.procs import free_port, port_open
+    from devkit.procs import free_port, port_open
 
     return wanted if wanted and not port_open(wanted) else free_port()
 
@@ -451,10 +451,10 @@ def document_on_car(car: bytes, image_class: str, seed: int, width_fraction: flo
 
     from PIL import Image
 
-    from training.documents.render import render_document
+    from devkit.photos import document_jpeg
 
     base = Image.open(io.BytesIO(car)).convert("RGB")
-    doc = Image.open(io.BytesIO(render_document(image_class, random.Random(seed)).jpeg())).convert("RGB")
+    doc = Image.open(io.BytesIO(document_jpeg(image_class, random.Random(seed)))).convert("RGB")
     width = int(base.width * width_fraction)
     height = min(base.height - 10, int(doc.height * width / doc.width))
     base.paste(doc.resize((width, height)), (base.width - width - 5, base.height - height - 5))
@@ -467,8 +467,8 @@ def load_photos() -> dict[str, bytes]:
     """The demo's sample photos (rendered documents, real damage photos of ../shared/datasets when it is
     there) plus real VIN plates and clean cars, so every stage gets work, and documents lying on a car, so
     the class routing switches some."""
+    from devkit.demo import sample_photos
     from loadtest.photos import DATASETS
-    from picloss.demo import sample_photos
 
     photos = sample_photos()
     cars = [v for k, v in photos.items() if k.startswith(("car_", "drawn_car"))]
@@ -490,10 +490,10 @@ async def put_load(stack: Any, singles: int = 8, batches: int = 3) -> LoadReport
     arrived or failed."""
     import grpc
 
-    from picloss.client import PiclossClient
-    from picloss.devstack.photos import PhotoServer
-    from picloss.devstack.receiver import Behaviour, CallbackReceiver
-    from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID
+    from devkit.client import PiclossClient
+    from devkit.photos import PhotoServer
+    from devkit.receiver import Behaviour, CallbackReceiver
+    from devkit.stack import DEMO_APPID, DEMO_MCHID
     from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 
     report = LoadReport()
@@ -629,8 +629,8 @@ def write_doc(block: str, doc: Path = DOC) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
+    from devkit.procs import free_port
     from loadtest.target import is_backbone_only, start_stack
-    from picloss.devstack.procs import free_port
 
     run_dir = args.run_dir.resolve()
     interval_s = parse_duration(args.interval)
@@ -638,7 +638,7 @@ def run_check(args: argparse.Namespace) -> int:
     with ExitStack() as cleanup:
         triton_metrics = None
         if args.triton:
-            from picloss.triton_local import LocalTritonConfig, local_triton
+            from devkit.triton_local import LocalTritonConfig, local_triton
 
             cfg = LocalTritonConfig((REPO_ROOT / "models").resolve(), run_dir / "triton", free_port(), free_port(),
                                     free_port())
@@ -739,8 +739,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------- make monitor
 def monitor_up(args: argparse.Namespace) -> int:
-    from picloss.devstack.procs import port_open
-    from picloss.devstack.stack import StackSettings
+    from devkit.procs import port_open
+    from devkit.stack import StackSettings
 
     run_dir = args.run_dir.resolve()
     prom_dir = run_dir / "monitor"
@@ -768,7 +768,7 @@ def monitor_down(args: argparse.Namespace) -> int:
 
 
 def print_config(args: argparse.Namespace) -> int:
-    from picloss.devstack.stack import StackSettings
+    from devkit.stack import StackSettings
 
     ports = dict(StackSettings(run_dir=args.run_dir.resolve()).metrics_ports)
     print(yaml.safe_dump(scrape_config(local_targets(ports), namespace=args.namespace, interval=args.interval),

@@ -35,18 +35,17 @@ from bench.docs import replace_section, stamp
 from bench.models import images_of, model_work
 from bench.resources import UsageMeter, cpu_seconds
 from bench.wrk import WrkResult, delay_for_rate, presign, run_wrk
+from devkit.client import PiclossClient
+from devkit.photos import PhotoServer
+from devkit.procs import free_port, port_open, spawn, stop_pid, wait_until
+from devkit.receiver import CallbackReceiver
+from devkit.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
 from loadtest.photos import default_photos_arg, load_photos
 from loadtest.target import is_backbone_only, start_stack
-from picloss.client import PiclossClient
-from picloss.devstack.photos import PhotoServer
-from picloss.devstack.procs import free_port, port_open, spawn, stop_pid, wait_until
-from picloss.devstack.receiver import CallbackReceiver
-from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
 from picloss.imaging import DEFAULT_MAX_PIXELS
-from services.orchestrator.clients import ModelClients
-from services.orchestrator.config import OrchestratorConfig
-from services.orchestrator.fetch import Fetched
-from services.orchestrator.pipeline import FileWork, Pipeline
+from picloss.pipeline.clients import ModelClients
+from picloss.pipeline.fetch import Fetched
+from picloss.pipeline.pipeline import MAX_IN_FLIGHT, FileWork, Pipeline
 
 HEADING = "## Backbone (make bench)"
 TARGETS = {"accept": 0.15, "pipeline": 0.85, "batch": 1.2}
@@ -246,8 +245,7 @@ async def pipeline_bench(stack: Stack, photos_dir: str | None, figures: Figures,
                             "not measurable (model services not running)")
                 return
             clients = model_clients(stack)
-            in_flight = int(stack.s.env.get("MAX_IN_FLIGHT", OrchestratorConfig.from_env(
-                {"DATABASE_URL": "-", "KAFKA_BOOTSTRAP_SERVERS": "-"}).max_in_flight))
+            in_flight = int(stack.s.env.get("MAX_IN_FLIGHT", MAX_IN_FLIGHT))
             try:
                 by_url = {server.url(name): data for name, data in photos.items()}
                 await raw_pipeline(clients, by_url, per_request[:1], in_flight, "SINGLE")  # warm-up

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from picloss.client import REQUEST_PATH
+from devkit.client import REQUEST_PATH
 from picloss.protocol import json as pjson
 from picloss.protocol.signing import new_nonce, sign
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.app import init_app
 from gateway.config import GatewayConfig
-from gateway.tls import server_context
+from picloss.httpserver import server_context
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from picloss.devstack.photos import PHOTO_SUFFIXES
+from devkit.photos import PHOTO_SUFFIXES
 from picloss.imaging import encode_jpeg
 
 

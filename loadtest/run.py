@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devkit.photos import PhotoServer
+from devkit.receiver import CallbackReceiver
+from devkit.stack import REPO_ROOT
 from loadtest.photos import default_photos_arg, load_photos
 from loadtest.stats import percentile, read_accept_log, summarise_callbacks
 from loadtest.target import Target, running_target, start_stack, target_of
-from picloss.devstack.photos import PhotoServer
-from picloss.devstack.receiver import CallbackReceiver
-from picloss.devstack.stack import REPO_ROOT
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CALLBACK_PATH = "/loadtest-callback"

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from picloss.devstack.receiver import Received
+from devkit.receiver import Received
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from picloss.devstack.stack import (
+from devkit.stack import (
     DEMO_APPID,
     DEMO_MCHID,
     ENV_FILE_NAME,

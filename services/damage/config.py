@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from picloss.config import env_bool, env_float, env_int, env_optional, env_str
+from picloss.damage.detector import DEFAULT_SCORE_THRESHOLD
+from picloss.damage.gate import DAMAGE_THRESHOLD
+from picloss.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_SCORE_THRESHOLD
 from picloss.inference.runner import DEFAULT_MODELS_DIR
-from services.damage.detector import DEFAULT_SCORE_THRESHOLD
-from services.damage.gate import DAMAGE_THRESHOLD
-from services.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_SCORE_THRESHOLD
 
 
 @dataclass(frozen=True)

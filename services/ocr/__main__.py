@@ -9,9 +9,9 @@ import grpc
 from picloss.grpcserver import serve
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
+from picloss.ocr.engine import OcrEngine
 from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 from services.ocr.config import OcrConfig
-from services.ocr.engine import OcrEngine
 from services.ocr.servicer import OcrServicer
 
 

@@ -9,13 +9,11 @@ import grpc
 import structlog
 
 from picloss.imaging import ImageRejected, decode_image
+from picloss.ocr.engine import OcrEngine
+from picloss.ocr.reader import read_document, to_response
 from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
-from picloss.protocol.codes import DOCUMENT_CLASSES, FileCode
-from picloss.protocol.proto import class_of, class_value
-from services.ocr.engine import OcrEngine
-from services.ocr.reader import DocumentResult, read_document
-
-MODEL_VERSION = "rapidocr-3.10.0/PP-OCRv6-small"
+from picloss.protocol.codes import DOCUMENT_CLASSES
+from picloss.protocol.proto import class_of
 
 log = structlog.get_logger()
 
@@ -56,13 +54,3 @@ class OcrServicer(ocr_pb2_grpc.OcrServiceServicer):
         log.info("document read", fileid=request.image.fileid, image_class=image_class, fields=len(result.fields),
                  detected_class=result.detected_class, rotation=result.rotation, ocr_passes=result.ocr_passes)
         return to_response(request.image.fileid, result)
-
-
-def to_response(fileid: str, result: DocumentResult) -> ocr_pb2.ReadDocumentResponse:
-    """The wire form of one read (also used by the evaluation's in-process pipeline)."""
-    fields = [ocr_pb2.Field(name=f.name, value=f.value, confidence=f.confidence, validated=f.validated,
-                            corrected=f.corrected) for f in result.fields]
-    return ocr_pb2.ReadDocumentResponse(
-        fileid=fileid, fields=fields, result_code=FileCode.OK if fields else FileCode.NO_FIELD,
-        model_version=MODEL_VERSION, detected_class=class_value(result.detected_class),
-        text_class=class_value(result.text_class))

@@ -9,11 +9,11 @@ from picloss.health import HealthServer
 from picloss.kafka import AsyncProducer, ConsumerLoop
 from picloss.ledger import Ledger
 from picloss.observability.logs import setup_logging
-from services.orchestrator.clients import ModelClients
+from picloss.pipeline.clients import ModelClients
+from picloss.pipeline.fetch import PhotoFetcher
+from picloss.pipeline.pipeline import Pipeline
 from services.orchestrator.config import OrchestratorConfig
-from services.orchestrator.fetch import PhotoFetcher
 from services.orchestrator.handler import RequestHandler
-from services.orchestrator.pipeline import Pipeline
 from services.orchestrator.redrive import redrive_forever
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
+from picloss.pipeline.pipeline import FileWork, Outcome
 from picloss.protocol.codes import CallbackCode, FileCode, ImageClass
-from services.orchestrator.pipeline import FileWork, Outcome
 
 IDCARD_FIELDS = ("id", "name", "address", "birth", "sex", "nation", "valid_date", "authority")
 PRE_CLASSIFICATION = {FileCode.DOWNLOAD_FAILED, FileCode.MD5_MISMATCH, FileCode.NOT_AN_IMAGE, FileCode.TOO_LARGE}

@@ -9,6 +9,7 @@ from picloss.config import env_float, env_int, env_list, env_str
 from picloss.imaging import DEFAULT_MAX_PIXELS
 from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
 from picloss.netguard import Network, parse_cidrs
+from picloss.pipeline.pipeline import MAX_IN_FLIGHT
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class OrchestratorConfig:
             fetch_allow=parse_cidrs(env_list("FETCH_ALLOW_CIDRS", "", env)),
             fetch_concurrency=env_int("FETCH_CONCURRENCY", 8, env, minimum=1),
             max_pixels=env_int("MAX_PIXELS", DEFAULT_MAX_PIXELS, env, minimum=1),
-            max_in_flight=env_int("MAX_IN_FLIGHT", 4, env, minimum=1),
+            max_in_flight=env_int("MAX_IN_FLIGHT", MAX_IN_FLIGHT, env, minimum=1),
             damage_batch=env_int("DAMAGE_BATCH", 8, env, minimum=1),
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, env, minimum=1000),
             redrive_after_s=env_float("REDRIVE_AFTER_S", 120.0, env, minimum=1.0),

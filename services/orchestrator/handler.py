@@ -14,9 +14,9 @@ from picloss.ledger import Ledger
 from picloss.ledger.store import FileOutcome
 from picloss.observability.logs import bind_request, clear_request
 from picloss.observability.metrics import REQUESTS_DONE
+from picloss.pipeline.pipeline import FileWork, Pipeline
 from picloss.protocol.signing import new_nonce
 from services.orchestrator.callback import build_body
-from services.orchestrator.pipeline import FileWork, Pipeline
 from services.orchestrator.redrive import heartbeat
 
 log = structlog.get_logger()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from picloss.client import PiclossClient
-from picloss.devstack.photos import PhotoServer
-from picloss.devstack.receiver import CallbackReceiver
-from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, Stack, StackSettings
+from devkit.client import PiclossClient
+from devkit.photos import PhotoServer
+from devkit.receiver import CallbackReceiver
+from devkit.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, Stack, StackSettings
 
 # Short retry delays so the protocol's 7 attempts fit in a test; the first is longer so a test
 # can kill the dispatcher while a retry is pending.

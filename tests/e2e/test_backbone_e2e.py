@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from picloss.client import REQUEST_PATH, PiclossClient
-from picloss.devstack.photos import PhotoServer
-from picloss.devstack.photos import noise_jpeg as jpeg
-from picloss.devstack.receiver import Behaviour, CallbackReceiver
-from picloss.devstack.stack import Stack
+from devkit.client import REQUEST_PATH, PiclossClient
+from devkit.photos import PhotoServer
+from devkit.photos import noise_jpeg as jpeg
+from devkit.receiver import Behaviour, CallbackReceiver
+from devkit.stack import Stack
 from picloss.protocol import json as pjson
 from picloss.protocol.schemas import validator
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from picloss.devstack.photos import drawn_car_jpeg
-from picloss.devstack.stack import ENV_FILE_NAME, REPO_ROOT, Stack
+from devkit.photos import drawn_car_jpeg
+from devkit.stack import ENV_FILE_NAME, REPO_ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from picloss.client import PiclossClient
-from picloss.devstack.photos import PhotoServer, drawn_car_jpeg
-from picloss.devstack.receiver import CallbackReceiver
+from devkit.client import PiclossClient
+from devkit.photos import PhotoServer, drawn_car_jpeg
+from devkit.receiver import CallbackReceiver
 from picloss.protocol.components import COMPONENTS
 from picloss.protocol.schemas import validator
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from picloss.client import PiclossClient
-from picloss.devstack.photos import PhotoServer, drawn_car_jpeg
-from picloss.devstack.receiver import Behaviour, CallbackReceiver
-from picloss.devstack.stack import Stack
+from devkit.client import PiclossClient
+from devkit.photos import PhotoServer, drawn_car_jpeg
+from devkit.receiver import Behaviour, CallbackReceiver
+from devkit.stack import Stack
 from picloss.protocol.schemas import validator
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from picloss.devstack.stack import REPO_ROOT, Stack
+from devkit.stack import REPO_ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 DASHBOARD = REPO_ROOT / "charts" / "picloss" / "dashboards" / "picloss-overview.json"

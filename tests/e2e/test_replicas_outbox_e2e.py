@@ -13,10 +13,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from picloss.client import REQUEST_PATH, PiclossClient
-from picloss.devstack.photos import PhotoServer, drawn_car_jpeg
-from picloss.devstack.receiver import CallbackReceiver
-from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, Stack, StackSettings, instances
+from devkit.client import REQUEST_PATH, PiclossClient
+from devkit.photos import PhotoServer, drawn_car_jpeg
+from devkit.receiver import CallbackReceiver
+from devkit.stack import DEMO_APPID, DEMO_MCHID, Stack, StackSettings, instances
 from picloss.protocol import json as pjson
 
 pytestmark = pytest.mark.e2e

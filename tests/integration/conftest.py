@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from picloss.devstack.infra import Broker, Postgres, start_broker, start_postgres
-from picloss.devstack.procs import free_port, stop_pid
+from devkit.infra import Broker, Postgres, start_broker, start_postgres
+from devkit.procs import free_port, stop_pid
 
 
 @dataclass

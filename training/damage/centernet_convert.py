@@ -8,7 +8,7 @@ The converter handles exactly the ops the graph uses between its input and its t
 Relu, Relu6, Sigmoid, Mul, Add, Mean over H and W, ConcatV2 on channels, ResizeBilinear
 (align_corners=False, half_pixel_centers=False) and Identity. Any other op, attribute or fused
 op fails loudly. The graph's own TopK post-processing (`detections`) is not converted: decoding is
-in services/damage/vehicles.py, which follows it (see docs/car-detector.md).
+in picloss/damage/vehicles.py, which follows it (see docs/car-detector.md).
 
 Layout: the ONNX model is NCHW; weights are fp16 in the package and stored as fp32 here. TF's
 SAME padding (extra row/column at the end) is written as explicit pads from static shapes, so

@@ -20,25 +20,25 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from picloss.inference import OnnxRunner
-from picloss.models import car_detector, damage_gate, view_classifier
-from picloss.models import damage_detector as ms
-from picloss.models.damage_detector import Letterbox, letterbox, to_batch
-from picloss.protocol.components import UNKNOWN_PART_ID
-from picloss.registration import extract
-from services.aggregator.rules import Sighting, adopt_from_wider, aggregate
-from services.damage import components as comp
-from services.damage import degree as deg
-from services.damage import pose
-from services.damage import vehicles as veh
-from services.damage.assess import Assessment, decide
-from services.damage.detector import (
+from picloss.aggregator.rules import Sighting, adopt_from_wider, aggregate
+from picloss.damage import components as comp
+from picloss.damage import degree as deg
+from picloss.damage import pose
+from picloss.damage import vehicles as veh
+from picloss.damage.assess import Assessment, decide
+from picloss.damage.detector import (
     DEFAULT_SCORE_THRESHOLD,
     Detection,
     PhotoDetections,
     decode,
     reported,
 )
+from picloss.inference import OnnxRunner
+from picloss.models import car_detector, damage_gate, view_classifier
+from picloss.models import damage_detector as ms
+from picloss.models.damage_detector import Letterbox, letterbox, to_batch
+from picloss.protocol.components import UNKNOWN_PART_ID
+from picloss.registration import extract
 from training.damage.calibration import balanced_accuracy, expected_calibration_error
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
@@ -93,7 +93,7 @@ class Gates:
 
     def __init__(self, models_dir: Path, use_gate: bool = True, use_cars: bool = True,
                  threshold: float | None = None, use_view: bool = True) -> None:
-        from services.damage import gate as gate_mod
+        from picloss.damage import gate as gate_mod
 
         self.gate_runner = OnnxRunner(damage_gate.GATE_SPEC, models_dir, threads=2) if use_gate else None
         self.car_runner = OnnxRunner(car_detector.CAR_DETECTOR, models_dir, threads=2) if use_cars else None
@@ -112,7 +112,7 @@ class Gates:
         return prob, cars, time.perf_counter() - start
 
     def view(self, rgb: np.ndarray, target: veh.Vehicle | None) -> tuple[np.ndarray | None, float]:
-        """The pose probabilities of the vehicle of interest (services/damage/pose.py), and the seconds taken."""
+        """The pose probabilities of the vehicle of interest (picloss/damage/pose.py), and the seconds taken."""
         if self.view_runner is None or target is None:
             return None, 0.0
         start = time.perf_counter()
@@ -430,7 +430,7 @@ def clean_car_figures(runner: OnnxRunner, gates: Gates | None, cars: list[CleanC
 
 def sweep(args: argparse.Namespace, classmap: ClassMap) -> None:
     """SINGLE and BATCH claim F1 per score threshold on train photos (never val), for choosing
-    services/damage/detector.py DEFAULT_SCORE_THRESHOLD."""
+    picloss/damage/detector.py DEFAULT_SCORE_THRESHOLD."""
     train = dedupe_identical([s for s in read_split(classmap, "train", args.data_root) if s.dataset == "damaged_parts"])
     rng = np.random.default_rng(0)
     chosen = [train[i] for i in sorted(rng.choice(len(train), size=min(args.sweep, len(train)), replace=False))]

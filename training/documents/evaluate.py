@@ -9,10 +9,10 @@
   (DAMAGE), clean_cars/*/valid (car photos: DAMAGE class), and OTHER scenes (evaluation seeds).
 
 Classification is reported for the classifier alone and for the pipeline: the orchestrator's own `Pipeline`
-(`services/orchestrator/pipeline.py` + `routing.py`: classifier, OCR text, car detector and damage gate of the
+(`picloss/pipeline/pipeline.py` + `routing.py`: classifier, OCR text, car detector and damage gate of the
 damage service) on in-process model services (`pipeline_eval.py`), so the figure is the class the service reports.
 OCR runs on every held-back document with its true class
-(`services.ocr.reader.read_document`): ID number / VIN / every other field exact per degradation level, wrong
+(`picloss.ocr.reader.read_document`): ID number / VIN / every other field exact per degradation level, wrong
 values at confidence >= 0.9 as a share of reported values, median latency per photo.
 
     nice -n 10 .venv/bin/python -m training.documents.evaluate            # full run (~15 min on 2 cores)
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+from picloss.classifier.classify import classify
 from picloss.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER
 from picloss.protocol.codes import DOCUMENT_CLASSES
-from services.classifier.classify import classify
 from training.documents import heldout_layouts, layouts, layouts_b
 from training.documents.classifier_data import _load_file, clean_car_paths, damage_paths, vin_paths
 from training.documents.degrade import FRAMINGS, LEVELS, ORIENTATIONS, Degradation, degrade
@@ -288,7 +288,7 @@ def main() -> None:
     os.environ["PICLOSS_ORT_THREADS"] = str(args.threads)
 
     from picloss.inference import OnnxRunner
-    from services.ocr.engine import OcrEngine
+    from picloss.ocr.engine import OcrEngine
 
     engine = OcrEngine(threads=args.threads)
     engine.warm_up()

@@ -17,7 +17,7 @@ from picloss.protocol.codes import DOCUMENT_CLASSES
 from training.documents.layouts import RENDERERS
 from training.documents.photo_effects import MILD, Realism, encode_jpeg, to_photo
 
-# DOCUMENT_CLASSES is also imported from here (picloss/demo.py, classifier_data.py): one renderer per class, in order.
+# DOCUMENT_CLASSES is also imported from here (classifier_data.py): one renderer per class, in order.
 assert tuple(RENDERERS) == DOCUMENT_CLASSES, "a renderer for every document class, in the protocol's order"
 
 

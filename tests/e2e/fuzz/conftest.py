@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from picloss.devstack.stack import Stack, StackSettings
+from devkit.stack import Stack, StackSettings
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.core import NotSet
 
-from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack
+from devkit.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack
 from picloss.protocol.schemas import validator
 from picloss.protocol.signing import sign
 

@@ -15,11 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import Consumer
 
+from devkit.infra import create_topics, start_postgres
+from devkit.procs import free_port, stop_pid
 from gateway.app import REQUEST_PATH, build_app
 from gateway.config import GatewayConfig
 from gateway.state import Deps
-from picloss.devstack.infra import create_topics, start_postgres
-from picloss.devstack.procs import free_port, stop_pid
 from picloss.events.v1 import events_pb2
 from picloss.kafka import AsyncProducer
 from picloss.ledger import Ledger

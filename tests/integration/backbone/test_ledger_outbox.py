@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from picloss.devstack.infra import create_topics
+from devkit.infra import create_topics
 from picloss.events.v1 import events_pb2
 from picloss.kafka import AsyncProducer, BrokerUnavailable
 from picloss.ledger import Ledger

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from picloss.devstack.infra import create_topics, start_broker
-from picloss.devstack.procs import free_port, stop_pid
+from devkit.infra import create_topics, start_broker
+from devkit.procs import free_port, stop_pid
 from picloss.kafka import AsyncProducer, BrokerUnavailable
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ try:
 except layouts.FontMissing:
     pytest.skip("CJK font missing: run `make fonts` (fonts-wqy-zenhei)", allow_module_level=True)
 
-from services.ocr.engine import OcrEngine  # noqa: E402
+from picloss.ocr.engine import OcrEngine  # noqa: E402
 from services.ocr.servicer import OcrServicer  # noqa: E402
 from training.documents.render import render_document  # noqa: E402
 

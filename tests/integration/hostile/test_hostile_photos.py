@@ -14,8 +14,8 @@ from hostile_server import HostileServer
 
 from picloss.imaging import DEFAULT_MAX_PIXELS, ImageRejected, decode_image
 from picloss.netguard import parse_cidrs
+from picloss.pipeline.fetch import FetchFailed, PhotoFetcher
 from picloss.protocol.codes import FileCode
-from services.orchestrator.fetch import FetchFailed, PhotoFetcher
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ import pytest
 from hostile_forge import jpeg, jpeg_bomb, png_bomb
 from hostile_server import HostileServer
 
-from picloss.client import PiclossClient
-from picloss.devstack.receiver import CallbackReceiver
-from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, Stack, StackSettings
+from devkit.client import PiclossClient
+from devkit.receiver import CallbackReceiver
+from devkit.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, Stack, StackSettings
 from picloss.protocol.codes import FileCode
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from picloss.triton_local import free_port
+from devkit.triton_local import free_port
 
 pytestmark = pytest.mark.integration
 

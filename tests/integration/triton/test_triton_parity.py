@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from picloss.inference import ModelSpec, OnnxRunner, TritonRunner
-from picloss.inference.runner import DEFAULT_MODELS_DIR
-from picloss.triton_local import (
+from devkit.triton_local import (
     LocalTritonConfig,
     TritonDist,
     _load_config,
@@ -24,6 +22,8 @@ from picloss.triton_local import (
     free_port,
     local_triton,
 )
+from picloss.inference import ModelSpec, OnnxRunner, TritonRunner
+from picloss.inference.runner import DEFAULT_MODELS_DIR
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
 from picloss.ocr.v1 import ocr_pb2
+from picloss.pipeline.pipeline import FileWork, Outcome
 from picloss.protocol.codes import FileCode, ImageClass
 from picloss.protocol.schemas import validator
 from services.orchestrator.callback import build_body
-from services.orchestrator.pipeline import FileWork, Outcome
 
 SCHEMA = validator("callback")
 
@@ -90,7 +90,7 @@ def test_overall_code(codes: list[FileCode], overall: str) -> None:
 
 
 def test_cross_check_corrects_a_misread_vin_from_the_licence() -> None:
-    from services.orchestrator.pipeline import cross_check_documents
+    from picloss.pipeline.pipeline import cross_check_documents
 
     plate = FileWork(0, "p", "https://p.example/p.jpg", None, image_class=ImageClass.VIN)
     plate.document = ocr_pb2.ReadDocumentResponse(fields=[

@@ -1,4 +1,4 @@
-"""The final class of a photo: classifier, OCR text and car detector together (services/orchestrator/routing.py).
+"""The final class of a photo: classifier, OCR text and car detector together (picloss/pipeline/routing.py).
 
 Issue 10 failure mode 7: a document classed DAMAGE got made-up damage; damage photos classed VIN or OTHER silently
 got no damage result. The pipeline runs against fake model services here, so each opinion is set exactly.
@@ -19,12 +19,12 @@ from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
 from picloss.observability.metrics import CLASS_SWITCHES
 from picloss.ocr.v1 import ocr_pb2
+from picloss.pipeline import routing
+from picloss.pipeline.clients import ModelCallFailed
+from picloss.pipeline.fetch import Fetched
+from picloss.pipeline.pipeline import FileWork, Pipeline
 from picloss.protocol.codes import FileCode, ImageClass
-from services.orchestrator import routing
 from services.orchestrator.callback import build_body
-from services.orchestrator.clients import ModelCallFailed
-from services.orchestrator.fetch import Fetched
-from services.orchestrator.pipeline import FileWork, Pipeline
 
 
 def _cls(c: ImageClass) -> int:

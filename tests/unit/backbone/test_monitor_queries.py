@@ -63,7 +63,7 @@ def test_replicas_are_pods_of_one_job() -> None:
 def test_default_ports_are_make_ups() -> None:
     from pathlib import Path
 
-    from picloss.devstack.stack import StackSettings
+    from devkit.stack import StackSettings
 
     targets = monitor.local_targets(StackSettings(run_dir=Path(".run")).metrics_ports)
     assert list(targets) == list(monitor.COMPONENTS)

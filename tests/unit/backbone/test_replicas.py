@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from picloss.devstack.stack import PROCESS_KINDS, Stack, StackSettings, instances, kind_of
-from services.orchestrator.clients import BALANCED_OPTIONS, channel_target
+from devkit.stack import PROCESS_KINDS, Stack, StackSettings, instances, kind_of
+from picloss.pipeline.clients import BALANCED_OPTIONS, channel_target
 
 
 def test_replica_names_and_kinds() -> None:
@@ -53,7 +53,7 @@ async def test_a_balanced_channel_reaches_both_replicas() -> None:
     import grpc
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-    from picloss.devstack.procs import free_port
+    from devkit.procs import free_port
 
     calls: dict[int, int] = {}
 

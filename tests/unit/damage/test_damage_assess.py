@@ -1,13 +1,13 @@
-"""The damage and car gates applied to the detector's boxes (services/damage/assess.py), issue 11 parts 2 and 3."""
+"""The damage and car gates applied to the detector's boxes (picloss/damage/assess.py), issue 11 parts 2 and 3."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from services.damage.assess import DamageAssessor, decide, on_vehicle
-from services.damage.detector import Detection, PhotoDetections
-from services.damage.vehicles import Vehicle
+from picloss.damage.assess import DamageAssessor, decide, on_vehicle
+from picloss.damage.detector import Detection, PhotoDetections
+from picloss.damage.vehicles import Vehicle
 
 W, H = 640, 480
 FRONT_CAR = Vehicle((100.0, 100.0, 540.0, 440.0), "car", 0.8)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.damage.components import PartSighting, View, component_id, side_decided, view_of
+from picloss.damage.components import PartSighting, View, component_id, side_decided, view_of
 
 W = 1000
 

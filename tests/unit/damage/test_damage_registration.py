@@ -1,6 +1,6 @@
 """Photo registration (picloss/registration.py) and the BATCH close-up rule built on it.
 
-Photos are generated (picloss.devstack.photos.polygon_texture): a textured 'wide view', a
+Photos are generated (devkit.photos.polygon_texture): a textured 'wide view', a
 close-up crop of it (scaled, re-lit), and an unrelated texture.
 """
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from picloss.devstack.photos import polygon_texture
+from devkit.photos import polygon_texture
+from picloss.aggregator.rules import Sighting, adopt_from_wider, aggregate
 from picloss.registration import extract, from_wire, project_box, register, to_wire
-from services.aggregator.rules import Sighting, adopt_from_wider, aggregate
 
 WIDE = polygon_texture(1)
 CROP_BOX = (300, 180, 460, 300)  # where the close-up was taken, in WIDE pixels

@@ -1,8 +1,8 @@
-"""Sides from the car's pose (services/damage/components.py posed_component / refine_component): synthetic views."""
+"""Sides from the car's pose (picloss/damage/components.py posed_component / refine_component): synthetic views."""
 
 from __future__ import annotations
 
-from services.damage.components import (
+from picloss.damage.components import (
     CarView,
     Nose,
     PartSighting,

@@ -8,11 +8,11 @@ import pytest
 from picloss.documents.model import FieldRead
 from picloss.documents.validators import OPEN_CAP, RULES, validate_field, validate_fields
 from picloss.documents.vin import check_vin, plausible_vin
-from services.ocr.engine import OcrLine
-from services.ocr.extract import extract_fields, extract_vin
-from services.ocr.labels import LABELS
-from services.ocr.layout import group_rows
-from services.ocr.reader import read_document
+from picloss.ocr.engine import OcrLine
+from picloss.ocr.extract import extract_fields, extract_vin
+from picloss.ocr.labels import LABELS
+from picloss.ocr.layout import group_rows
+from picloss.ocr.reader import read_document
 
 ID = "11010519491231002X"
 CN_VIN = "1M8GDM9AXKP042788"  # North America: check digit mandatory

@@ -7,10 +7,10 @@ import asyncio
 
 import numpy as np
 
+from picloss.damage.assess import Assessment
+from picloss.damage.vehicles import Vehicle
 from picloss.models.photo_classifier import CLASSES, OUTPUT_NAME
-from services.damage.assess import Assessment
-from services.damage.vehicles import Vehicle
-from services.ocr.engine import OcrLine
+from picloss.ocr.engine import OcrLine
 from training.documents.pipeline_eval import InProcessServices, run_pipeline
 
 ID = "11010519491231002X"

@@ -1,10 +1,10 @@
-"""Which car-photo-classed photos the orchestrator also reads by OCR (services/orchestrator/routing.py)."""
+"""Which car-photo-classed photos the orchestrator also reads by OCR (picloss/pipeline/routing.py)."""
 
 from __future__ import annotations
 
 from picloss.damage.v1 import damage_pb2
+from picloss.pipeline import routing
 from picloss.protocol.codes import ImageClass
-from services.orchestrator import routing
 
 
 def _gated(vehicle: bool = False) -> damage_pb2.ImageDamages:

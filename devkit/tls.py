@@ -1,18 +1,10 @@
-"""TLS for the gateway: a server SSLContext, and a self-signed certificate for local runs."""
+"""A self-signed certificate for the local stack's gateway (the chart mounts a real one)."""
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
-import ssl
 from pathlib import Path
-
-
-def server_context(cert: str, key: str) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert, key)
-    return ctx
 
 
 def ensure_self_signed(cert_path: Path, key_path: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),

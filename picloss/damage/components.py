@@ -16,7 +16,7 @@ Method (documented in docs/models.md):
 * bonnet 22, trunk 23 and windshield 6 need no side;
 * no recognisable part (best part probability < MIN_PART_PROB) => 40.
 
-With the car's pose (services/damage/pose.py: which end of the vehicle of interest the photo shows and which way
+With the car's pose (picloss/damage/pose.py: which end of the vehicle of interest the photo shows and which way
 its nose points, from the view classifier) and the vehicle's box, `posed_component` decides more sides
 (docs/sides.md), and `sided_component` combines both: the pose's decision where it gives one, the cue rule
 above otherwise, and no side at all when the two disagree.

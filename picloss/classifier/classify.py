@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from picloss.classifier.v1 import classifier_pb2
 from picloss.inference import ModelRunner
 from picloss.models.photo_classifier import CLASSES, INPUT_NAME, MAX_BATCH_SIZE, OUTPUT_NAME, to_batch
+from picloss.protocol.proto import class_value
 
 
 @dataclass(frozen=True)
@@ -29,3 +31,9 @@ async def classify(runner: ModelRunner, images: list[np.ndarray]) -> list[Predic
 def _prediction(probs: np.ndarray) -> Prediction:
     ranked = sorted(zip(CLASSES, (float(p) for p in probs), strict=True), key=lambda cp: -cp[1])
     return Prediction(ranked[0][0], ranked[0][1], ranked)
+
+
+def to_proto(fileid: str, p: Prediction) -> classifier_pb2.Classification:
+    return classifier_pb2.Classification(
+        fileid=fileid, image_class=class_value(p.image_class), score=p.score,
+        scores=[classifier_pb2.ClassScore(image_class=class_value(c), score=s) for c, s in p.scores])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+def document_jpeg(image_class: str, rng: random.Random) -> bytes:
+    """A rendered document photo of `image_class` with invented contents: the training renderer
+    (training/documents/render.py), the one place the dev kit reaches into training."""
+    from training.documents.render import render_document
+
+    return render_document(image_class, rng).jpeg()
 
 
 def noise_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:

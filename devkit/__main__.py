@@ -1,4 +1,4 @@
-"""python -m picloss.devstack up|down --run-dir DIR"""
+"""python -m devkit up|down --run-dir DIR"""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from picloss.devstack.stack import ENV_FILE_NAME, Stack, StackSettings, stop_recorded
+from devkit.stack import ENV_FILE_NAME, Stack, StackSettings, stop_recorded
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="picloss.devstack")
+    parser = argparse.ArgumentParser(prog="devkit")
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--run-dir", type=Path, default=Path(".run"))
     args = parser.parse_args()

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from picloss.boxes import box_iou
+from picloss.damage import components as comp
+from picloss.damage import degree as deg
 from picloss.inference import ModelRunner
 from picloss.models import damage_detector as ms
 from picloss.models.damage_detector import Letterbox, letterbox, to_batch
-from services.damage import components as comp
-from services.damage import degree as deg
 
 DEFAULT_SCORE_THRESHOLD = 0.3  # best claim-level F1 on 150 train photos (make damage-threshold; docs/models.md)
 PART_SCORE_THRESHOLD = 0.3  # damaged parts used as context and reported when no damage lies on them
@@ -84,7 +84,7 @@ def decode(
 ) -> PhotoDetections:
     """Both channels of image `index` of a model output batch, in photo pixels, after NMS.
 
-    Damaged parts give the photo's part context (view and sides, services/damage/components.py);
+    Damaged parts give the photo's part context (view and sides, picloss/damage/components.py);
     a damage whose centre lies in a part box takes the mean of its own part-kind probabilities
     and the best such part's.
     """

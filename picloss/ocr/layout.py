@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.ocr.engine import OcrLine
+from picloss.ocr.engine import OcrLine
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from picloss.client import PiclossClient
-from picloss.devstack.photos import PhotoServer, drawn_car_jpeg
-from picloss.devstack.receiver import CallbackReceiver
-from picloss.devstack.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
+from devkit.client import PiclossClient
+from devkit.photos import PhotoServer, document_jpeg, drawn_car_jpeg
+from devkit.receiver import CallbackReceiver
+from devkit.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
+from picloss.protocol.codes import DOCUMENT_CLASSES
 from picloss.protocol.components import component_name
 from picloss.report import write_report
 from picloss.sdk.results import parse_callback, parse_query
@@ -32,10 +33,8 @@ DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "im
 
 
 def sample_photos() -> dict[str, bytes]:
-    from training.documents.render import DOCUMENT_CLASSES, render_document
-
     rng = random.Random(7)
-    photos = {f"{cls.lower()}.jpg": render_document(cls, rng).jpeg() for cls in DOCUMENT_CLASSES}
+    photos = {f"{cls.lower()}.jpg": document_jpeg(cls, rng) for cls in DOCUMENT_CLASSES}
     cars = sorted(DATASET_VAL.glob("*.jpg"))[:3] if DATASET_VAL.is_dir() else []
     for i, path in enumerate(cars):
         photos[f"car_{i}.jpg"] = path.read_bytes()
@@ -45,7 +44,7 @@ def sample_photos() -> dict[str, bytes]:
 
 
 def user_photos(folder: Path) -> dict[str, bytes]:
-    from picloss.devstack.photos import PHOTO_SUFFIXES
+    from devkit.photos import PHOTO_SUFFIXES
 
     found = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
     if not found:
@@ -143,7 +142,7 @@ async def run(photos_dir: Path | None, run_dir: Path) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="picloss.demo", description=__doc__,
+    parser = argparse.ArgumentParser(prog="devkit.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, help="a folder of your own photos")
     parser.add_argument("--run-dir", type=Path, help="where the stack keeps its data and logs")

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from picloss.devstack.procs import as_user, port_open, spawn, wait_until
+from devkit.procs import as_user, port_open, spawn, wait_until
 
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 

@@ -4,8 +4,8 @@ The model (models/view_classifier; its contract, tensor names, POSES and the veh
 picloss/models/view_classifier.py) returns the probabilities of POSES for the vehicle's crop, averaged with those of
 the mirrored crop (classes swapped accordingly), so that a mirrored photo gets exactly the mirrored pose.
 
-The pose is used only for a vehicle of interest (services/damage/assess.py); close-ups without one keep the
-part-cue rule of services/damage/components.py. How a pose decides a side: `components.posed_component`,
+The pose is used only for a vehicle of interest (picloss/damage/assess.py); close-ups without one keep the
+part-cue rule of picloss/damage/components.py. How a pose decides a side: `components.posed_component`,
 docs/sides.md.
 
 Wiring (one call after `assess.decide`): `await side_assessments(view_runner, photos, assessments)`.
@@ -18,11 +18,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from picloss.damage import components as comp
+from picloss.damage.assess import Assessment
+from picloss.damage.detector import Detection
 from picloss.inference import ModelRunner
 from picloss.models.view_classifier import INPUT_IMAGES, MAX_BATCH_SIZE, OUTPUT_POSE_PROBS, POSES, to_input
-from services.damage import components as comp
-from services.damage.assess import Assessment
-from services.damage.detector import Detection
 
 # Chosen on out-of-fold predictions of the TRAIN photos only (training/damage/view_classifier.py): the lowest
 # probabilities at which the decided end and nose direction were right on >= 95 % of those crops. Recorded with

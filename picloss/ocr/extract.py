@@ -23,8 +23,8 @@ from picloss.documents.dates import normalize_date
 from picloss.documents.model import FieldRead
 from picloss.documents.validators import NATIONS
 from picloss.documents.vin import check_vin, compact_vin
-from services.ocr.engine import OcrLine
-from services.ocr.labels import (
+from picloss.ocr.engine import OcrLine
+from picloss.ocr.labels import (
     ENGLISH_RUN,
     LABELS,
     LONG_LABEL,
@@ -38,7 +38,7 @@ from services.ocr.labels import (
     match_english,
     norm_english,
 )
-from services.ocr.layout import Row
+from picloss.ocr.layout import Row
 
 NO_SPACE_FIELDS = frozenset({
     "id", "证号", "车辆识别代号", "号牌号码", "发动机号码", "品牌型号", "准驾车型", "vin",

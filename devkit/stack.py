@@ -13,8 +13,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from picloss.devstack.infra import Broker, Postgres, create_topics, start_broker, start_postgres
-from picloss.devstack.procs import free_port, pid_alive, port_open, spawn, stop_pid, wait_until
+from devkit.infra import Broker, Postgres, create_topics, start_broker, start_postgres
+from devkit.procs import free_port, pid_alive, port_open, spawn, stop_pid, wait_until
 from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -169,7 +169,7 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         self._write_keys()
         if self.s.tls:
-            from gateway.tls import ensure_self_signed
+            from devkit.tls import ensure_self_signed
 
             ensure_self_signed(self.cert_file, self.run_dir / "tls" / "gateway.key")
         self.broker = start_broker(self.s.broker_port, self.logs / "broker.log")

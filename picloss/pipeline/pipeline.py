@@ -23,16 +23,17 @@ from picloss.documents.model import DocumentRead, FieldRead
 from picloss.imaging import ImageRejected, validate_image
 from picloss.observability.metrics import CLASS_SWITCHES, FILES_PROCESSED, STAGE_LATENCY
 from picloss.ocr.v1 import ocr_pb2
+from picloss.pipeline import routing
+from picloss.pipeline.clients import ModelCallFailed, ModelClients
+from picloss.pipeline.fetch import FetchFailed, PhotoFetcher
+from picloss.pipeline.routing import CAR_PHOTO_CLASSES
 from picloss.protocol.codes import DOCUMENT_CLASSES, FileCode, ImageClass
-from picloss.protocol.proto import class_name, class_value  # also imported from here by bench/models.py
-from services.orchestrator import routing
-from services.orchestrator.clients import ModelCallFailed, ModelClients
-from services.orchestrator.fetch import FetchFailed, PhotoFetcher
-from services.orchestrator.routing import CAR_PHOTO_CLASSES
+from picloss.protocol.proto import class_name, class_value
 
 log = structlog.get_logger()
 
 CLASSIFY_BATCH = 16
+MAX_IN_FLIGHT = 4  # requests one orchestrator runs at once by default (MAX_IN_FLIGHT)
 
 
 @dataclass
@@ -201,7 +202,7 @@ class Pipeline:
             f.document = resp
             f.code = resp.result_code
             if resp.detected_class:
-                # the OCR read the fields of the class its text names (services/ocr/reader.py)
+                # the OCR read the fields of the class its text names (picloss/ocr/reader.py)
                 switch(f, class_name(resp.detected_class), routing.TEXT_NAMES_OTHER_DOCUMENT)
 
         await asyncio.gather(*(read(f) for f in files))

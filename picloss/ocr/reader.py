@@ -15,9 +15,12 @@ import numpy as np
 
 from picloss.documents.model import FieldRead
 from picloss.documents.validators import validate_fields
-from services.ocr.engine import OcrEngine
-from services.ocr.extract import MIN_EVIDENCE, class_scores, decide_class, extract_fields
-from services.ocr.layout import Row, group_rows
+from picloss.ocr.engine import OcrEngine
+from picloss.ocr.extract import MIN_EVIDENCE, class_scores, decide_class, extract_fields
+from picloss.ocr.layout import Row, group_rows
+from picloss.ocr.v1 import ocr_pb2
+from picloss.protocol.codes import FileCode
+from picloss.protocol.proto import class_value
 
 MAX_OCR_SIDE = 1600  # larger photos are shrunk first: the recogniser works on 48-pixel-high lines
 LICENCES = frozenset({"DRIVER_LICENSE", "DRIVING_LICENSE"})
@@ -109,3 +112,16 @@ def read_document(engine: OcrEngine, rgb: np.ndarray, image_class: str,
     named = best.scores.get(final, 0) >= MIN_EVIDENCE or (final == "VIN" and bool(fields))
     return DocumentResult(fields, final if final != image_class else None, rotation, passes,
                           final if named else None)
+
+
+MODEL_VERSION = "rapidocr-3.10.0/PP-OCRv6-small"
+
+
+def to_response(fileid: str, result: DocumentResult) -> ocr_pb2.ReadDocumentResponse:
+    """The wire form of one read (also used by the evaluation's in-process pipeline)."""
+    fields = [ocr_pb2.Field(name=f.name, value=f.value, confidence=f.confidence, validated=f.validated,
+                            corrected=f.corrected) for f in result.fields]
+    return ocr_pb2.ReadDocumentResponse(
+        fileid=fileid, fields=fields, result_code=FileCode.OK if fields else FileCode.NO_FIELD,
+        model_version=MODEL_VERSION, detected_class=class_value(result.detected_class),
+        text_class=class_value(result.text_class))

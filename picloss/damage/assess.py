@@ -3,9 +3,9 @@
 The detector alone reported damage on most photos of clean cars (it was never shown one) and on cars in the
 background. Two image-level facts now decide whether its boxes are reported at all:
 
-1. **damage gate** (`services/damage/gate.py`): the probability that the photo shows any damage; below the
+1. **damage gate** (`picloss/damage/gate.py`): the probability that the photo shows any damage; below the
    threshold nothing is reported (the photo gets 3001);
-2. **car gate** (`services/damage/vehicles.py`): the vehicles in the photo. When there is one, only damage on
+2. **car gate** (`picloss/damage/vehicles.py`): the vehicles in the photo. When there is one, only damage on
    the vehicle of interest (largest, most central) is reported; damage on a car in the background is not.
    When there is none (or only one smaller than 10 % of the photo), the photo is a close-up of a panel or no
    car at all: its damage is reported only when
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from picloss.damage.detector import DamageDetector, Detection, PhotoDetections
+from picloss.damage.gate import damage_probability
+from picloss.damage.vehicles import Vehicle, find_vehicles, vehicle_of_interest
 from picloss.inference import ModelRunner
-from services.damage.detector import DamageDetector, Detection, PhotoDetections
-from services.damage.gate import damage_probability
-from services.damage.vehicles import Vehicle, find_vehicles, vehicle_of_interest
 
 VEHICLE_MARGIN = 0.05  # a damage centre this share of the vehicle box outside it still lies on the vehicle
 # A vehicle of interest smaller than this share of the photo is a car in the background of a close-up, not the
@@ -93,7 +93,7 @@ class DamageAssessor:
         self._gate = gate
         self._gate_threshold = gate_threshold
         self._cars = cars
-        self._sides = sides  # after the gates: sides from the vehicle of interest's pose (services/damage/pose.py)
+        self._sides = sides  # after the gates: sides from the vehicle of interest's pose (picloss/damage/pose.py)
 
     @classmethod
     def from_runners(cls, detector: DamageDetector, *, gate_runner: ModelRunner | None, gate_threshold: float,
@@ -101,7 +101,7 @@ class DamageAssessor:
                      view_runner: ModelRunner | None = None) -> DamageAssessor:
         """The service's wiring: the gate, car and view models behind their runners (None: that step is off).
         The view model needs the car gate (it reads the pose of the vehicle of interest)."""
-        from services.damage import pose  # pose builds on this module's Assessment
+        from picloss.damage import pose  # pose builds on this module's Assessment
 
         async def gate_fn(photos: list[np.ndarray]) -> list[float]:
             assert gate_runner is not None
