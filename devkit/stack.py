@@ -17,7 +17,7 @@ from devkit.infra import Broker, Postgres, create_topics, start_broker, start_po
 from devkit.procs import free_port, pid_alive, port_open, spawn, stop_pid, wait_until
 from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_SERVICES = ("classifier", "ocr", "damage", "aggregator")
 PROCESS_KINDS = (*MODEL_SERVICES, "orchestrator", "dispatcher", "gateway")
 STOP_ORDER = ("gateway", "orchestrator", "dispatcher", *MODEL_SERVICES, "postgres", "broker")
