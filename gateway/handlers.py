@@ -18,12 +18,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from gateway.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
 from gateway.state import CONFIG, DEPS, LIMITER, SIGNING_KEY
 from picloss.kafka import BrokerUnavailable
 from picloss.ledger import LedgerUnavailable
 from picloss.ledger.store import AcceptStatus, NewFile, RequestRow
 from picloss.observability.logs import bind_request, clear_request
-from picloss.observability.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
 from picloss.protocol import json as pjson
 from picloss.protocol.codes import HTTP_STATUS, ProtocolError, ResultCode
 from picloss.protocol.signing import sign, verify

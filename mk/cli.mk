@@ -9,4 +9,4 @@ chromium: ## install chromium (Debian package; the report tests screenshot with 
 test: chromium
 
 test-cli: $(STAMP) chromium ## the command line, SDK and report tests (CLI verbs run against a local stack)
-	$(VENV)/bin/pytest -q tests/unit/protocol/test_sdk*.py tests/e2e/test_cli*.py tests/integration/test_report*.py
+	$(VENV)/bin/pytest -q tests/unit/shared/test_sdk*.py tests/e2e/test_cli*.py tests/integration/test_report*.py

@@ -26,4 +26,4 @@ eval-docs: $(STAMP) fonts ## held-back-family classification + OCR evaluation; w
 	nice -n 10 $(PY) -m training.documents.evaluate $(if $(OLD_CLASSIFIER_DIR),--compare-models-dir $(OLD_CLASSIFIER_DIR))
 
 test-docs: $(STAMP) fonts ## the documents tests only
-	$(VENV)/bin/pytest -q tests/unit/documents tests/integration/documents
+	$(VENV)/bin/pytest -q tests/unit/ocr tests/unit/shared/test_documents_*.py tests/unit/training/test_documents_*.py tests/unit/orchestrator/test_documents_routing.py tests/integration/documents

@@ -24,6 +24,8 @@ class ImageRejected(ValueError):
 class DecodedImage:
     rgb: np.ndarray  # HxWx3 uint8, EXIF orientation applied
     format: str
+    scale_x: float = 1.0  # the displayed photo's width / rgb's width (> 1 when decoded reduced)
+    scale_y: float = 1.0
 
     @property
     def width(self) -> int:
@@ -71,15 +73,35 @@ def validate_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[i
     return width, height
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Decode to RGB with EXIF rotation applied; first frame of animations; CMYK converted."""
+def reduction(width: int, height: int, min_short_side: int = 0, min_long_side: int = 0) -> int:
+    """The largest JPEG decoding reduction (8, 4, 2 or 1) that keeps the short side at least `min_short_side` and
+    the long side at least `min_long_side` pixels."""
+    short, long = min(width, height), max(width, height)
+    for k in (8, 4, 2):
+        if short // k >= max(1, min_short_side) and long // k >= max(1, min_long_side):
+            return k
+    return 1
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, *, min_short_side: int = 0,
+                 min_long_side: int = 0) -> DecodedImage:
+    """Decode to RGB with EXIF rotation applied; first frame of animations; CMYK converted.
+
+    With `min_short_side` / `min_long_side` (the size the caller's models need), a JPEG is decoded reduced by
+    1/2, 1/4 or 1/8 in its DCT (libjpeg scaling: about that share of the work and memory) while still at least
+    that size; `scale_x` / `scale_y` map its pixels back to the displayed photo's. Without them, or for other
+    formats, the full photo is decoded (scale 1)."""
     # The pixel limit is enforced from the header by probe_size; no process-wide warning filters here
     # (they are not thread-safe, and several photos are decoded at once).
-    probe_size(data, max_pixels)
+    width, height, _ = probe_size(data, max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.seek(0)
             fmt = img.format or "?"
+            k = reduction(width, height, min_short_side, min_long_side) if min_short_side or min_long_side else 1
+            if k > 1 and fmt == "JPEG":
+                img.draft("RGB", (width // k, height // k))  # picks exactly 1/k (width // (width // k) < 2k)
+            turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # displayed rotated by 90 or 270 degrees
             upright = ImageOps.exif_transpose(img) or img
             rgb = np.asarray(upright.convert("RGB"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -88,7 +110,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         raise ImageRejected(1003, f"not a decodable image: {type(exc).__name__}") from exc
     if width_height_pixels(rgb) > max_pixels:
         raise ImageRejected(1004, "image too large after orientation")
-    return DecodedImage(rgb=rgb, format=fmt)
+    shown_w, shown_h = (height, width) if turned else (width, height)
+    return DecodedImage(rgb=rgb, format=fmt, scale_x=shown_w / rgb.shape[1], scale_y=shown_h / rgb.shape[0])
 
 
 def width_height_pixels(rgb: np.ndarray) -> int:

@@ -108,6 +108,14 @@ def project_box(h: np.ndarray, box: Box) -> tuple[float, float, float, float]:
     return float(quad[:, 0].min()), float(quad[:, 1].min()), float(quad[:, 0].max()), float(quad[:, 1].max())
 
 
+def scaled(features: PhotoFeatures, sx: float, sy: float) -> PhotoFeatures:
+    """The features of a reduced decode in the displayed photo's pixels (picloss.imaging.DecodedImage scale)."""
+    if sx == 1.0 and sy == 1.0:
+        return features
+    points = (features.points * np.array([sx, sy], dtype=np.float32)).astype(np.float32)
+    return PhotoFeatures(points, features.descriptors, round(features.width * sx), round(features.height * sy))
+
+
 def to_wire(features: PhotoFeatures) -> tuple[list[float], bytes]:
     """(flat x, y list, descriptor bytes) for the protobuf message."""
     return features.points.reshape(-1).astype(float).tolist(), features.descriptors.tobytes()

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from picloss.classifier.v1 import classifier_pb2
+from picloss.imaging import DEFAULT_MAX_PIXELS, decode_image
 from picloss.inference import ModelRunner
-from picloss.models.photo_classifier import CLASSES, INPUT_NAME, MAX_BATCH_SIZE, OUTPUT_NAME, to_batch
+from picloss.models.photo_classifier import CLASSES, INPUT_NAME, INPUT_SIZE, MAX_BATCH_SIZE, OUTPUT_NAME, to_batch
 from picloss.protocol.proto import class_value
 
 
@@ -17,6 +18,12 @@ class Prediction:
     image_class: str
     score: float
     scores: list[tuple[str, float]]  # every class, highest first
+
+
+def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The photo at the size the classifier needs: a JPEG decoded reduced while both sides stay >= the model's
+    224 px input (to_input squashes the whole photo to 224 x 224). Raises ImageRejected."""
+    return decode_image(data, max_pixels, min_short_side=INPUT_SIZE).rgb
 
 
 async def classify(runner: ModelRunner, images: list[np.ndarray]) -> list[Prediction]:

@@ -17,15 +17,18 @@ servicer and `make eval-damage` call the same `decide` so both see the same rule
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from picloss.damage.detector import DamageDetector, Detection, PhotoDetections
 from picloss.damage.gate import damage_probability
 from picloss.damage.vehicles import Vehicle, find_vehicles, vehicle_of_interest
+from picloss.imaging import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from picloss.inference import ModelRunner
+from picloss.models import damage_detector, damage_gate
 
 VEHICLE_MARGIN = 0.05  # a damage centre this share of the vehicle box outside it still lies on the vehicle
 # A vehicle of interest smaller than this share of the photo is a car in the background of a close-up, not the
@@ -47,6 +50,36 @@ class Assessment:
     damage_probability: float | None  # None: no gate model
     gate_passed: bool
     reason: str  # why damage was withheld ("" when reported): no_damage_gate, no_vehicle_or_part, off_vehicle
+
+
+def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """The photo at the size the damage models need: a JPEG is decoded reduced while its long side stays >= the
+    detector's 640 px letterbox and its short side >= the damage gate's 320 px input (the car detector's 512 and
+    the view model's 224 need less); `in_photo_pixels` maps the verdict's boxes back. Raises ImageRejected."""
+    return decode_image(data, max_pixels, min_long_side=damage_detector.INPUT_SIZE,
+                        min_short_side=damage_gate.INPUT_SIZE)
+
+
+def in_photo_pixels(a: Assessment, photo: DecodedImage) -> Assessment:
+    """The assessment of a reduced decode with its boxes in the displayed photo's pixels."""
+    sx, sy = photo.scale_x, photo.scale_y
+    if sx == 1.0 and sy == 1.0:
+        return a
+    width, height = round(photo.width * sx), round(photo.height * sy)
+
+    def box(d: Detection) -> Detection:
+        x0, y0, x1, y1 = d.box
+        return replace(d, box=(int(x0 * sx), int(y0 * sy), min(width, math.ceil(x1 * sx)),
+                               min(height, math.ceil(y1 * sy))))
+
+    def car(v: Vehicle) -> Vehicle:
+        x0, y0, x1, y1 = v.box
+        return replace(v, box=(x0 * sx, y0 * sy, x1 * sx, y1 * sy))
+
+    vehicles = [car(v) for v in a.vehicles]
+    of_interest = next((w for v, w in zip(a.vehicles, vehicles, strict=True) if v is a.of_interest), None)
+    return replace(a, damages=[box(d) for d in a.damages], parts=[box(d) for d in a.parts], vehicles=vehicles,
+                   of_interest=of_interest)
 
 
 def on_vehicle(box: Sequence[float], vehicle: Vehicle, margin: float = VEHICLE_MARGIN) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from picloss.observability.metrics import INFERENCE_LATENCY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS_DIR = REPO_ROOT / "models"
+DEFAULT_ORT_THREADS = 2  # PICLOSS_ORT_THREADS of the services' configs
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,7 @@ class ModelSpec:
     version: str = "1"
 
     def onnx_path(self, models_dir: Path | None = None) -> Path:
-        return (models_dir or models_dir_from_env()) / self.name / self.version / "model.onnx"
-
-
-def models_dir_from_env() -> Path:
-    return Path(os.environ.get("PICLOSS_MODELS_DIR") or DEFAULT_MODELS_DIR)
+        return (models_dir or DEFAULT_MODELS_DIR) / self.name / self.version / "model.onnx"
 
 
 class ModelRunner(Protocol):
@@ -39,6 +35,8 @@ class ModelRunner(Protocol):
     backend: str
 
     async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    async def wait_ready(self) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -53,8 +51,7 @@ class OnnxRunner:
 
         self.spec = spec
         opts = ort.SessionOptions()
-        n = threads if threads is not None else int(os.environ.get("PICLOSS_ORT_THREADS", "2"))
-        opts.intra_op_num_threads = n
+        opts.intra_op_num_threads = threads if threads is not None else DEFAULT_ORT_THREADS
         opts.inter_op_num_threads = 1
         path = spec.onnx_path(models_dir)
         if not path.exists():
@@ -69,6 +66,9 @@ class OnnxRunner:
 
     async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return await asyncio.to_thread(self.infer_sync, inputs)
+
+    async def wait_ready(self) -> None:
+        return None  # the session was loaded by the constructor
 
     async def close(self) -> None:
         return None
@@ -118,11 +118,10 @@ class TritonRunner:
         await self._client.close()
 
 
-def make_runner(spec: ModelSpec, triton_url: str | None = None,
-                models_dir: Path | None = None, threads: int | None = None) -> OnnxRunner | TritonRunner:
-    """Triton when a URL is configured (TRITON_URL), in-process onnxruntime otherwise (`threads`: its intra-op
-    threads; default PICLOSS_ORT_THREADS)."""
-    url = triton_url if triton_url is not None else os.environ.get("TRITON_URL") or None
-    if url:
-        return TritonRunner(spec, url)
+def make_runner(spec: ModelSpec, *, triton_url: str | None, models_dir: Path,
+                threads: int) -> OnnxRunner | TritonRunner:
+    """Triton when a URL is given, in-process onnxruntime otherwise (`threads`: its intra-op threads). The service's
+    config passes every setting (TRITON_URL, PICLOSS_MODELS_DIR, PICLOSS_ORT_THREADS, read once there)."""
+    if triton_url:
+        return TritonRunner(spec, triton_url)
     return OnnxRunner(spec, models_dir, threads)

@@ -21,11 +21,11 @@ from picloss.damage.v1 import damage_pb2
 from picloss.documents.crosscheck import cross_check
 from picloss.documents.model import DocumentRead, FieldRead
 from picloss.imaging import ImageRejected, validate_image
-from picloss.observability.metrics import CLASS_SWITCHES, FILES_PROCESSED, STAGE_LATENCY
 from picloss.ocr.v1 import ocr_pb2
 from picloss.pipeline import routing
 from picloss.pipeline.clients import ModelCallFailed, ModelClients
 from picloss.pipeline.fetch import FetchFailed, PhotoFetcher
+from picloss.pipeline.metrics import CLASS_SWITCHES, FILES_PROCESSED, STAGE_LATENCY
 from picloss.pipeline.routing import CAR_PHOTO_CLASSES
 from picloss.protocol.codes import DOCUMENT_CLASSES, FileCode, ImageClass
 from picloss.protocol.proto import class_name, class_value

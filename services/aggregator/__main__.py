@@ -1,15 +1,16 @@
-"""python -m services.aggregator: config -> logging -> gRPC server (no model: SERVING at once)."""
+"""python -m services.aggregator: config -> logging -> metrics -> servicer -> gRPC server (no model, no warm-up:
+SERVING at once) -> signals."""
 
 from __future__ import annotations
 
 import asyncio
 
-from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
+from picloss.aggregator.v1 import aggregator_pb2_grpc
 from picloss.grpcserver import serve
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
 from services.aggregator.config import AggregatorConfig
-from services.aggregator.servicer import AggregatorServicer
+from services.aggregator.servicer import SERVICE, AggregatorServicer
 
 
 async def main() -> None:
@@ -19,7 +20,7 @@ async def main() -> None:
     servicer = AggregatorServicer()
     await serve(
         service_name="aggregator",
-        full_service_names=[aggregator_pb2.DESCRIPTOR.services_by_name["AggregatorService"].full_name],
+        full_service_names=[SERVICE.full_name],
         register=lambda server: aggregator_pb2_grpc.add_AggregatorServiceServicer_to_server(servicer, server),
         port=config.grpc_port,
     )

@@ -10,9 +10,11 @@ from picloss.aggregator.rules import ComponentEntry, Sighting, adopt_from_wider,
 from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
-from picloss.observability.metrics import BATCH_PHOTOS, BATCH_PHOTOS_REGISTERED
 from picloss.protocol.components import UNKNOWN_PART_ID
 from picloss.registration import PhotoFeatures, from_wire
+from services.aggregator.metrics import BATCH_PHOTOS, BATCH_PHOTOS_REGISTERED
+
+SERVICE = aggregator_pb2.DESCRIPTOR.services_by_name["AggregatorService"]
 
 
 def _sighting(fileid: str, d: damage_pb2.Damage) -> Sighting:

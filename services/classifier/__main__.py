@@ -1,46 +1,34 @@
-"""python -m services.classifier: config -> logging -> model runner (warm) -> gRPC server -> signals."""
+"""python -m services.classifier: config -> logging -> metrics -> runner -> servicer -> gRPC server (SERVING after
+the servicer's warm-up) -> signals."""
 
 from __future__ import annotations
 
 import asyncio
 
-import grpc
-import numpy as np
-
-from picloss.classifier.classify import classify
-from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
+from picloss.classifier.v1 import classifier_pb2_grpc
 from picloss.grpcserver import serve
-from picloss.inference import TritonRunner, make_runner
+from picloss.inference import make_runner
 from picloss.models.photo_classifier import PHOTO_CLASSIFIER
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
 from services.classifier.config import ClassifierConfig
-from services.classifier.servicer import ClassifierServicer
+from services.classifier.servicer import SERVICE, ClassifierServicer
 
 
 async def main() -> None:
     config = ClassifierConfig.from_env()
-    log = setup_logging("classifier", config.log_level)
+    setup_logging("classifier", config.log_level)
     start_metrics_server(config.metrics_port)
-    runner = make_runner(PHOTO_CLASSIFIER, triton_url=config.triton_url or "", models_dir=config.models_dir,
+    runner = make_runner(PHOTO_CLASSIFIER, triton_url=config.triton_url, models_dir=config.models_dir,
                          threads=config.ort_threads)
-
-    def register(server: grpc.aio.Server) -> None:
-        classifier_pb2_grpc.add_ClassifierServiceServicer_to_server(
-            ClassifierServicer(runner, config.max_pixels), server)
-
-    async def ready() -> None:
-        if isinstance(runner, TritonRunner):
-            await runner.wait_ready()
-        await classify(runner, [np.zeros((240, 320, 3), np.uint8)])
-        log.info("classifier warm", backend=runner.backend)
-
+    servicer = ClassifierServicer(runner, config.max_pixels)
     try:
-        await serve(service_name="classifier",
-                    full_service_names=[classifier_pb2.DESCRIPTOR.services_by_name["ClassifierService"].full_name],
-                    register=register, port=config.grpc_port, ready=ready)
+        await serve(service_name="classifier", full_service_names=[SERVICE.full_name],
+                    register=lambda server: classifier_pb2_grpc.add_ClassifierServiceServicer_to_server(
+                        servicer, server),
+                    port=config.grpc_port, ready=servicer.warm_up)
     finally:
-        await runner.close()
+        await servicer.close()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from picloss.config import env_int, env_optional, env_str
-from picloss.inference.runner import DEFAULT_MODELS_DIR
+from picloss.imaging import DEFAULT_MAX_PIXELS
+from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,6 @@ class ClassifierConfig:
             log_level=env_str("LOG_LEVEL", "INFO", env),
             triton_url=env_optional("TRITON_URL", env),
             models_dir=Path(env_str("PICLOSS_MODELS_DIR", str(DEFAULT_MODELS_DIR), env)),
-            ort_threads=env_int("PICLOSS_ORT_THREADS", 2, env, minimum=1),
-            max_pixels=env_int("CLASSIFIER_MAX_PIXELS", 60_000_000, env, minimum=1),
+            ort_threads=env_int("PICLOSS_ORT_THREADS", DEFAULT_ORT_THREADS, env, minimum=1),
+            max_pixels=env_int("CLASSIFIER_MAX_PIXELS", DEFAULT_MAX_PIXELS, env, minimum=1),
         )

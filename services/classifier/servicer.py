@@ -8,12 +8,14 @@ import grpc
 import numpy as np
 import structlog
 
-from picloss.classifier.classify import classify, to_proto
+from picloss.classifier.classify import classify, decode, to_proto
 from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
-from picloss.imaging import ImageRejected, decode_image
+from picloss.imaging import DEFAULT_MAX_PIXELS, ImageRejected
 from picloss.inference import ModelRunner
+from services.classifier.metrics import PHOTOS_CLASSIFIED
 
 MODEL_VERSION = "photo_classifier/1 (EfficientNet-Lite0 features + MLP head)"
+SERVICE = classifier_pb2.DESCRIPTOR.services_by_name["ClassifierService"]
 
 log = structlog.get_logger()
 
@@ -22,7 +24,7 @@ def _decode_all(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]
     out: list[np.ndarray | None] = []
     for data in images:
         try:
-            out.append(decode_image(data, max_pixels).rgb)
+            out.append(decode(data, max_pixels))
         except ImageRejected:
             out.append(None)
     return out
@@ -31,9 +33,18 @@ def _decode_all(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]
 class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
     """The runner is passed in; an image that cannot be decoded gets IMAGE_CLASS_UNSPECIFIED, score 0."""
 
-    def __init__(self, runner: ModelRunner, max_pixels: int = 60_000_000) -> None:
+    def __init__(self, runner: ModelRunner, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         self._runner = runner
         self._max_pixels = max_pixels
+
+    async def warm_up(self) -> None:
+        """The model answers one photo before the service reports SERVING."""
+        await self._runner.wait_ready()
+        await classify(self._runner, [np.zeros((240, 320, 3), np.uint8)])
+        log.info("classifier warm", backend=self._runner.backend)
+
+    async def close(self) -> None:
+        await self._runner.close()
 
     async def Classify(self, request: classifier_pb2.ClassifyRequest,
                        context: grpc.aio.ServicerContext) -> classifier_pb2.ClassifyResponse:
@@ -45,6 +56,9 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
             if rgb is None:
                 log.warning("undecodable image", fileid=image.fileid)
                 results.append(classifier_pb2.Classification(fileid=image.fileid))
+                PHOTOS_CLASSIFIED.labels("UNSPECIFIED").inc()
                 continue
-            results.append(to_proto(image.fileid, next(predictions)))
+            prediction = next(predictions)
+            PHOTOS_CLASSIFIED.labels(prediction.image_class).inc()
+            results.append(to_proto(image.fileid, prediction))
         return classifier_pb2.ClassifyResponse(results=results, model_version=MODEL_VERSION)

@@ -1,14 +1,13 @@
-"""python -m services.damage: config -> logging -> model runner -> gRPC server (SERVING after warm-up)."""
+"""python -m services.damage: config -> logging -> metrics -> runners -> servicer -> gRPC server (SERVING after
+the servicer's warm-up) -> signals."""
 
 from __future__ import annotations
 
 import asyncio
 
-import numpy as np
-
 from picloss.damage.assess import DamageAssessor
 from picloss.damage.detector import DamageDetector
-from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
+from picloss.damage.v1 import damage_pb2_grpc
 from picloss.grpcserver import serve
 from picloss.inference import ModelRunner, ModelSpec, make_runner
 from picloss.models import car_detector, damage_gate, view_classifier
@@ -16,49 +15,35 @@ from picloss.models.damage_detector import DAMAGE_DETECTOR
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
 from services.damage.config import DamageConfig
-from services.damage.servicer import DamageServicer
+from services.damage.servicer import SERVICE, DamageServicer
 
 
 async def main() -> None:
     config = DamageConfig.from_env()
-    log = setup_logging("damage", config.log_level)
+    setup_logging("damage", config.log_level)
     start_metrics_server(config.metrics_port)
 
     def runner_for(spec: ModelSpec) -> ModelRunner:
-        return make_runner(spec, triton_url=config.triton_url, models_dir=config.models_dir)
+        return make_runner(spec, triton_url=config.triton_url, models_dir=config.models_dir,
+                           threads=config.ort_threads)
 
     runner = runner_for(DAMAGE_DETECTOR)
     gate_runner = runner_for(damage_gate.GATE_SPEC) if config.damage_gate else None
     car_runner = runner_for(car_detector.CAR_DETECTOR) if config.car_gate else None
     view_runner = runner_for(view_classifier.VIEW_SPEC) if config.view_model and config.car_gate else None
     runners = [r for r in (runner, gate_runner, car_runner, view_runner) if r is not None]
-
     assessor = DamageAssessor.from_runners(
         DamageDetector(runner, config.score_threshold), gate_runner=gate_runner,
         gate_threshold=config.damage_gate_threshold, car_runner=car_runner, car_threshold=config.car_score_threshold,
         view_runner=view_runner)
     models = "+".join(f"{r.spec.name}/{r.spec.version}" for r in runners)
-    servicer = DamageServicer(assessor, model_version=models)
-
-    async def warm_up() -> None:
-        for r in runners:
-            wait_ready = getattr(r, "wait_ready", None)
-            if wait_ready is not None:
-                await wait_ready()
-        await assessor.assess([np.full((480, 640, 3), 128, dtype=np.uint8)])
-        log.info("models warmed up", backend=runner.backend, models=models)
-
+    servicer = DamageServicer(assessor, model_version=models, runners=runners, max_pixels=config.max_pixels)
     try:
-        await serve(
-            service_name="damage",
-            full_service_names=[damage_pb2.DESCRIPTOR.services_by_name["DamageService"].full_name],
-            register=lambda server: damage_pb2_grpc.add_DamageServiceServicer_to_server(servicer, server),
-            port=config.grpc_port,
-            ready=warm_up,
-        )
+        await serve(service_name="damage", full_service_names=[SERVICE.full_name],
+                    register=lambda server: damage_pb2_grpc.add_DamageServiceServicer_to_server(servicer, server),
+                    port=config.grpc_port, ready=servicer.warm_up)
     finally:
-        for r in runners:
-            await r.close()
+        await servicer.close()
 
 
 if __name__ == "__main__":

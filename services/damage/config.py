@@ -10,7 +10,8 @@ from picloss.config import env_bool, env_float, env_int, env_optional, env_str
 from picloss.damage.detector import DEFAULT_SCORE_THRESHOLD
 from picloss.damage.gate import DAMAGE_THRESHOLD
 from picloss.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_SCORE_THRESHOLD
-from picloss.inference.runner import DEFAULT_MODELS_DIR
+from picloss.imaging import DEFAULT_MAX_PIXELS
+from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class DamageConfig:
     log_level: str
     triton_url: str | None
     models_dir: Path
+    ort_threads: int  # onnxruntime intra-op threads of each in-process model
+    max_pixels: int  # photos declaring more pixels are not decoded (as the orchestrator's MAX_PIXELS)
     score_threshold: float
     damage_gate: bool  # photo-level damage gate (models/damage_gate)
     damage_gate_threshold: float
@@ -36,6 +39,8 @@ class DamageConfig:
             log_level=env_str("LOG_LEVEL", "INFO", env),
             triton_url=env_optional("TRITON_URL", env),
             models_dir=Path(env_str("PICLOSS_MODELS_DIR", str(DEFAULT_MODELS_DIR), env)),
+            ort_threads=env_int("PICLOSS_ORT_THREADS", DEFAULT_ORT_THREADS, env, minimum=1),
+            max_pixels=env_int("DAMAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS, env, minimum=1),
             score_threshold=min(threshold, 1.0),
             damage_gate=env_bool("DAMAGE_GATE", True, env),
             damage_gate_threshold=min(env_float("DAMAGE_GATE_THRESHOLD", DAMAGE_THRESHOLD, env, minimum=0.0), 1.0),

@@ -17,15 +17,15 @@ import structlog
 
 from picloss.ledger import Delivery, Ledger
 from picloss.netguard import BlockedAddress, Network, check_url, guarded_connector_kwargs
-from picloss.observability.metrics import (
+from picloss.protocol import json as pjson
+from picloss.protocol.keys import KeyStore
+from picloss.protocol.signing import new_nonce, sign
+from services.dispatcher.metrics import (
     ACCEPT_TO_CALLBACK,
     CALLBACK_ATTEMPTS,
     CALLBACK_LATENCY,
     DELIVERIES_PENDING,
 )
-from picloss.protocol import json as pjson
-from picloss.protocol.keys import KeyStore
-from picloss.protocol.signing import new_nonce, sign
 
 log = structlog.get_logger()
 

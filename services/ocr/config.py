@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from picloss.config import env_bool, env_int, env_str
+from picloss.imaging import DEFAULT_MAX_PIXELS
+from picloss.inference.runner import DEFAULT_ORT_THREADS
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,9 @@ class OcrConfig:
             grpc_port=env_int("GRPC_PORT", 50052, env, minimum=0),
             metrics_port=env_int("METRICS_PORT", 9104, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
-            ort_threads=env_int("PICLOSS_ORT_THREADS", 2, env, minimum=1),
+            ort_threads=env_int("PICLOSS_ORT_THREADS", DEFAULT_ORT_THREADS, env, minimum=1),
             det_side=env_int("OCR_DET_SIDE", 736, env, minimum=320),
             workers=env_int("OCR_WORKERS", 1, env, minimum=1),
             red_channel_driving=env_bool("OCR_RED_CHANNEL_DRIVING", True, env),
-            max_pixels=env_int("OCR_MAX_PIXELS", 60_000_000, env, minimum=1),
+            max_pixels=env_int("OCR_MAX_PIXELS", DEFAULT_MAX_PIXELS, env, minimum=1),
         )

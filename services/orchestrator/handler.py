@@ -13,10 +13,10 @@ from picloss.kafka import AsyncProducer, PermanentError
 from picloss.ledger import Ledger
 from picloss.ledger.store import FileOutcome
 from picloss.observability.logs import bind_request, clear_request
-from picloss.observability.metrics import REQUESTS_DONE
 from picloss.pipeline.pipeline import FileWork, Pipeline
 from picloss.protocol.signing import new_nonce
 from services.orchestrator.callback import build_body
+from services.orchestrator.metrics import REQUESTS_DONE
 from services.orchestrator.redrive import heartbeat
 
 log = structlog.get_logger()
@@ -29,6 +29,13 @@ UNCOMMITTED_GRACE_MS = 60_000
 
 class RowNotVisibleYet(Exception):
     pass
+
+
+def files_of(event: events_pb2.RequestAccepted) -> list[FileWork]:
+    """The request's files as the event carries them: in request order, which is the ledger's `idx` (the gateway
+    and the re-drive both write them so), with the service-assigned fileids."""
+    return [FileWork(idx=i, fileid=f.fileid, fileurl=f.fileurl, md5_given=f.filemd5 or None)
+            for i, f in enumerate(event.files)]
 
 
 class RequestHandler:
@@ -65,8 +72,9 @@ class RequestHandler:
             await self._announce(row.accept_seqno)
             return
         await self._ledger.transition(row.accept_seqno, "PROCESSING", ("ACCEPTED",))
-        files = [FileWork(idx=r["idx"], fileid=r["fileid"], fileurl=r["fileurl"], md5_given=r["filemd5_given"])
-                 for r in await self._ledger.files(row.accept_seqno)]
+        files = files_of(event) or [  # the event carries the files; one without them (none is sent so) reads the ledger
+            FileWork(idx=r["idx"], fileid=r["fileid"], fileurl=r["fileurl"], md5_given=r["filemd5_given"])
+            for r in await self._ledger.files(row.accept_seqno)]
         async with heartbeat(self._ledger, row.accept_seqno, self._heartbeat_s):
             outcome = await self._pipeline.run(row.accept_seqno, row.model, files)
         body = build_body(appid=row.appid, mchid=row.mchid, nonce=new_nonce(), timestamp=int(time.time()),

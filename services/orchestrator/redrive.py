@@ -21,7 +21,7 @@ from picloss.events.v1 import events_pb2
 from picloss.kafka import AsyncProducer, BrokerUnavailable
 from picloss.ledger import Ledger, LedgerUnavailable
 from picloss.ledger.store import Stalled
-from picloss.observability.metrics import REDRIVES
+from services.orchestrator.metrics import REDRIVES
 
 log = structlog.get_logger()
 for _state in ("ACCEPTED", "PROCESSING"):  # the series exist at 0 from the start (alerts, dashboards)

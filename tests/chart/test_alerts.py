@@ -41,7 +41,8 @@ def alerts() -> list[dict[str, object]]:
 
 
 def test_every_alert_uses_only_metrics_the_code_defines() -> None:
-    defined = set(re.findall(r'"(picloss_[a-z_]+)"', (REPO_ROOT / "picloss/observability/metrics.py").read_text()))
+    sources = [f for top in ("picloss", "gateway", "services") for f in (REPO_ROOT / top).rglob("metrics.py")]
+    defined = {name for f in sources for name in re.findall(r'"(picloss_[a-z_]+)"', f.read_text())}
     for alert in alerts():
         used = {m.removesuffix("_bucket") for m in re.findall(r"picloss_[a-z_]+", str(alert["expr"]))}
         assert used and used <= defined, (alert["alert"], used - defined)

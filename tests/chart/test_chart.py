@@ -260,8 +260,26 @@ TRITON_METRICS = {"nv_inference_request_success", "nv_inference_queue_duration_u
                   "nv_inference_compute_infer_duration_us", "nv_inference_exec_count"}
 
 
+def metrics_modules() -> list[str]:
+    """Every module that defines metrics: the shared registry's and each process's own (metrics.py beside it)."""
+    files = [f for top in ("picloss", "gateway", "services") for f in sorted((REPO_ROOT / top).rglob("metrics.py"))]
+    return [".".join(f.relative_to(REPO_ROOT).with_suffix("").parts) for f in files]
+
+
+def test_every_process_keeps_its_metrics_beside_it() -> None:
+    modules = set(metrics_modules())
+    assert {"picloss.observability.metrics", "gateway.metrics", "picloss.pipeline.metrics"} <= modules
+    for service in ("orchestrator", "dispatcher", "classifier", "ocr", "damage", "aggregator"):
+        assert f"services.{service}.metrics" in modules
+
+
 def exported_metric_names() -> set[str]:
+    import importlib
+
     from picloss.observability.metrics import REGISTRY
+
+    for module in metrics_modules():
+        importlib.import_module(module)  # registers its metrics in REGISTRY
 
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
                 "summary": ("_sum", "_count", "")}

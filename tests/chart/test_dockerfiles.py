@@ -83,9 +83,16 @@ def env_of(name: str) -> dict[str, str]:
 def models_used_by(name: str) -> set[str]:
     """Every ModelSpec(name=...) a service declares or imports with a model's contract (picloss/models/<model>.py):
     the models its image must carry."""
-    sources = [py.read_text() for py in (REPO_ROOT / "services" / name).glob("*.py")]
-    contracts = {c for text in sources for c in re.findall(r"picloss\.models(?:\.| import )(\w+)", text)}
-    sources += [(REPO_ROOT / "picloss" / "models" / f"{c}.py").read_text() for c in contracts]
+    import ast
+
+    contracts: set[str] = set()
+    for py in (REPO_ROOT / "services" / name).glob("*.py"):
+        for node in ast.walk(ast.parse(py.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "picloss.models":
+                contracts.update(alias.name for alias in node.names)  # from picloss.models import a, b
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("picloss.models."):
+                contracts.add(node.module.split(".")[2])  # type: ignore[union-attr]
+    sources = [(REPO_ROOT / "picloss" / "models" / f"{c}.py").read_text() for c in sorted(contracts)]
     return {m for text in sources for m in re.findall(r'ModelSpec\(\s*name="(\w+)"', text)}
 
 

@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from picloss.classifier.classify import classify
+from picloss.classifier.classify import decode as classifier_decode
+from picloss.imaging import decode_image, encode_jpeg
 from picloss.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER
 from picloss.protocol.codes import DOCUMENT_CLASSES
 from training.documents import heldout_layouts, layouts, layouts_b
@@ -110,6 +112,8 @@ class Outcome:
     fields: dict[str, tuple[str, float]] | None = None  # OCR with the true class (held-back documents)
     ocr_s: float | None = None
     damaged: bool = False  # the pipeline reported damage on the photo
+    jpeg_full: str | None = None  # the classifier on the photo sent as JPEG (q90), decoded in full
+    jpeg_service: str | None = None  # ... decoded as the classifier service decodes it (reduced, picloss.imaging)
 
 
 def run(photos: list[Photo], runner, old_runner, services: InProcessServices, pipeline: bool = True,
@@ -124,16 +128,20 @@ def run(photos: list[Photo], runner, old_runner, services: InProcessServices, pi
         images = [p.load() for p in chunk]
         services.load(images)
         preds = asyncio.run(classify(runner, images))
+        jpegs = [encode_jpeg(rgb, quality=90) for rgb in images]  # what the orchestrator sends (as pipeline_eval)
+        fulls = asyncio.run(classify(runner, [decode_image(j).rgb for j in jpegs]))
+        served = asyncio.run(classify(runner, [classifier_decode(j) for j in jpegs]))
         olds = asyncio.run(classify(old_runner, images)) if old_runner else [None] * len(chunk)
         reads = {j: services.read(str(j), p.label) for j, p in enumerate(chunk) if p.group == "heldout"}
         files = asyncio.run(run_pipeline(services, images)) if pipeline else [None] * len(chunk)
-        for j, (photo, pred, old, f) in enumerate(zip(chunk, preds, olds, files, strict=True)):
+        for j, (photo, pred, old, f, full, svc) in enumerate(zip(chunk, preds, olds, files, fulls, served,
+                                                                   strict=True)):
             read = reads.get(j)
             fields = {x.name: (x.value, x.confidence) for x in read.result.fields} if read else None
             final = str(f.image_class.value) if f is not None and f.image_class is not None else None
             damaged = f is not None and f.damages is not None and len(f.damages.damages) > 0
             outcomes.append(Outcome(photo, pred.image_class, old.image_class if old else None, final, fields,
-                                    read.seconds if read else None, damaged))
+                                    read.seconds if read else None, damaged, full.image_class, svc.image_class))
             if out:
                 out.write(json.dumps({
                     "i": i + j, "group": photo.group, "label": photo.label,
@@ -191,6 +199,25 @@ def classification_lines(outcomes: list[Outcome], compare: bool) -> list[str]:
                     [o for o in sel if o.photo.how.framing == framing and not o.photo.how.orientation])
             row(f"{g} turned 90/180/270", [o for o in sel if o.photo.how.orientation])
     return lines
+
+
+def decode_lines(outcomes: list[Outcome]) -> list[str]:
+    """The classifier on the photo as the service decodes it (issue 14: decoded once, reduced to the model's size)
+    against a full decode of the same JPEG, per set: a reduced decode must not cost accuracy."""
+    groups = ("heldout", "train-A", "train-B", "real-VIN", "real-damage", "clean-cars", "other")
+    lines = ["### Classifier on the service's reduced decode",
+             "",
+             "Each photo as the orchestrator sends it (JPEG q90), decoded in full or as the classifier service decodes "
+             "it (`picloss.classifier.classify.decode`: JPEG DCT reduction by 1/2-1/8 while both sides stay >= 224).",
+             "",
+             "| photos | n | full decode | service decode | same class |", "|---|---|---|---|---|"]
+    for g in groups:
+        sel = [o for o in outcomes if o.photo.group == g and o.jpeg_full is not None]
+        if sel:
+            same = sum(o.jpeg_full == o.jpeg_service for o in sel)
+            lines.append(f"| {g} | {len(sel)} | {_acc([(o.photo.label, o.jpeg_full) for o in sel])} | "
+                         f"{_acc([(o.photo.label, o.jpeg_service) for o in sel])} | {same / len(sel):.3f} |")
+    return [*lines, ""]
 
 
 def pipeline_lines(outcomes: list[Outcome]) -> list[str]:
@@ -285,7 +312,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.limit:
         args.per_cell, args.train_per_cell, args.rotated, args.other = 1, 1, args.limit, args.limit
-    os.environ["PICLOSS_ORT_THREADS"] = str(args.threads)
 
     from picloss.inference import OnnxRunner
     from picloss.ocr.engine import OcrEngine
@@ -333,6 +359,7 @@ def main() -> None:
         *confusion_table(CLASSES, [(o.photo.label, o.predicted) for o in outcomes
                                    if o.photo.group not in ("train-A", "train-B")]),
         "",
+        *decode_lines(outcomes),
         *pipeline_lines(outcomes),
         "### OCR on the held-back family (read with the true class)",
         "",

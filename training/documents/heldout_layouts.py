@@ -1,7 +1,7 @@
 """HELD-BACK layout family: fake document templates for EVALUATION ONLY.
 
 Never used for training, model selection or choosing any threshold or rule: only `evaluate.py` imports this
-module, and `tests/unit/documents/test_documents_families.py` checks that training code never does.
+module, and `tests/unit/training/test_documents_families.py` checks that training code never does.
 Written independently of `layouts.py` (family A) and `layouts_b.py` (family B), with fonts neither uses
 (AR PL UMing and Noto Serif CJK, a Ming/Song serif look): other field order and offsets, labels followed by
 English sub-labels (new-style 驾驶证), brown/teal label colours, seals over the 准驾车型/有效期限 rows and over

@@ -17,11 +17,11 @@ from picloss.aggregator.v1 import aggregator_pb2
 from picloss.classifier.v1 import classifier_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
-from picloss.observability.metrics import CLASS_SWITCHES
 from picloss.ocr.v1 import ocr_pb2
 from picloss.pipeline import routing
 from picloss.pipeline.clients import ModelCallFailed
 from picloss.pipeline.fetch import Fetched
+from picloss.pipeline.metrics import CLASS_SWITCHES
 from picloss.pipeline.pipeline import FileWork, Pipeline
 from picloss.protocol.codes import FileCode, ImageClass
 from services.orchestrator.callback import build_body

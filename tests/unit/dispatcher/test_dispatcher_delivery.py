@@ -24,11 +24,11 @@ from aiohttp import web
 
 from picloss.ledger import Delivery, RequestRow
 from picloss.netguard import Network, parse_cidrs
-from picloss.observability.metrics import CALLBACK_ATTEMPTS
 from picloss.protocol import json as pjson
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.signing import sign
 from services.dispatcher.delivery import Dispatcher
+from services.dispatcher.metrics import CALLBACK_ATTEMPTS
 
 APPID, MCHID, KEY = "app1", "mch1", "k3y-for-callbacks"
 KEYS = KeyStore({(APPID, MCHID): (KEY, "older-key")})
