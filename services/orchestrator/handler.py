@@ -77,6 +77,7 @@ class RequestHandler:
             for r in await self._ledger.files(row.accept_seqno)]
         async with heartbeat(self._ledger, row.accept_seqno, self._heartbeat_s):
             outcome = await self._pipeline.run(row.accept_seqno, row.model, files)
+        # the commit's stamp (the query shows it); each delivery attempt re-stamps (docs/protocol-decisions.md)
         body = build_body(appid=row.appid, mchid=row.mchid, nonce=new_nonce(), timestamp=int(time.time()),
                           accept_seqno=row.accept_seqno, req_seqno=row.req_seqno, model=row.model, outcome=outcome)
         stored = await self._ledger.complete(

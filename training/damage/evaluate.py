@@ -465,6 +465,54 @@ def write_section(path: Path, text: str) -> None:
     path.write_text(new.rstrip("\n") + "\n")
 
 
+def reduced_decode_figures(runner: OnnxRunner, gates: Gates | None, samples: list[Sample], threshold: float,
+                           gate_threshold: float, long_side: int = 2560) -> dict[str, float]:
+    """The damage service decodes a large photo reduced to its models' size (picloss.damage.assess.decode) and maps
+    the verdict's boxes back (in_photo_pixels). On val photos upscaled to a phone-like long side (JPEG q90): does
+    that give the verdict a full decode gives? Boxes compared in the large photo's pixels."""
+    from picloss.boxes import box_iou
+    from picloss.damage.assess import decode as damage_decode
+    from picloss.damage.assess import in_photo_pixels
+    from picloss.imaging import decode_image, encode_jpeg
+
+    same_verdict, counts_equal, matched, reported, reduced_px, full_px = 0, 0, 0, 0, [], []
+    f1_full, f1_reduced = BoxF1(), BoxF1()  # against the val boxes, scaled with the photo
+    for s in samples:
+        rgb = load_rgb(s.path)
+        scale = long_side / max(rgb.shape[:2])
+        big = np.asarray(Image.fromarray(rgb).resize((round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
+                                                     Image.Resampling.BICUBIC))
+        data = encode_jpeg(big, quality=90)
+        full_px.append(big.shape[0] * big.shape[1])
+        full = see(runner, gates, decode_image(data).rgb, threshold).verdict("both", gate_threshold).damages
+        small = damage_decode(data)
+        reduced_px.append(small.rgb.shape[0] * small.rgb.shape[1])
+        verdict = see(runner, gates, small.rgb, threshold).verdict("both", gate_threshold)
+        served = in_photo_pixels(verdict, small).damages
+        if s.dataset == "damage_severity":  # its boxes are damages (damaged_parts: parts)
+            truth = s.boxes.reshape(-1, 4) * scale
+            f1_full.add(np.array([d.box for d in full], float), truth)
+            f1_reduced.add(np.array([d.box for d in served], float), truth)
+        same_verdict += bool(full) == bool(served)
+        counts_equal += len(full) == len(served)
+        if full and served:
+            iou = box_iou(np.array([d.box for d in full], float), np.array([d.box for d in served], float))
+            matched += int((iou.max(axis=1) >= 0.5).sum())
+        reported += len(full)
+    n = len(samples)
+    return {
+        "photos (the first 60 damage_severity and 30 damaged_parts val photos, upscaled)": n,
+        "long side of the photo sent (px)": long_side,
+        "median pixels of the photo sent": float(statistics.median(full_px)) if full_px else 0.0,
+        "median pixels the service decodes": float(statistics.median(reduced_px)) if reduced_px else 0.0,
+        "same verdict (damage / no damage) as a full decode": same_verdict / n if n else 0.0,
+        "same number of damages as a full decode": counts_equal / n if n else 0.0,
+        "full-decode damages matched by the reduced decode's (IoU >= 0.5)": matched / reported if reported else 0.0,
+        "damage box F1 against the damage_severity val boxes, full decode": f1_full.f1,
+        "damage box F1 against the damage_severity val boxes, the service's reduced decode": f1_reduced.f1,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--classmap", type=Path, default=HERE / "classmap.yaml")
@@ -536,7 +584,7 @@ def main(argv: list[str] | None = None) -> None:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "models", "services", "training"],
+        ["git", "status", "--porcelain", "--", "models", "picloss", "services", "training"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -568,6 +616,10 @@ def main(argv: list[str] | None = None) -> None:
             runner, parts_val, args.threshold, gates
         ),
         "Latency (letterbox + onnxruntime + post-processing, batch 1)": latency,
+        "The service's reduced decode of large photos (val photos upscaled to 2560 px, JPEG q90)":
+            reduced_decode_figures(runner, gates, [s for d, n in (("damage_severity", 60), ("damaged_parts", 30))
+                                                   for s in [x for x in val if x.dataset == d][:n]],
+                                   args.threshold, gate_threshold),
     }
     text = render(info, sections)
     print(text)
