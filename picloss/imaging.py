@@ -24,8 +24,8 @@ class ImageRejected(ValueError):
 class DecodedImage:
     rgb: np.ndarray  # HxWx3 uint8, EXIF orientation applied
     format: str
-    scale_x: float = 1.0  # the displayed photo's width / rgb's width (> 1 when decoded reduced)
-    scale_y: float = 1.0
+    shown_width: int  # the displayed photo's size (EXIF applied); larger than rgb's when decoded reduced
+    shown_height: int
 
     @property
     def width(self) -> int:
@@ -34,6 +34,15 @@ class DecodedImage:
     @property
     def height(self) -> int:
         return int(self.rgb.shape[0])
+
+    @property
+    def scale_x(self) -> float:
+        """rgb's x -> the displayed photo's x (1 when decoded in full)."""
+        return self.shown_width / self.width
+
+    @property
+    def scale_y(self) -> float:
+        return self.shown_height / self.height
 
 
 def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:
@@ -111,7 +120,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, *, min_short
     if width_height_pixels(rgb) > max_pixels:
         raise ImageRejected(1004, "image too large after orientation")
     shown_w, shown_h = (height, width) if turned else (width, height)
-    return DecodedImage(rgb=rgb, format=fmt, scale_x=shown_w / rgb.shape[1], scale_y=shown_h / rgb.shape[0])
+    return DecodedImage(rgb=rgb, format=fmt, shown_width=shown_w, shown_height=shown_h)
 
 
 def width_height_pixels(rgb: np.ndarray) -> int:

@@ -108,12 +108,12 @@ def project_box(h: np.ndarray, box: Box) -> tuple[float, float, float, float]:
     return float(quad[:, 0].min()), float(quad[:, 1].min()), float(quad[:, 0].max()), float(quad[:, 1].max())
 
 
-def scaled(features: PhotoFeatures, sx: float, sy: float) -> PhotoFeatures:
-    """The features of a reduced decode in the displayed photo's pixels (picloss.imaging.DecodedImage scale)."""
-    if sx == 1.0 and sy == 1.0:
+def scaled(features: PhotoFeatures, width: int, height: int) -> PhotoFeatures:
+    """The features of a reduced decode in the pixels of the displayed photo, `width` x `height`."""
+    if (width, height) == (features.width, features.height):
         return features
-    points = (features.points * np.array([sx, sy], dtype=np.float32)).astype(np.float32)
-    return PhotoFeatures(points, features.descriptors, round(features.width * sx), round(features.height * sy))
+    factor = np.array([width / features.width, height / features.height], dtype=np.float32)
+    return PhotoFeatures((features.points * factor).astype(np.float32), features.descriptors, width, height)
 
 
 def to_wire(features: PhotoFeatures) -> tuple[list[float], bytes]:

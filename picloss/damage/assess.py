@@ -65,7 +65,7 @@ def in_photo_pixels(a: Assessment, photo: DecodedImage) -> Assessment:
     sx, sy = photo.scale_x, photo.scale_y
     if sx == 1.0 and sy == 1.0:
         return a
-    width, height = round(photo.width * sx), round(photo.height * sy)
+    width, height = photo.shown_width, photo.shown_height
 
     def box(d: Detection) -> Detection:
         x0, y0, x1, y1 = d.box

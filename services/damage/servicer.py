@@ -71,7 +71,7 @@ class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
         features = {position: damage_pb2.PhotoFeatures() for position in positions}
         if not request.skip_features:  # BATCH only: the aggregator registers the photos of a claim
             for position, photo in zip(positions, decoded, strict=True):
-                found = scaled(await asyncio.to_thread(extract, photo.rgb), photo.scale_x, photo.scale_y)
+                found = scaled(await asyncio.to_thread(extract, photo.rgb), photo.shown_width, photo.shown_height)
                 points, descriptors = to_wire(found)
                 features[position] = damage_pb2.PhotoFeatures(points=points, descriptors=descriptors)
         return damage_pb2.DetectResponse(
