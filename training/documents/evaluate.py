@@ -208,7 +208,7 @@ def decode_lines(outcomes: list[Outcome]) -> list[str]:
     lines = ["### Classifier on the service's reduced decode",
              "",
              "Each photo as the orchestrator sends it (JPEG q90), decoded in full or as the classifier service decodes "
-             "it (`picloss.classifier.classify.decode`: JPEG DCT reduction by 1/2-1/8 while both sides stay >= 224).",
+             "it (`picloss.classifier.classify.decode`: JPEG DCT reduction by 1/2-1/8 while both sides stay >= 448, twice the model's input).",
              "",
              "| photos | n | full decode | service decode | same class |", "|---|---|---|---|---|"]
     for g in groups:

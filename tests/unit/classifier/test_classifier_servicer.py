@@ -47,8 +47,10 @@ class BrightnessRunner:
         self.closed += 1
 
 
-def test_decode_reduces_a_large_photo_but_keeps_both_sides_at_the_model_input() -> None:
-    assert decode(jpeg(4000, 3000, 200)).shape == (375, 500, 3)
+def test_decode_reduces_a_large_photo_but_keeps_both_sides_at_twice_the_model_input() -> None:
+    assert decode(jpeg(4000, 3000, 200)).shape == (750, 1000, 3)  # 1/4: 1/8 would give a 375 px short side
+    assert decode(jpeg(1000, 900, 200)).shape == (450, 500, 3)
+    assert decode(jpeg(800, 600, 200)).shape == (600, 800, 3)  # 1/2 would give 300 < 448
     assert decode(jpeg(300, 250, 200)).shape == (250, 300, 3)
 
 
