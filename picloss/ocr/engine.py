@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from picloss.ocr.simplified import SIMPLIFIED, TRADITIONAL
+
 BUNDLED_MODELS = (
     "PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
 )
@@ -35,6 +37,17 @@ class OcrLine:
             return [self.score] * len(self.text)
         it = iter(self.char_scores)
         return [self.score if ch.isspace() else next(it, self.score) for ch in self.text]
+
+
+# The documents read here are printed in simplified characters, but the recogniser's dictionary also holds
+# traditional ones, and on a print it was not trained on it sometimes reads a character as its traditional form
+# (中國, 江蘇省, 鄧). Such a character, one outside GB 2312 with a single simplified form inside it, is taken as that
+# form: the same character, one for one, so the per-character scores stay aligned (docs/protocol-decisions.md).
+_TO_SIMPLIFIED = str.maketrans(TRADITIONAL, SIMPLIFIED)
+
+
+def simplified(text: str) -> str:
+    return text.translate(_TO_SIMPLIFIED)
 
 
 def _char_scores(text: str, word_info: Any) -> tuple[float, ...] | None:
@@ -112,7 +125,7 @@ class OcrEngine:
         words = list(result.word_results or ())
         if len(words) != len(result.txts):
             words = [None] * len(result.txts)
-        return [OcrLine(str(t), float(s), np.asarray(b, dtype=np.float32), _char_scores(str(t), w))
+        return [OcrLine(simplified(str(t)), float(s), np.asarray(b, dtype=np.float32), _char_scores(str(t), w))
                 for t, s, b, w in zip(result.txts, result.scores, result.boxes, words, strict=True)]
 
     def warm_up(self) -> None:

@@ -50,7 +50,7 @@ SEAL_TEXT = re.compile(
     r"(?:[\u4e00-\u9fff]{2,4}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,4}市)?公安(?:厅|局)"
     r"(?:交通(?:警察|管理)?|交警)?(?:总队|支队|大队|局)?(?:车辆管理所)?"
     r"|[\u4e00-\u9fff]{0,4}?(?:交通警察|交警)(?:总队|支队|大队)(?:车辆管理所)?|车辆管理所|车管所"
-    r"|公安交通?管理?(?:局|所|部门)?")  # 公安交管: the seal's words read in part
+    r"|公安交(?:通|警)?(?:管理?)?(?:局|所|部门)?")  # 公安交管, 公安交: the seal's words read in part
 _SYMBOL = re.compile(r"[^\w\u4e00-\u9fff]")
 _EDGE_SYMBOLS = re.compile(r"^[^\w\u4e00-\u9fff]+|[^\w\u4e00-\u9fff]+$")
 _LATIN = re.compile(r"[A-Za-z]")
