@@ -272,7 +272,7 @@ def test_part_of_the_seal_glued_to_a_class_is_cut_off() -> None:
 
 
 def test_a_shorter_part_of_the_seal_in_a_box_of_its_own_beside_the_class_is_dropped() -> None:
-    """Seen on a training-family 驾驶证 printed in a font no renderer uses: the seal over the row read 公安交 alone,
+    """Seen on a training-family (B) 驾驶证 printed in AR PL UKai: the seal over the row read 公安交 alone,
     in its own box on the 准驾车型 row, and was glued to the class (A1公安交)."""
     lines = [_line("中华人民共和国机动车驾驶证", 100, 20, 500), _line("准驾车型 A1", 40, 80, 200),
              _line("公安交", 300, 80, 100)]

@@ -1,5 +1,5 @@
 """The recogniser sometimes reads a simplified character of a mainland document as its traditional form (seen on
-training-family documents printed in AR PL UKai, a font no document renderer uses: 中國, 江蘇省, 鄧國霞): the engine
+training-family B documents printed in AR PL UKai: 中國, 江蘇省, 鄧國霞): the engine
 reports such a character as its simplified form, one for one, and leaves every other character alone."""
 
 from __future__ import annotations
