@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -104,6 +105,42 @@ def _drop_seal(text: str, scores: list[float]) -> tuple[str, list[float]]:
     return "".join(c for c, k in zip(text, keep, strict=True) if k), [s for s, k in zip(scores, keep, strict=True) if k]
 
 
+@cache
+def _spaced_labels(image_class: str) -> re.Pattern[str]:
+    """A label printed with its characters spread out (姓 名, 性　别, 出 生), at a label position: the box's start
+    or after a gap."""
+    spread = sorted((lb for lb in chinese_labels(image_class) if len(lb) >= 2), key=len, reverse=True)
+    return re.compile(r"(?:^|(?<=\s))(?:" + "|".join(r"[ \u3000]+".join(map(re.escape, lb)) for lb in spread) + ")")
+
+
+def _close_spaced_labels(text: str, scores: list[float], image_class: str) -> tuple[str, list[float]]:
+    """Each spread-out label written as the label itself (the gaps inside it dropped with their scores)."""
+    keep = [True] * len(text)
+    for m in _spaced_labels(image_class).finditer(text):
+        for i in range(m.start(), m.end()):
+            keep[i] = keep[i] and not text[i].isspace()
+    if all(keep):
+        return text, scores
+    return "".join(c for c, k in zip(text, keep, strict=True) if k), [s for s, k in zip(scores, keep, strict=True) if k]
+
+
+def _closed_label_inside(text: str, i: int, cn: dict[str, str]) -> tuple[str, int] | None:
+    """A closed field's exact label inside a box with no gap before it (张三性别男国籍中国), taken as a label only
+    when one of its values follows in full and then the box ends, a gap or another of the document's labels: so
+    性别街 or 民族大道 in an address are never labels. Returns (field, label length)."""
+    for label, name in cn.items():
+        if name not in CLOSED_VALUES or not text.startswith(label, i):
+            continue
+        rest = text[i + len(label):].lstrip()
+        value = _closed_prefix(name, rest)
+        if value is None:
+            continue
+        after = rest[len(value):]
+        if not after or after[0].isspace() or any(after.startswith(lb) for lb in cn):
+            return name, len(label)
+    return None
+
+
 def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[Segment]:
     """Cut one OCR box at the labels found at label positions."""
     cn = chinese_labels(image_class)
@@ -112,6 +149,7 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
     text, scores = line.text, line.scores_per_char()
     if drop_seal:
         text, scores = _drop_seal(text, scores)
+    text, scores = _close_spaced_labels(text, scores, image_class)
     xs = line.box[:, 0]
     x_left, width = float(xs.min()), float(xs.max() - xs.min())
     segments: list[Segment] = []
@@ -142,6 +180,11 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
         if long_hit is not None and i > 0:
             start(cn[long_hit], i)
             i += len(long_hit)
+            continue
+        inside = _closed_label_inside(text, i, cn) if i > 0 else None
+        if inside is not None and inside[0] != current.field:
+            start(inside[0], i)
+            i += inside[1]
             continue
         label_end = _english_label_at(text, i, en_own, en_all)
         if label_end is not None:

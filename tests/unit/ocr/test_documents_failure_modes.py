@@ -277,3 +277,30 @@ def test_a_shorter_part_of_the_seal_in_a_box_of_its_own_beside_the_class_is_drop
     lines = [_line("中华人民共和国机动车驾驶证", 100, 20, 500), _line("准驾车型 A1", 40, 80, 200),
              _line("公安交", 300, 80, 100)]
     assert _fields("DRIVER_LICENSE", lines)["准驾车型"] == "A1"
+
+
+def test_labels_printed_with_their_characters_spread_out_are_labels() -> None:
+    """Real cards print short labels spread out (姓 名, 性 别, 民 族; ASCII or ideographic spaces): each is read as
+    the label, whether in a box of its own or before its value."""
+    id_lines = [_line("姓 名", 40, 80, 80), _line("张三", 140, 80, 80), _line("性　别", 40, 130, 80),
+                _line("男", 140, 130, 30), _line("民 族 汉", 300, 130, 100), _line("出 生", 40, 180, 80),
+                _line("1990年1月2日", 140, 180, 200), _line("住 址", 40, 230, 80),
+                _line("北京市朝阳区民族路5号", 140, 230, 300)]
+    assert _fields("IDCARD_FRONT", id_lines) == {"name": "张三", "sex": "男", "nation": "汉", "birth": "1990-01-02",
+                                                 "address": "北京市朝阳区民族路5号"}
+    licence = [_line("中华人民共和国机动车驾驶证", 100, 20, 500), _line("姓 名", 40, 80, 80),
+               _line("张三", 140, 80, 80), _line("性 别", 300, 80, 80), _line("男", 400, 80, 30),
+               _line("国　籍", 500, 80, 80), _line("中国", 600, 80, 60)]
+    assert _fields("DRIVER_LICENSE", licence) == {"姓名": "张三", "性别": "男", "国籍": "中国"}
+
+
+def test_a_closed_field_label_glued_inside_a_box_is_cut_only_before_a_whole_value() -> None:
+    """张三性别男国籍中国 in one box: 性别 and 国籍 are labels because 男 / 中国 follow in full and then another
+    label or the box's end; 性别街 and 民族大道 inside an address are not."""
+    licence = [_line("中华人民共和国机动车驾驶证", 100, 20, 500), _line("姓名张三性别男国籍中国", 40, 80, 500)]
+    assert _fields("DRIVER_LICENSE", licence) == {"姓名": "张三", "性别": "男", "国籍": "中国"}
+    assert _fields("IDCARD_FRONT", [_line("姓名 张三性别男民族汉", 40, 80, 400)]) == {
+        "name": "张三", "sex": "男", "nation": "汉"}
+    assert _fields("IDCARD_FRONT", [_line("住址 北京市性别街5号", 40, 80, 400),
+                                    _line("民族大道7号", 40, 115, 200)])["address"] == "北京市性别街5号民族大道7号"
+    assert _fields("IDCARD_FRONT", [_line("住址 北京市民族大道5号", 40, 80, 400)]) == {"address": "北京市民族大道5号"}
