@@ -48,6 +48,7 @@ PROCESSES = (*MODEL_SERVICES, "orchestrator", "dispatcher", "gateway")
 DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "images" / "val"
 # Where the chart mounts them (charts/picloss templates); the smoke run mounts the same paths.
 KEYS_MOUNT = "/etc/picloss/keys/keys.json"
+DATA_KEYS_MOUNT = "/etc/picloss/data-keys/data-keys.json"
 TLS_CERT_MOUNT, TLS_KEY_MOUNT = "/etc/picloss/tls/tls.crt", "/etc/picloss/tls/tls.key"
 # podman on this kind of machine: crun and the default ulimits fail, runc with cgroupfs works.
 PODMAN_FLAGS = "--runtime runc --cgroup-manager=cgroupfs"
@@ -120,6 +121,8 @@ def container_env(stack: Stack, name: str) -> dict[str, str]:
     env.setdefault("PICLOSS_ORT_THREADS", os.environ.get("PICLOSS_ORT_THREADS", "1"))
     if "PICLOSS_KEYS_FILE" in env:
         env["PICLOSS_KEYS_FILE"] = KEYS_MOUNT
+    if "PICLOSS_DATA_KEYS_FILE" in env:
+        env["PICLOSS_DATA_KEYS_FILE"] = DATA_KEYS_MOUNT
     for key, mount in (("GATEWAY_TLS_CERT", TLS_CERT_MOUNT), ("GATEWAY_TLS_KEY", TLS_KEY_MOUNT)):
         if key in env:
             env[key] = mount
@@ -131,7 +134,8 @@ def readable_copies(stack: Stack, into: Path) -> list[tuple[Path, str]]:
     fsGroup 10001), to be mounted read-only."""
     into.mkdir(parents=True, exist_ok=True)
     mounts = []
-    for src, dst in ((stack.keys_file, KEYS_MOUNT), (stack.cert_file, TLS_CERT_MOUNT),
+    for src, dst in ((stack.keys_file, KEYS_MOUNT), (stack.data_keys_file, DATA_KEYS_MOUNT),
+                     (stack.cert_file, TLS_CERT_MOUNT),
                      (stack.cert_file.with_name("gateway.key"), TLS_KEY_MOUNT)):
         copy = into / Path(dst).name
         shutil.copyfile(src, copy)
@@ -229,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
         for name in PROCESSES:
             env = container_env(stack, name)
             wanted = [m for m in mounts if (name in ("gateway", "dispatcher") and m[1] == KEYS_MOUNT)
+                      or (name in ("gateway", "orchestrator", "dispatcher") and m[1] == DATA_KEYS_MOUNT)
                       or (name == "gateway" and m[1] in (TLS_CERT_MOUNT, TLS_KEY_MOUNT))]
             started[name] = containers.run(name, f"{args.registry}/picloss-{name}:{args.tag}", env, wanted)
             print(f"  started {started[name]}: {' '.join(f'{k}={v}' for k, v in sorted(env.items()))}",

@@ -16,6 +16,7 @@ from pathlib import Path
 from devkit.infra import Broker, Postgres, create_topics, start_broker, start_postgres
 from devkit.procs import free_port, pid_alive, port_open, spawn, stop_pid, wait_until
 from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
+from picloss.ledger.sealing import new_key_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_SERVICES = ("classifier", "ocr", "damage", "aggregator")
@@ -116,6 +117,22 @@ class Stack:
         return self.run_dir / "keys.json"
 
     @property
+    def data_keys_file(self) -> Path:
+        return self.run_dir / "data-keys.json"
+
+    def _write_data_keys(self) -> None:
+        """The ledger's AES-256-GCM data key (kept across `make up` runs of one folder, like the client key)."""
+        if not self.data_keys_file.exists():
+            self.write_data_keys([new_key_entry("dev-1")])
+
+    def write_data_keys(self, entries: list[dict[str, str]]) -> None:
+        """Replace the data keys file (a rotation: processes read it when they start)."""
+        tmp = self.data_keys_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"keys": entries}, indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(self.data_keys_file)
+
+    @property
     def cert_file(self) -> Path:
         return self.run_dir / "tls" / "gateway.crt"
 
@@ -138,6 +155,7 @@ class Stack:
             "DATABASE_URL": self.postgres.url,
             "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
             "PICLOSS_KEYS_FILE": str(self.keys_file),
+            "PICLOSS_DATA_KEYS_FILE": str(self.data_keys_file),
             "PICLOSS_ORT_THREADS": env.get("PICLOSS_ORT_THREADS", "1"),
             "FETCH_ALLOW_CIDRS": "127.0.0.0/8",
             "CALLBACK_ALLOW_CIDRS": "127.0.0.0/8",
@@ -168,6 +186,7 @@ class Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         self._write_keys()
+        self._write_data_keys()
         if self.s.tls:
             from devkit.tls import ensure_self_signed
 

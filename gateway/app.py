@@ -16,6 +16,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.state import CONFIG, DEPS, LIMITER, Deps
 from picloss.kafka import AsyncProducer
 from picloss.ledger import Ledger
+from picloss.ledger.sealing import DataKeys
 from picloss.protocol.keys import KeyStore
 
 REQUEST_PATH = "/car-insur/pic-loss/picloss_request.cgi"
@@ -47,10 +48,11 @@ async def init_app(config: GatewayConfig) -> web.Application:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     keys = KeyStore.from_file(config.keys_file)
+    data_keys = DataKeys.from_file(config.data_keys_file)
     # the accept path: a warm pool of up to 20 connections kept open (no idle timer re-armed on every call)
     ledger = await Ledger.connect(config.database_url, max_size=20, idle_lifetime_s=0)
     producer = AsyncProducer(config.kafka_bootstrap, delivery_timeout_ms=config.kafka_delivery_timeout_ms)
-    app[DEPS] = Deps(ledger=ledger, producer=producer, keys=keys)
+    app[DEPS] = Deps(ledger=ledger, producer=producer, keys=keys, data_keys=data_keys)
     purger = asyncio.create_task(_purge_nonces(ledger, config.ts_window_s))
     log.info("gateway resources ready", clients=len(keys))
     try:

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from picloss.config import ConfigError, env_bool, env_float, env_int, env_optional, env_str
+from picloss.config import ConfigError, env_bool, env_float, env_int, env_list, env_optional, env_str
 from picloss.kafka import REQUESTS_TOPIC
+from picloss.netguard import Network, parse_cidrs
 from picloss.protocol.validation import Limits
 
 
@@ -19,6 +20,7 @@ class GatewayConfig:
     tls_cert: str | None
     tls_key: str | None
     database_url: str
+    data_keys_file: str
     kafka_bootstrap: str
     requests_topic: str
     keys_file: str
@@ -27,6 +29,7 @@ class GatewayConfig:
     max_files: int
     rate_limit_per_s: float
     rate_limit_burst: int
+    callback_allow: tuple[Network, ...]
     kafka_delivery_timeout_ms: int
     metrics_port: int
     log_level: str
@@ -49,6 +52,7 @@ class GatewayConfig:
             tls_cert=cert,
             tls_key=key,
             database_url=env_str("DATABASE_URL", None, env),
+            data_keys_file=env_str("PICLOSS_DATA_KEYS_FILE", None, env),
             kafka_bootstrap=env_str("KAFKA_BOOTSTRAP_SERVERS", None, env),
             requests_topic=env_str("KAFKA_REQUESTS_TOPIC", REQUESTS_TOPIC, env),
             keys_file=env_str("PICLOSS_KEYS_FILE", None, env),
@@ -57,6 +61,7 @@ class GatewayConfig:
             max_files=env_int("MAX_FILES", 100, env, minimum=1),
             rate_limit_per_s=env_float("RATE_LIMIT_PER_S", 0.0, env, minimum=0),
             rate_limit_burst=env_int("RATE_LIMIT_BURST", 50, env, minimum=1),
+            callback_allow=parse_cidrs(env_list("CALLBACK_ALLOW_CIDRS", "", env)),
             kafka_delivery_timeout_ms=env_int("KAFKA_DELIVERY_TIMEOUT_MS", 5000, env, minimum=100),
             metrics_port=env_int("METRICS_PORT", 9100, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),

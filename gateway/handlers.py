@@ -22,7 +22,9 @@ from gateway.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
 from gateway.state import CONFIG, DEPS, LIMITER, SIGNING_KEY
 from picloss.kafka import BrokerUnavailable
 from picloss.ledger import LedgerUnavailable
+from picloss.ledger.sealing import DataKeys, SealError
 from picloss.ledger.store import AcceptStatus, NewFile, RequestRow
+from picloss.netguard import PLAIN_HTTP_REFUSED, plain_http_allowed
 from picloss.observability.logs import bind_request, clear_request
 from picloss.protocol import json as pjson
 from picloss.protocol.codes import HTTP_STATUS, ProtocolError, ResultCode
@@ -121,6 +123,8 @@ async def request_handler(request: web.Request) -> web.Response:
     config, deps = request.app[CONFIG], request.app[DEPS]
     obj, appid, mchid, key = await _read_authenticated(request)
     req = validate_loss_request(obj, config.limits)
+    if not plain_http_allowed(req.callback_url, config.callback_allow):
+        raise ProtocolError(ResultCode.PARAM_ERROR, f"callback_url: {PLAIN_HTTP_REFUSED}")
     bind_request(req_seqno=req.req_seqno)
     check_timestamp(req.timestamp, int(time.time()), config.ts_window_s)
     if not request.app[LIMITER].allow(appid):
@@ -150,7 +154,12 @@ async def request_handler(request: web.Request) -> web.Response:
     return respond(ResultCode.SUCCESS, "", key, accept_seqno=result.accept_seqno)
 
 
-def query_body(row: RequestRow, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+RESULT_EXPIRED = "result expired"  # result_msg of a query whose result the retention deleted
+
+
+def query_body(row: RequestRow, attempts: list[dict[str, Any]], data_keys: DataKeys) -> dict[str, Any]:
+    """The SUCCESS answer's fields; the stored result is opened here, where it is sent. Past the retention it is
+    gone: `result_msg` says "result expired" and `result_expired_at` when (docs/protocol-decisions.md)."""
     body: dict[str, Any] = {
         "accept_seqno": row.accept_seqno,
         "req_seqno": row.req_seqno,
@@ -164,8 +173,11 @@ def query_body(row: RequestRow, attempts: list[dict[str, Any]]) -> dict[str, Any
             "duration_ms": a["duration_ms"],
         } for a in attempts],
     }
-    if row.result is not None:
-        body["result"] = row.result
+    if row.has_result:
+        body["result"] = row.open_result(data_keys)
+    elif row.result_expired_at is not None:
+        body["result_msg"] = RESULT_EXPIRED
+        body["result_expired_at"] = row.result_expired_at.isoformat()
     return body
 
 
@@ -186,4 +198,10 @@ async def query_handler(request: web.Request) -> web.Response:
     if row is None:
         selector = "accept_seqno" if query.accept_seqno else "req_seqno"
         raise ProtocolError(ResultCode.PARAM_ERROR, f"{selector}: no such request for this appid")
-    return respond(ResultCode.SUCCESS, "", key, **query_body(row, attempts))
+    try:
+        answer = query_body(row, attempts, deps.data_keys)
+    except SealError as exc:  # a data key this replica does not hold yet (mid-rotation)
+        log.error("stored result does not open here", error=str(exc))
+        raise ProtocolError(ResultCode.SYSTEM_BUSY, "stored result cannot be read now; retry later") from exc
+    msg = answer.pop("result_msg", "")
+    return respond(ResultCode.SUCCESS, msg, key, **answer)

@@ -10,6 +10,7 @@ from gateway.config import GatewayConfig
 from gateway.ratelimit import RateLimiter
 from picloss.kafka import AsyncProducer
 from picloss.ledger import Ledger
+from picloss.ledger.sealing import DataKeys
 from picloss.protocol.keys import KeyStore
 
 
@@ -18,6 +19,7 @@ class Deps:
     ledger: Ledger
     producer: AsyncProducer
     keys: KeyStore
+    data_keys: DataKeys
 
 
 CONFIG = web.AppKey("config", GatewayConfig)

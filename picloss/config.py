@@ -7,8 +7,11 @@ name in the message.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -69,3 +72,19 @@ def env_list(name: str, default: str = "", env: Mapping[str, str] | None = None)
 def env_optional(name: str, env: Mapping[str, str] | None = None) -> str | None:
     value = (os.environ if env is None else env).get(name)
     return value or None
+
+
+def json_settings(text: str, source: str, error: type[ConfigError]) -> Any:
+    """A settings document (a keys file); a syntax error names the source and the line, never the content."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+
+
+def settings_file(path: str | Path, what: str, error: type[ConfigError]) -> tuple[str, str]:
+    """(text, source) of a settings file named by a variable; `source` is `"<what> <path>"` for messages."""
+    try:
+        return Path(path).read_text(encoding="utf-8"), f"{what} {path}"
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{what} {path}: cannot be read ({exc.__class__.__name__})") from exc

@@ -58,6 +58,30 @@ def check_url(url: str, allow: Sequence[Network]) -> None:
     check_address(addr, allow)
 
 
+PLAIN_HTTP_REFUSED = "must be https (plain http only to an address the operator allow-listed)"
+
+
+def plain_http_allowed(url: str, allow: Sequence[Network]) -> bool:
+    """Callbacks carry personal data, and the protocol's transport is HTTPS: a callback URL is https, or plain
+    http to an IP literal inside an allow-listed CIDR (a receiver on the cluster's own network). A host *name*
+    over plain http is refused: what it resolves to is not known when the request is accepted."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "https":
+        return True
+    try:
+        addr = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        return False
+    return any(addr in net for net in allow)
+
+
+def check_callback_url(url: str, allow: Sequence[Network]) -> None:
+    """`check_url` plus the HTTPS rule of `plain_http_allowed` (the dispatcher, before each attempt)."""
+    check_url(url, allow)
+    if not plain_http_allowed(url, allow):
+        raise BlockedAddress(f"callback_url: {PLAIN_HTTP_REFUSED}")
+
+
 class GuardedResolver(AbstractResolver):
     """Resolves like aiohttp's default resolver, then refuses any non-allowed address."""
 

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from picloss.ledger.migrate import migrate
+from picloss.ledger.sealing import DataKeys, Sealed
 
 
 class LedgerUnavailable(RuntimeError):
@@ -56,16 +57,30 @@ class RequestRow:
     callback_url: str
     state: str
     result_code: str | None
-    result: dict[str, Any] | None
+    sealed: Sealed | None              # the stored result (callback body), sealed; None before DONE or expired
     accepted_at: datetime
     done_at: datetime | None
+    result_expired_at: datetime | None = None  # set when the retention purge deleted the result
+    clear_result: dict[str, Any] | None = None  # a row stored before sealing existed, until re-sealed
 
     @classmethod
     def from_record(cls, r: asyncpg.Record) -> RequestRow:
-        result = r["result"]
+        clear = r["result"]
+        sealed = Sealed(r["result_key"], bytes(r["result_sealed"])) if r["result_sealed"] is not None else None
         return cls(r["accept_seqno"], r["appid"], r["mchid"], r["req_seqno"], r["model"], r["callback_url"],
-                   r["state"], r["result_code"], json.loads(result) if isinstance(result, str) else result,
-                   r["accepted_at"], r["done_at"])
+                   r["state"], r["result_code"], sealed, r["accepted_at"], r["done_at"], r["result_expired_at"],
+                   json.loads(clear) if isinstance(clear, str) else clear)
+
+    @property
+    def has_result(self) -> bool:
+        return self.sealed is not None or self.clear_result is not None
+
+    def open_result(self, keys: DataKeys) -> dict[str, Any] | None:
+        """The callback body; only where it is sent (dispatcher, query). Raises SealError when this process
+        does not hold the row's key."""
+        if self.sealed is not None:
+            return keys.open_json(self.sealed, self.accept_seqno)
+        return self.clear_result
 
 
 @dataclass(frozen=True)
@@ -144,7 +159,18 @@ SELECT count(*) FROM r
 """
 
 _REQUEST_COLUMNS = ("accept_seqno, appid, mchid, req_seqno, model, callback_url, state, result_code, "
-                    "result, accepted_at, done_at")
+                    "result, result_key, result_sealed, result_expired_at, accepted_at, done_at")
+
+# Retention: one batch of results kept past the retention after delivery (or DELIVERY_FAILED) is deleted; the
+# row, its states and its attempts stay. SKIP LOCKED: two dispatcher replicas purge disjoint batches.
+_PURGE_RESULTS = """
+UPDATE requests r SET result = NULL, result_key = NULL, result_sealed = NULL, result_expired_at = now()
+FROM (SELECT accept_seqno FROM requests
+      WHERE finished_at IS NOT NULL AND (result_sealed IS NOT NULL OR result IS NOT NULL)
+        AND finished_at < now() - $1::interval
+      ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED) old
+WHERE r.accept_seqno = old.accept_seqno
+"""
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
@@ -420,9 +446,9 @@ class Ledger:
         moved: bool = await self._run(tx)
         return moved
 
-    async def complete(self, accept_seqno: str, result_code: str, result: dict[str, Any],
+    async def complete(self, accept_seqno: str, result_code: str, result: Sealed,
                        files: Sequence[FileOutcome]) -> bool:
-        """Store the result body and go DONE, once: a second completion keeps the first result."""
+        """Store the sealed result body and go DONE, once: a second completion keeps the first result."""
 
         async def tx(conn: asyncpg.Connection) -> bool:
             async with conn.transaction():
@@ -430,9 +456,9 @@ class Ledger:
                                            accept_seqno)
                 if prev not in ("ACCEPTED", "PROCESSING"):
                     return False
-                await conn.execute("UPDATE requests SET state = 'DONE', result_code = $2, result = $3, "
-                                   "done_at = now(), updated_at = now() WHERE accept_seqno = $1",
-                                   accept_seqno, result_code, result)
+                await conn.execute("UPDATE requests SET state = 'DONE', result_code = $2, result_key = $3, "
+                                   "result_sealed = $4, done_at = now(), updated_at = now() "
+                                   "WHERE accept_seqno = $1", accept_seqno, result_code, result.key_id, result.blob)
                 await conn.executemany(
                     "UPDATE request_files SET filemd5 = $3, image_class = $4, result_code = $5, detail = $6 "
                     "WHERE accept_seqno = $1 AND idx = $2",
@@ -503,9 +529,10 @@ class Ledger:
                     "next_attempt_at = now() + $4::interval WHERE accept_seqno = $1",
                     accept_seqno, status, attempt, timedelta(seconds=retry_in_s or 0))
                 if state is not None:
-                    prev = await conn.fetchval("UPDATE requests r SET state = $2, updated_at = now() "
-                                               "FROM (SELECT state FROM requests WHERE accept_seqno = $1 "
-                                               "FOR UPDATE) old WHERE r.accept_seqno = $1 RETURNING old.state",
+                    prev = await conn.fetchval("UPDATE requests r SET state = $2, updated_at = now(), "
+                                               "finished_at = now() FROM (SELECT state FROM requests "
+                                               "WHERE accept_seqno = $1 FOR UPDATE) old "
+                                               "WHERE r.accept_seqno = $1 RETURNING old.state",
                                                accept_seqno, state)
                     await conn.execute("INSERT INTO state_transitions (accept_seqno, from_state, to_state) "
                                        "VALUES ($1, $2, $3)", accept_seqno, prev, state)
@@ -522,3 +549,36 @@ class Ledger:
             "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.accept_seqno = r.accept_seqno) "
             "ON CONFLICT DO NOTHING", timedelta(seconds=older_than_s)))
         return int(status.split()[-1])
+
+    # ------------------------------------------------------ personal data at rest
+
+    async def purge_results(self, retention_s: float, batch: int) -> int:
+        """Delete one batch of results finished more than `retention_s` ago; the number deleted."""
+        status = await self._run(lambda conn: conn.execute(_PURGE_RESULTS, timedelta(seconds=retention_s), batch))
+        return int(status.split()[-1])
+
+    async def reseal(self, keys: DataKeys, batch: int) -> int:
+        """Seal one batch of results stored under another key than `keys.current_id` (or in clear, from before
+        sealing) with the current key, in one transaction; the number moved. Rows another replica holds are
+        skipped (SKIP LOCKED) and taken by a later batch. Raises SealError, changing nothing, when a row's key
+        is not in `keys`."""
+
+        async def tx(conn: asyncpg.Connection) -> int:
+            async with conn.transaction():
+                rows = await conn.fetch(
+                    f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE (result_sealed IS NOT NULL AND "
+                    "result_key <> $1) OR result IS NOT NULL ORDER BY accept_seqno LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    keys.current_id, batch)
+                moved = []
+                for record in rows:
+                    row = RequestRow.from_record(record)
+                    body = row.open_result(keys)
+                    assert body is not None  # selected for holding a result
+                    sealed = keys.seal_json(body, row.accept_seqno)
+                    moved.append((row.accept_seqno, sealed.key_id, sealed.blob))
+                await conn.executemany("UPDATE requests SET result = NULL, result_key = $2, result_sealed = $3 "
+                                       "WHERE accept_seqno = $1", moved)
+                return len(moved)
+
+        count: int = await self._run(tx)
+        return count

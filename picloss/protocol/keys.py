@@ -10,12 +10,11 @@ verifying a request, so a key can be rotated without downtime. Unknown fields ar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from picloss.config import ConfigError, env_str
+from picloss.config import ConfigError, env_str, json_settings, settings_file
 
 KEYS_FILE_ENV = "PICLOSS_KEYS_FILE"
 _MAX_LENGTH = {"appid": 64, "mchid": 32}
@@ -33,19 +32,11 @@ class KeyStore:
 
     @classmethod
     def from_json(cls, text: str, source: str = "keys JSON") -> KeyStore:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise KeyStoreError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-        return cls(_parse_clients(document, source))
+        return cls(_parse_clients(json_settings(text, source, KeyStoreError), source))
 
     @classmethod
     def from_file(cls, path: str | Path) -> KeyStore:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise KeyStoreError(f"keys file {path}: cannot be read ({exc.__class__.__name__})") from exc
-        return cls.from_json(text, source=f"keys file {path}")
+        return cls.from_json(*settings_file(path, "keys file", KeyStoreError))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KeyStore:

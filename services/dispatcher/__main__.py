@@ -8,12 +8,13 @@ import signal
 from picloss.health import HealthServer
 from picloss.kafka import ConsumerLoop
 from picloss.ledger import Ledger
+from picloss.ledger.sealing import DataKeys
 from picloss.observability.logs import setup_logging
 from picloss.protocol.keys import KeyStore
 from services.dispatcher.config import DispatcherConfig
 from services.dispatcher.delivery import Dispatcher
 from services.dispatcher.handler import ResultHandler
-from services.dispatcher.reconcile import reconcile_forever
+from services.dispatcher.reconcile import purge_forever, reconcile_forever
 
 
 async def run(config: DispatcherConfig) -> None:
@@ -23,7 +24,8 @@ async def run(config: DispatcherConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     keys = KeyStore.from_file(config.keys_file)
     ledger = await Ledger.connect(config.database_url)
-    dispatcher = Dispatcher(ledger=ledger, keys=keys, retry_delays_s=config.retry_delays_s,
+    dispatcher = Dispatcher(ledger=ledger, keys=keys, data_keys=DataKeys.from_file(config.data_keys_file),
+                            retry_delays_s=config.retry_delays_s,
                             timeout_s=config.callback_timeout_s, allow=config.callback_allow,
                             concurrency=config.concurrency)
     consumer = ConsumerLoop(bootstrap=config.kafka_bootstrap, topic=config.results_topic, group=config.group,
@@ -32,7 +34,9 @@ async def run(config: DispatcherConfig) -> None:
     health = HealthServer(config.metrics_port, ready=ledger.ping)
     await health.start()
     try:
-        await asyncio.gather(consumer.run(stop), dispatcher.run(stop), reconcile_forever(ledger, dispatcher, 30, stop))
+        await asyncio.gather(consumer.run(stop), dispatcher.run(stop), reconcile_forever(ledger, dispatcher, 30, stop),
+                             purge_forever(ledger, retention_s=config.retention_s, every_s=config.purge_every_s,
+                                           batch=config.purge_batch, stop=stop))
     finally:
         await health.stop()
         await ledger.close()

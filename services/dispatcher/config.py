@@ -10,12 +10,14 @@ from picloss.kafka import RESULTS_TOPIC
 from picloss.netguard import Network, parse_cidrs
 
 DEFAULT_DELAYS = "15,30,180,600,1200,1800"
+DEFAULT_RETENTION_DAYS = 30.0  # kept for reconciliation after delivery; docs/privacy.md
 MAX_RETRIES = 6  # PROTOCOL §1: at most 6 retries, 7 attempts in all
 
 
 @dataclass(frozen=True)
 class DispatcherConfig:
     database_url: str
+    data_keys_file: str
     kafka_bootstrap: str
     results_topic: str
     group: str
@@ -24,6 +26,9 @@ class DispatcherConfig:
     callback_timeout_s: float
     callback_allow: tuple[Network, ...]
     concurrency: int
+    retention_s: float
+    purge_every_s: float
+    purge_batch: int
     session_timeout_ms: int
     metrics_port: int
     log_level: str
@@ -39,6 +44,7 @@ class DispatcherConfig:
             raise ConfigError(f"CALLBACK_RETRY_DELAYS: at most {MAX_RETRIES} non-negative delays")
         return cls(
             database_url=env_str("DATABASE_URL", None, env),
+            data_keys_file=env_str("PICLOSS_DATA_KEYS_FILE", None, env),
             kafka_bootstrap=env_str("KAFKA_BOOTSTRAP_SERVERS", None, env),
             results_topic=env_str("KAFKA_RESULTS_TOPIC", RESULTS_TOPIC, env),
             group=env_str("KAFKA_GROUP", "picloss-dispatcher", env),
@@ -47,6 +53,9 @@ class DispatcherConfig:
             callback_timeout_s=env_float("CALLBACK_TIMEOUT_S", 5.0, env, minimum=0.1),
             callback_allow=parse_cidrs(env_list("CALLBACK_ALLOW_CIDRS", "", env)),
             concurrency=env_int("CALLBACK_CONCURRENCY", 16, env, minimum=1),
+            retention_s=env_float("RESULT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, env, minimum=0) * 86400,
+            purge_every_s=env_float("RESULT_PURGE_EVERY_S", 300.0, env, minimum=0.1),
+            purge_batch=env_int("RESULT_PURGE_BATCH", 500, env, minimum=1),
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, env, minimum=1000),
             metrics_port=env_int("METRICS_PORT", 9102, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),

@@ -16,7 +16,8 @@ import aiohttp
 import structlog
 
 from picloss.ledger import Delivery, Ledger
-from picloss.netguard import BlockedAddress, Network, check_url, guarded_connector_kwargs
+from picloss.ledger.sealing import DataKeys, SealError
+from picloss.netguard import BlockedAddress, Network, check_callback_url, guarded_connector_kwargs
 from picloss.protocol import json as pjson
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.signing import new_nonce, sign
@@ -44,9 +45,10 @@ def is_success(status: int, body: bytes) -> bool:
 
 
 class Dispatcher:
-    def __init__(self, *, ledger: Ledger, keys: KeyStore, retry_delays_s: tuple[float, ...], timeout_s: float,
-                 allow: tuple[Network, ...], concurrency: int) -> None:
+    def __init__(self, *, ledger: Ledger, keys: KeyStore, data_keys: DataKeys, retry_delays_s: tuple[float, ...],
+                 timeout_s: float, allow: tuple[Network, ...], concurrency: int) -> None:
         self._ledger = ledger
+        self._data_keys = data_keys
         self._keys = keys
         self._delays = retry_delays_s
         self._timeout = timeout_s
@@ -92,11 +94,15 @@ class Dispatcher:
     async def _deliver(self, delivery: Delivery) -> None:
         async with self._slots:
             row = await self._ledger.get(delivery.accept_seqno)
-            if row is None or row.result is None:
+            if row is None or not row.has_result:
                 log.error("delivery without a stored result", accept_seqno=delivery.accept_seqno)
                 return
+            try:  # opened here, where it is sent, and nowhere else
+                body: dict[str, Any] = row.open_result(self._data_keys) or {}
+            except SealError as exc:  # a key this replica lacks (mid-rotation): the lease lapses, a later try opens it
+                log.error("stored result does not open here", accept_seqno=row.accept_seqno, error=str(exc))
+                return
             attempt = delivery.attempts + 1
-            body: dict[str, Any] = dict(row.result)
             body["nonce"], body["timestamp"] = new_nonce(), int(time.time())
             raw = pjson.dumps(body)
             key = self._keys.signing_key(row.appid, row.mchid)
@@ -124,7 +130,7 @@ class Dispatcher:
     async def _post(self, url: str, raw: bytes, key: str) -> tuple[int | None, str | None, bool]:
         assert self._session is not None
         try:
-            check_url(url, self._allow)
+            check_callback_url(url, self._allow)
             async with asyncio.timeout(self._timeout):
                 async with self._session.post(url, data=raw, allow_redirects=False, headers={
                         "Content-Type": "text/json; charset=utf-8", "Signature": sign(raw, key)}) as resp:

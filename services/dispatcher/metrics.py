@@ -18,3 +18,5 @@ ACCEPT_TO_CALLBACK = Histogram(
     buckets=LATENCY_BUCKETS, registry=REGISTRY)
 DELIVERIES_PENDING = Gauge(
     "picloss_deliveries_pending", "Callbacks waiting for their next attempt", registry=REGISTRY)
+RESULTS_PURGED = Counter(
+    "picloss_results_purged_total", "Stored results deleted past RESULT_RETENTION_DAYS", registry=REGISTRY)

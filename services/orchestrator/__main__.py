@@ -8,6 +8,7 @@ import signal
 from picloss.health import HealthServer
 from picloss.kafka import AsyncProducer, ConsumerLoop
 from picloss.ledger import Ledger
+from picloss.ledger.sealing import DataKeys
 from picloss.observability.logs import setup_logging
 from picloss.pipeline.clients import ModelClients
 from picloss.pipeline.fetch import PhotoFetcher
@@ -22,6 +23,7 @@ async def run(config: OrchestratorConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    data_keys = DataKeys.from_file(config.data_keys_file)
     ledger = await Ledger.connect(config.database_url)
     producer = AsyncProducer(config.kafka_bootstrap)
     clients = ModelClients(classifier=config.classifier_addr, ocr=config.ocr_addr, damage=config.damage_addr,
@@ -34,7 +36,7 @@ async def run(config: OrchestratorConfig) -> None:
                                 max_bytes=config.fetch_max_bytes) as fetcher:
             pipeline = Pipeline(clients=clients, fetcher=fetcher, max_pixels=config.max_pixels,
                                 fetch_concurrency=config.fetch_concurrency, damage_batch=config.damage_batch)
-            handler = RequestHandler(ledger=ledger, producer=producer, pipeline=pipeline,
+            handler = RequestHandler(ledger=ledger, data_keys=data_keys, producer=producer, pipeline=pipeline,
                                      results_topic=config.results_topic, heartbeat_s=config.redrive_after_s / 4)
             consumer = ConsumerLoop(bootstrap=config.kafka_bootstrap, topic=config.requests_topic,
                                     group=config.group, handler=handler, max_in_flight=config.max_in_flight,

@@ -15,6 +15,7 @@ from picloss.pipeline.pipeline import MAX_IN_FLIGHT
 @dataclass(frozen=True)
 class OrchestratorConfig:
     database_url: str
+    data_keys_file: str
     kafka_bootstrap: str
     requests_topic: str
     results_topic: str
@@ -43,6 +44,7 @@ class OrchestratorConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> OrchestratorConfig:
         return cls(
             database_url=env_str("DATABASE_URL", None, env),
+            data_keys_file=env_str("PICLOSS_DATA_KEYS_FILE", None, env),
             kafka_bootstrap=env_str("KAFKA_BOOTSTRAP_SERVERS", None, env),
             requests_topic=env_str("KAFKA_REQUESTS_TOPIC", REQUESTS_TOPIC, env),
             results_topic=env_str("KAFKA_RESULTS_TOPIC", RESULTS_TOPIC, env),

@@ -11,6 +11,7 @@ from google.protobuf.message import DecodeError
 from picloss.events.v1 import events_pb2
 from picloss.kafka import AsyncProducer, PermanentError
 from picloss.ledger import Ledger
+from picloss.ledger.sealing import DataKeys
 from picloss.ledger.store import FileOutcome
 from picloss.observability.logs import bind_request, clear_request
 from picloss.pipeline.pipeline import FileWork, Pipeline
@@ -39,8 +40,9 @@ def files_of(event: events_pb2.RequestAccepted) -> list[FileWork]:
 
 
 class RequestHandler:
-    def __init__(self, *, ledger: Ledger, producer: AsyncProducer, pipeline: Pipeline, results_topic: str,
-                 heartbeat_s: float = 30.0) -> None:
+    def __init__(self, *, ledger: Ledger, data_keys: DataKeys, producer: AsyncProducer, pipeline: Pipeline,
+                 results_topic: str, heartbeat_s: float = 30.0) -> None:
+        self._data_keys = data_keys
         self._heartbeat_s = heartbeat_s
         self._ledger = ledger
         self._producer = producer
@@ -81,7 +83,7 @@ class RequestHandler:
         body = build_body(appid=row.appid, mchid=row.mchid, nonce=new_nonce(), timestamp=int(time.time()),
                           accept_seqno=row.accept_seqno, req_seqno=row.req_seqno, model=row.model, outcome=outcome)
         stored = await self._ledger.complete(
-            row.accept_seqno, body["result_code"], body,
+            row.accept_seqno, body["result_code"], self._data_keys.seal_json(body, row.accept_seqno),
             [FileOutcome(f.idx, f.md5, f.image_class.value if f.image_class else None, int(f.code), f.detail)
              for f in files])
         if stored:

@@ -26,6 +26,9 @@ Secrets (DATABASE_URL) come by reference, never as plain values.
 {{- if or (eq $c.role "gateway") (eq .name "dispatcher") -}}
 {{- $_ := set $derived "PICLOSS_KEYS_FILE" (printf "/etc/picloss/keys/%s" $root.Values.keys.secretKey) -}}
 {{- end -}}
+{{- if include "picloss.dataKeys.used" . -}}
+{{- $_ := set $derived "PICLOSS_DATA_KEYS_FILE" (printf "/etc/picloss/data-keys/%s" $root.Values.dataKeys.secretKey) -}}
+{{- end -}}
 {{- if eq .name "orchestrator" -}}
 {{- range $model := list "classifier" "ocr" "damage" "aggregator" -}}
 {{- $_ := set $derived (printf "%s_ADDR" (upper $model)) (include "picloss.component.address" (dict "root" $root "name" $model)) -}}

@@ -92,6 +92,14 @@ DATABASE_URL
 {{- default (printf "%s-keys" (include "picloss.fullname" .)) .Values.keys.existingSecret -}}
 {{- end -}}
 
+{{- define "picloss.dataKeys.secretName" -}}
+{{- default (printf "%s-data-keys" (include "picloss.fullname" .)) .Values.dataKeys.existingSecret -}}
+{{- end -}}
+
+{{- define "picloss.dataKeys.used" -}}
+{{- if or (eq .c.role "gateway") (has .name (list "orchestrator" "dispatcher")) -}}true{{- end -}}
+{{- end -}}
+
 {{- define "picloss.gatewayTLS.secretName" -}}
 {{- default (printf "%s-gateway-tls" (include "picloss.fullname" .)) .Values.gatewayTLS.existingSecret -}}
 {{- end -}}

@@ -23,6 +23,7 @@ from gateway.state import Deps
 from picloss.events.v1 import events_pb2
 from picloss.kafka import AsyncProducer
 from picloss.ledger import Ledger
+from picloss.ledger.sealing import DataKeys, new_key_entry
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.signing import sign
 
@@ -33,7 +34,8 @@ KEYS = KeyStore.from_json(json.dumps({"clients": [{"appid": "app", "mchid": "mch
 
 def config(topic: str) -> GatewayConfig:
     return GatewayConfig.from_env({"GATEWAY_TLS": "false", "DATABASE_URL": "unused", "KAFKA_BOOTSTRAP_SERVERS": "x",
-                                   "PICLOSS_KEYS_FILE": "unused", "KAFKA_REQUESTS_TOPIC": topic,
+                                   "PICLOSS_KEYS_FILE": "unused", "PICLOSS_DATA_KEYS_FILE": "unused",
+                                   "KAFKA_REQUESTS_TOPIC": topic,
                                    "KAFKA_DELIVERY_TIMEOUT_MS": "1500"})
 
 
@@ -50,7 +52,8 @@ async def db_url(infra: Any) -> str:
 
 
 async def gateway_client(ledger: Ledger, producer: AsyncProducer, topic: str) -> TestClient:
-    app = build_app(config(topic), Deps(ledger=ledger, producer=producer, keys=KEYS))
+    data_keys = DataKeys.from_json(json.dumps({"keys": [new_key_entry("k1")]}))
+    app = build_app(config(topic), Deps(ledger=ledger, producer=producer, keys=KEYS, data_keys=data_keys))
     client = TestClient(TestServer(app))
     await client.start_server()
     return client
@@ -145,6 +148,8 @@ async def test_database_down_means_system_busy(infra: Any, tmp_path: Path) -> No
 async def test_stored_result_keeps_key_order(db_url: str) -> None:
     from picloss.ledger.store import FileOutcome, NewFile
 
+    keys = DataKeys.from_json(json.dumps({"keys": [new_key_entry("k1")]}))
+
     ledger = await Ledger.connect(db_url)
     try:
         async def publish() -> None:
@@ -156,8 +161,10 @@ async def test_stored_result_keeps_key_order(db_url: str) -> None:
         body = {"appid": "app", "mchid": "mch", "nonce": "n", "timestamp": 1, "accept_seqno": "PLorder",
                 "req_seqno": "order", "result_code": "SUCCESS", "result_msg": "ok",
                 "files": [{"fileid": "f0", "fileurl": "https://x.example/0.jpg", "result_code": 3001}]}
-        assert await ledger.complete("PLorder", "SUCCESS", body, [FileOutcome(0, None, "DAMAGE", 3001, None)])
+        assert await ledger.complete("PLorder", "SUCCESS", keys.seal_json(body, "PLorder"),
+                                     [FileOutcome(0, None, "DAMAGE", 3001, None)])
         row = await ledger.get("PLorder")
-        assert row is not None and list(row.result or {}) == list(body) and row.result == body
+        opened = row.open_result(keys) if row is not None else None
+        assert opened == body and list(opened) == list(body)
     finally:
         await ledger.close()

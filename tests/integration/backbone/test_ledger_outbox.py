@@ -14,6 +14,7 @@ from devkit.infra import create_topics
 from picloss.events.v1 import events_pb2
 from picloss.kafka import AsyncProducer, BrokerUnavailable
 from picloss.ledger import Ledger
+from picloss.ledger.sealing import Sealed
 from picloss.ledger.store import AcceptStatus, NewFile
 from services.orchestrator.redrive import heartbeat, redrive_once
 from tests.integration.backbone.test_accept_durability import consume_all
@@ -119,7 +120,7 @@ async def test_stalled_requests_are_claimed_once_across_replicas(db_url: str) ->
     try:
         seqnos = [str((await accept(a, req_seqno=f"s{i}")).accept_seqno) for i in range(6)]
         assert await a.transition(seqnos[0], "PROCESSING", ("ACCEPTED",))
-        assert await a.complete(seqnos[1], "SUCCESS", {"result_code": "SUCCESS"}, [])
+        assert await a.complete(seqnos[1], "SUCCESS", Sealed("k1", b"\0" * 28), [])
         assert await a.stalled(60, 100) == []  # all fresh
         await conn.execute("UPDATE requests SET updated_at = now() - interval '5 minutes'")
         await a.touch(seqnos[2])  # a live orchestrator's heartbeat

@@ -5,7 +5,8 @@ from picloss.config import ConfigError
 from services.dispatcher.config import DispatcherConfig
 from services.dispatcher.delivery import is_success
 
-BASE = {"DATABASE_URL": "postgresql://x", "KAFKA_BOOTSTRAP_SERVERS": "x:1", "PICLOSS_KEYS_FILE": "k.json"}
+BASE = {"DATABASE_URL": "postgresql://x", "KAFKA_BOOTSTRAP_SERVERS": "x:1", "PICLOSS_KEYS_FILE": "k.json",
+        "PICLOSS_DATA_KEYS_FILE": "d.json"}
 
 
 @pytest.mark.parametrize(("status", "body", "ok"), [

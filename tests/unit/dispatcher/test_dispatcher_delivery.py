@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from picloss.ledger import Delivery, RequestRow
+from picloss.ledger.sealing import DataKeys, new_key_entry
 from picloss.netguard import Network, parse_cidrs
 from picloss.protocol import json as pjson
 from picloss.protocol.keys import KeyStore
@@ -32,6 +33,7 @@ from services.dispatcher.metrics import CALLBACK_ATTEMPTS
 
 APPID, MCHID, KEY = "app1", "mch1", "k3y-for-callbacks"
 KEYS = KeyStore({(APPID, MCHID): (KEY, "older-key")})
+DATA_KEYS = DataKeys.from_json(json.dumps({"keys": [new_key_entry("k1")]}))
 LOOPBACK = parse_cidrs(["127.0.0.0/8"])
 DELAYS = (0.05, 0.1, 0.02, 0.02, 0.02, 0.02)
 
@@ -55,8 +57,9 @@ class FakeLedger:
     def add_request(self, accept_seqno: str, callback_url: str, result: dict[str, Any] | None,
                     appid: str = APPID, state: str = "DONE") -> None:
         now = datetime.now(UTC)
+        sealed = DATA_KEYS.seal_json(result, accept_seqno) if result is not None else None
         self.requests[accept_seqno] = RequestRow(accept_seqno, appid, MCHID, f"req-{accept_seqno}", "SINGLE",
-                                                 callback_url, state, "SUCCESS", result, now, now)
+                                                 callback_url, state, "SUCCESS", sealed, now, now)
 
     async def get(self, accept_seqno: str) -> RequestRow | None:
         return self.requests.get(accept_seqno)
@@ -176,7 +179,8 @@ def stored_result(seqno: str) -> dict[str, Any]:
 class Running:
     def __init__(self, ledger: FakeLedger, allow: tuple[Network, ...] = LOOPBACK, concurrency: int = 4,
                  timeout_s: float = 0.3, delays: tuple[float, ...] = DELAYS) -> None:
-        self.dispatcher = Dispatcher(ledger=ledger, keys=KEYS, retry_delays_s=delays,  # type: ignore[arg-type]
+        self.dispatcher = Dispatcher(ledger=ledger, keys=KEYS, data_keys=DATA_KEYS,  # type: ignore[arg-type]
+                                     retry_delays_s=delays,
                                      timeout_s=timeout_s, allow=allow, concurrency=concurrency)
         ledger.after_record = self.dispatcher.wake.set
         self.stop = asyncio.Event()
@@ -313,8 +317,11 @@ async def test_the_ssrf_guard_refuses_a_host_outside_the_allow_list(receiver: Re
     [attempt] = ledger.attempts_of("E1")
     assert receiver.hits == []                                # no connection was made
     assert attempt["success"] is False and attempt["http_status"] is None
-    assert attempt["error"].startswith("refused: ")             # a name is checked in the resolver
-    assert "not public and not allow-listed" in attempt["error"]
+    assert attempt["error"].startswith("refused: ")
+    if host == "localhost":  # a name over plain http is refused before any lookup (docs/privacy.md)
+        assert "must be https" in attempt["error"]
+    else:
+        assert "not public and not allow-listed" in attempt["error"]
     assert attempt["retry_in_s"] == DELAYS[0]
 
 
@@ -365,3 +372,31 @@ async def test_a_ledger_outage_does_not_stop_the_loop(receiver: Receiver) -> Non
     async with Running(ledger):
         await until(lambda: ledger.deliveries["H1"].status == "DELIVERED")
     assert calls >= 2 and len(receiver.hits) == 1
+
+
+async def test_a_result_under_a_key_this_replica_lacks_is_left_for_a_later_try(receiver: Receiver) -> None:
+    """Mid-rotation: no attempt is made or recorded; the lease lapses and a replica holding the key sends it."""
+    ledger = FakeLedger()
+    ledger.add_request("K1", receiver.url, stored_result("K1"))
+    foreign = DataKeys.from_json(json.dumps({"keys": [new_key_entry("k2")]}))
+    ledger.requests["K1"] = replace(ledger.requests["K1"], sealed=foreign.seal_json(stored_result("K1"), "K1"))
+    await ledger.ensure_delivery("K1")
+    async with Running(ledger):
+        await until(lambda: len(ledger.claims) >= 1 and "K1" in ledger.claims[0][2])
+        await asyncio.sleep(0.1)
+    assert receiver.hits == [] and ledger.attempts_of("K1") == []
+    assert ledger.deliveries["K1"].status == "PENDING" and ledger.deliveries["K1"].lease_until is not None
+
+
+async def test_a_stored_plain_http_callback_outside_the_allow_list_is_never_sent() -> None:
+    """A row accepted before the HTTPS rule (the gateway refuses such URLs now) fails its attempts unsent,
+    before any name lookup."""
+    ledger = FakeLedger()
+    ledger.add_request("P1", "http://insurer.invalid/cb", stored_result("P1"))
+    await ledger.ensure_delivery("P1")
+    async with Running(ledger):
+        await until(lambda: len(ledger.attempts_of("P1")) == 1)
+    [attempt] = ledger.attempts_of("P1")
+    assert attempt["success"] is False and attempt["http_status"] is None
+    assert attempt["error"] == "refused: callback_url: must be https " \
+                               "(plain http only to an address the operator allow-listed)"

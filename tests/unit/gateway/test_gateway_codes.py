@@ -15,15 +15,17 @@ from gateway.config import GatewayConfig
 from gateway.state import Deps
 from picloss.kafka import BrokerUnavailable
 from picloss.ledger import LedgerUnavailable
+from picloss.ledger.sealing import DataKeys, new_key_entry
 from picloss.ledger.store import AcceptResult, AcceptStatus
 from picloss.protocol.codes import HTTP_STATUS, ResultCode
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.signing import sign, verify
 
 KEY, OLD_KEY = "k" * 32, "old-key"
+DATA_KEYS = DataKeys.from_json(json.dumps({"keys": [new_key_entry("k1")]}))
 ENV = {"GATEWAY_TLS": "false", "DATABASE_URL": "postgresql://unused", "KAFKA_BOOTSTRAP_SERVERS": "unused:9092",
-       "PICLOSS_KEYS_FILE": "unused", "MAX_BODY_BYTES": "4096", "RATE_LIMIT_PER_S": "0.001",
-       "RATE_LIMIT_BURST": "1000"}
+       "PICLOSS_KEYS_FILE": "unused", "PICLOSS_DATA_KEYS_FILE": "unused", "MAX_BODY_BYTES": "4096",
+       "RATE_LIMIT_PER_S": "0.001", "RATE_LIMIT_BURST": "1000"}
 
 
 class FakeLedger:
@@ -70,7 +72,8 @@ class FakeProducer:
 async def gw() -> AsyncIterator[tuple[TestClient, FakeLedger, FakeProducer]]:
     ledger, producer = FakeLedger(), FakeProducer()
     keys = KeyStore.from_json(json.dumps({"clients": [{"appid": "app", "mchid": "mch", "keys": [KEY, OLD_KEY]}]}))
-    app = build_app(GatewayConfig.from_env(ENV), Deps(ledger=ledger, producer=producer, keys=keys))  # type: ignore[arg-type]
+    deps = Deps(ledger=ledger, producer=producer, keys=keys, data_keys=DATA_KEYS)  # type: ignore[arg-type]
+    app = build_app(GatewayConfig.from_env(ENV), deps)
     async with TestClient(TestServer(app)) as client:
         yield client, ledger, producer
 
@@ -192,7 +195,7 @@ async def test_rate_limited() -> None:
     ledger, producer = FakeLedger(), FakeProducer()
     keys = KeyStore.from_json(json.dumps({"clients": [{"appid": "app", "mchid": "mch", "keys": [KEY]}]}))
     config = GatewayConfig.from_env({**ENV, "RATE_LIMIT_PER_S": "0.001", "RATE_LIMIT_BURST": "2"})
-    app = build_app(config, Deps(ledger=ledger, producer=producer, keys=keys))  # type: ignore[arg-type]
+    app = build_app(config, Deps(ledger=ledger, producer=producer, keys=keys, data_keys=DATA_KEYS))  # type: ignore[arg-type]
     async with TestClient(TestServer(app)) as client:
         codes = [(await post(client, body()))[1]["result_code"] for _ in range(3)]
     assert codes == ["SUCCESS", "SUCCESS", "RATE_LIMITED"]

@@ -1,0 +1,56 @@
+"""`python -m picloss.ledger.reseal`: move every stored result to the newest data key (the first of
+`PICLOSS_DATA_KEYS_FILE`), in batches, and seal the clear results of rows stored before sealing existed.
+
+Run it after a rotation has put the new key first (the old keys stay in the file until it reports 0 left);
+it may run beside the live services and be interrupted and run again. `--new-key ID` prints a keys-file entry
+with a fresh random key and exits. Settings: DATABASE_URL, PICLOSS_DATA_KEYS_FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from picloss.config import ConfigError, env_str
+from picloss.ledger.sealing import DataKeys, SealError, new_key_entry
+from picloss.ledger.store import Ledger
+
+
+async def reseal_all(ledger: Ledger, keys: DataKeys, batch: int) -> int:
+    total = 0
+    while moved := await ledger.reseal(keys, batch):
+        total += moved
+    return total
+
+
+async def _run(batch: int) -> int:
+    keys = DataKeys.from_env()
+    ledger = await Ledger.connect(env_str("DATABASE_URL"), max_size=2)
+    try:
+        total = await reseal_all(ledger, keys, batch)
+    finally:
+        await ledger.close()
+    print(f"resealed {total} results under data key {keys.current_id!r}")
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m picloss.ledger.reseal", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=200, help="rows per transaction (default 200)")
+    parser.add_argument("--new-key", metavar="ID", help="print a new keys-file entry with a random key, and exit")
+    args = parser.parse_args(argv)
+    try:
+        if args.new_key:
+            print(json.dumps(new_key_entry(args.new_key)))
+            return 0
+        asyncio.run(_run(max(1, args.batch)))
+    except (ConfigError, SealError) as exc:
+        print(f"reseal: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
