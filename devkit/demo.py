@@ -27,6 +27,7 @@ from devkit.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
 from picloss.protocol.codes import DOCUMENT_CLASSES
 from picloss.protocol.components import component_name
 from picloss.report import write_report
+from picloss.sdk.masking import shown
 from picloss.sdk.results import parse_callback, parse_query
 
 DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "images" / "val"
@@ -58,13 +59,14 @@ def describe(body: dict[str, Any]) -> str:
     names = {f["fileid"]: f["fileurl"].rsplit("/", 1)[-1] for f in body.get("files", [])}
     lines.append("  files:")
     for f in body.get("files", []):
-        lines.append(f"    {names[f['fileid']]:<24} {f.get('image_class', '-'):<16} code {f['result_code']}")
-    for card in body.get("idcards", []):
-        fields = {k: v for k, v in card.items() if k not in ("file", "result_code", "confidences")}
+        lines.append(f"    {names[f['fileid']]:<24} {f.get('image_class') or '-':<16} code {f['result_code']}")
+    for card in body.get("idcards", []):  # personal fields masked, as every print-out (picloss.sdk.masking)
+        fields = {k: shown(k, v) for k, v in card.items() if k not in ("file", "result_code", "confidences")}
         lines.append(f"  idcard {names[card['file']['fileid']]}: {json.dumps(fields, ensure_ascii=False)}")
     for key in ("driver_licenses", "driving_licenses"):
         for lic in body.get(key, []):
-            items = ", ".join(f"{i['item']}={i['itemstring']} ({i['itemconf']:.2f})" for i in lic["items"])
+            items = ", ".join(f"{i['item']}={shown(i['item'], i['itemstring'])} ({i['itemconf']:.2f})"
+                              for i in lic["items"])
             lines.append(f"  {key[:-1]} {names[lic['file']['fileid']]}: {items}")
     for vin in body.get("vin_infos", []):
         lines.append(f"  vin {names[vin['file']['fileid']]}: {vin.get('vin', '-')} (conf {vin.get('vinconf', 0):.2f})")

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from picloss.sdk.client import MODES, ApiError, Client, PiclossError, file_desc
 from picloss.sdk.credentials import CredentialsError, load_credentials, settings
+from picloss.sdk.masking import SHOW_PERSONAL_HELP, shown
 from picloss.sdk.results import Callback, QueryResult, ResultError, file_code_text, parse_callback, parse_query
 from picloss.sdk.servers import CallbackListener, Delivery, PhotoServer, save_delivery
 
@@ -112,8 +113,9 @@ def summary_line(delivery: Delivery, saved: Path | None = None) -> str:
     return line + (f"  saved {saved}" if saved else "")
 
 
-def describe(cb: Callback) -> str:
-    """The callback readably, a few lines per section (the demo's print-out)."""
+def describe(cb: Callback, reveal: bool = False) -> str:
+    """The callback readably, a few lines per section (the demo's print-out); ID numbers, names and addresses
+    masked unless `reveal` (picloss.sdk.masking)."""
     names = {f.file.fileid: f.file.name for f in cb.files}
 
     def name(ref: Any) -> str:
@@ -124,8 +126,8 @@ def describe(cb: Callback) -> str:
     for f in cb.files:
         lines.append(f"  {f.file.name:<28} {f.image_class or '-':<16} {f.result_code} {file_code_text(f.result_code)}")
     for doc in cb.documents:
-        fields = ", ".join(f"{fl.name}={fl.value}" + (f" ({fl.confidence:.2f})" if fl.confidence is not None else "")
-                           for fl in doc.fields)
+        fields = ", ".join(f"{fl.name}={shown(fl.name, fl.value, reveal)}"
+                           + (f" ({fl.confidence:.2f})" if fl.confidence is not None else "") for fl in doc.fields)
         lines.append(f"  {doc.kind} {name(doc.file)}: {fields or file_code_text(doc.result_code)}")
     for loss in cb.single_loss:
         for d in loss.damages:
@@ -141,7 +143,7 @@ def describe(cb: Callback) -> str:
     return "\n".join(lines)
 
 
-def describe_query(q: QueryResult) -> str:
+def describe_query(q: QueryResult, reveal: bool = False) -> str:
     lines = [f"accept_seqno {q.accept_seqno}  req_seqno {q.req_seqno}  state {q.state}"]
     for a in q.attempts:
         status = f"HTTP {a.http_status}" if a.http_status is not None else "no HTTP answer"
@@ -152,7 +154,9 @@ def describe_query(q: QueryResult) -> str:
     if not q.attempts:
         lines.append("  no delivery attempt yet")
     if q.result is not None:
-        lines.append(describe(q.result))
+        lines.append(describe(q.result, reveal))
+    elif q.raw.get("result_expired_at"):
+        lines.append(f"  result expired (deleted {q.raw['result_expired_at']}, past the service's retention)")
     return "\n".join(lines)
 
 
@@ -181,7 +185,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             saved = save_delivery(delivery, Path(args.save))
             print(summary_line(delivery, saved))
             print(json.dumps(delivery.body, ensure_ascii=False, indent=2) if args.json
-                  else describe(parse_callback(delivery.raw)))
+                  else describe(parse_callback(delivery.raw), args.show_personal))
         elif photos is not None:  # keep serving the photos until the service has downloaded them
             print(f"serving {len(local)} local photos until the request is processed ...", flush=True)
             while time.monotonic() < deadline:
@@ -242,7 +246,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     result = _client(args).query(accept_seqno=args.accept_seqno, req_seqno=args.req_seqno)
     if args.save:
         Path(args.save).write_text(json.dumps(result.raw, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(json.dumps(result.raw, ensure_ascii=False, indent=2) if args.json else describe_query(result))
+    print(json.dumps(result.raw, ensure_ascii=False, indent=2) if args.json
+          else describe_query(result, args.show_personal))
     return EXIT_OK
 
 
@@ -270,7 +275,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         query = _client(args).query(accept_seqno=callback.accept_seqno)
     if args.photos and not Path(args.photos).is_dir():
         raise UsageError(f"--photos {args.photos}: not a folder")
-    out = write_report(callback, args.output, photos_dir=args.photos, fetch_urls=args.fetch, query=query)
+    out = write_report(callback, args.output, photos_dir=args.photos, fetch_urls=args.fetch, query=query,
+                       reveal_personal=args.show_personal)
     print(f"report: {out}")
     return EXIT_OK
 
@@ -297,6 +303,7 @@ def build_parser() -> Parser:
                    help="with --wait: where the callback is saved (default ./picloss-callbacks)")
     p.add_argument("--timeout", type=_positive, default=600.0, metavar="S", help="seconds to wait (default 600)")
     p.add_argument("--json", action="store_true", help="print the callback as JSON")
+    p.add_argument("--show-personal", action="store_true", help=SHOW_PERSONAL_HELP)
     _credential_flags(p)
     p.set_defaults(run=cmd_submit)
 
@@ -330,6 +337,7 @@ def build_parser() -> Parser:
     p.add_argument("--req-seqno", metavar="R")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--save", metavar="FILE", help="write the answer's JSON (usable by `picloss report`)")
+    p.add_argument("--show-personal", action="store_true", help=SHOW_PERSONAL_HELP)
     _credential_flags(p)
     p.set_defaults(run=cmd_query)
 
@@ -343,6 +351,7 @@ def build_parser() -> Parser:
     p.add_argument("--fetch", action="store_true", help="download photos not found in --photos from their URLs")
     p.add_argument("--query", action="store_true", help="ask the gateway for the delivery attempts (timeline)")
     p.add_argument("--query-file", metavar="FILE", help="a saved query answer for the timeline")
+    p.add_argument("--show-personal", action="store_true", help=SHOW_PERSONAL_HELP + "; document photos too")
     _credential_flags(p)
     p.set_defaults(run=cmd_report)
     return parser

@@ -17,6 +17,7 @@ from picloss.documents.idnumber import check_id_number
 from picloss.documents.vin import check_vin
 from picloss.report.images import Photo, prepare
 from picloss.sdk._protocol import codes
+from picloss.sdk.masking import MASKED_FIELDS, PERSONAL_PHOTO_CLASSES, shown
 from picloss.sdk.results import (
     Box,
     Callback,
@@ -165,7 +166,7 @@ def _check(doc: Document, name: str, value: str) -> str:
     return ""
 
 
-def _documents(callback: Callback, names: Mapping[str, str], anchors: Mapping[str, str]) -> str:
+def _documents(callback: Callback, names: Mapping[str, str], anchors: Mapping[str, str], reveal: bool) -> str:
     if not callback.documents:
         return '<p class="muted">No document was recognised on these photos.</p>'
     out = []
@@ -179,7 +180,8 @@ def _documents(callback: Callback, names: Mapping[str, str], anchors: Mapping[st
             continue
         rows = "".join(
             f"<tr><td>{escape(IDCARD_LABELS.get(f.name, f.name) if doc.kind == 'idcard' else f.name)}</td>"
-            f"<td>{escape(f.value)}</td><td>{_conf(f.confidence)}</td><td>{_check(doc, f.name, f.value)}</td></tr>"
+            f"<td>{escape(shown(f.name, f.value, reveal))}</td><td>{_conf(f.confidence)}</td>"
+            f"<td>{_check(doc, f.name, f.value)}</td></tr>"
             for f in doc.fields)
         out.append("<table><tr><th>field</th><th>value</th><th>confidence</th><th>check</th></tr>"
                    f"{rows}</table>")
@@ -247,12 +249,20 @@ def _timeline(callback: Callback, query: QueryResult | None) -> str:
 
 
 def render(callback: Callback, photos: Mapping[str, bytes] | None = None, query: QueryResult | None = None,
-           notes: Sequence[str] = ()) -> str:
+           notes: Sequence[str] = (), reveal_personal: bool = False) -> str:
     """The report as one HTML string. `photos` maps fileid → the photo's bytes (missing ones are drawn as
-    grey placeholders with their boxes); `query` adds the delivery attempts to the timeline."""
+    grey placeholders with their boxes); `query` adds the delivery attempts to the timeline. ID numbers, names
+    and addresses are masked and photos of documents left out unless `reveal_personal` (picloss.sdk.masking)."""
     photos = photos or {}
     boxes = callback.damage_boxes()
     files = callback.all_files()
+    if not reveal_personal:
+        hidden = {f.file.fileid for f in callback.files if f.image_class in PERSONAL_PHOTO_CLASSES} & set(photos)
+        photos = {fid: data for fid, data in photos.items() if fid not in hidden}
+        masked = any(f.name in MASKED_FIELDS for doc in callback.documents for f in doc.fields)
+        if hidden or masked:
+            notes = [*notes, f"personal data hidden: ID numbers, names and addresses masked, {len(hidden)} "
+                             "document photo(s) left out; `picloss report --show-personal` shows them"]
     names = {f.file.fileid: f.file.name for f in files}
     anchors = {f.file.fileid: _anchor(f.file.fileid, i) for i, f in enumerate(files)}
     prepared = {fid: prepare(data) for fid, data in photos.items()}
@@ -307,7 +317,7 @@ mchid {escape(callback.mchid)} · <span class="badge {overall}">{escape(callback
 {f'<section><h2>Notes</h2><ul>{note_html}</ul></section>' if notes else ''}
 <section id="photos"><h2>Photos</h2>{legend}<div class="grid">{''.join(cards)}</div></section>
 <section id="damage"><h2>Damage ({callback.mode})</h2>{damage_section}</section>
-<section id="documents"><h2>Documents</h2>{_documents(callback, names, anchors)}</section>
+<section id="documents"><h2>Documents</h2>{_documents(callback, names, anchors, reveal_personal)}</section>
 <section id="files"><h2>Per-file results</h2><table><tr><th>photo</th><th>fileid</th><th>class</th>
 <th>result</th></tr>{results}</table></section>
 <section id="timeline"><h2>Timeline</h2>{_timeline(callback, query)}</section>
