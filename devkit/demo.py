@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from devkit.client import PiclossClient
-from devkit.photos import PhotoServer, document_jpeg, drawn_car_jpeg
+from devkit.photos import PhotoServer, drawn_car_jpeg, rendered_document
 from devkit.receiver import CallbackReceiver
 from devkit.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
 from picloss.protocol.codes import DOCUMENT_CLASSES
@@ -33,9 +33,16 @@ from picloss.sdk.results import parse_callback, parse_query
 DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "images" / "val"
 
 
-def sample_photos() -> dict[str, bytes]:
-    rng = random.Random(7)
-    photos = {f"{cls.lower()}.jpg": document_jpeg(cls, rng) for cls in DOCUMENT_CLASSES}
+def sample_photos(rng: random.Random | None = None, printed: dict[str, dict[str, str]] | None = None
+                  ) -> dict[str, bytes]:
+    """The demo's claim: one rendered document per document class (seed 7 unless `rng`), then the car photos;
+    `printed` receives what each document shows (tests/e2e/test_privacy_e2e.py searches for it)."""
+    rng = rng or random.Random(7)
+    photos = {}
+    for cls in DOCUMENT_CLASSES:
+        photos[f"{cls.lower()}.jpg"], truth = rendered_document(cls, rng)
+        if printed is not None:
+            printed[f"{cls.lower()}.jpg"] = truth
     cars = sorted(DATASET_VAL.glob("*.jpg"))[:3] if DATASET_VAL.is_dir() else []
     for i, path in enumerate(cars):
         photos[f"car_{i}.jpg"] = path.read_bytes()

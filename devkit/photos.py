@@ -19,12 +19,17 @@ if TYPE_CHECKING:
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
-def document_jpeg(image_class: str, rng: random.Random) -> bytes:
-    """A rendered document photo of `image_class` with invented contents: the training renderer
-    (training/documents/render.py), the one place the dev kit reaches into training."""
+def rendered_document(image_class: str, rng: random.Random) -> tuple[bytes, dict[str, str]]:
+    """A rendered document photo of `image_class` with invented contents, and the values printed on it: the
+    training renderer (training/documents/render.py), the one place the dev kit reaches into training."""
     from training.documents.render import render_document
 
-    return render_document(image_class, rng).jpeg()
+    doc = render_document(image_class, rng)
+    return doc.jpeg(), dict(doc.truth)
+
+
+def document_jpeg(image_class: str, rng: random.Random) -> bytes:
+    return rendered_document(image_class, rng)[0]
 
 
 def noise_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
