@@ -17,6 +17,9 @@ class FieldRead:
     # The recogniser's per-character probabilities of `value` as read (None when unknown); only the
     # validators use them, to change a character that was read with low confidence.
     char_scores: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
+    # How many independent reads of the photo gave exactly `value` (VIN plates are read several times:
+    # picloss/ocr/vin_read.py); 0 when the value comes from one read only.
+    agreeing: int = field(default=0, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

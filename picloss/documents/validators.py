@@ -6,7 +6,9 @@ Confidence combines the recogniser's score with what the field's rule could prov
     plausible period, a plate): the OCR score, capped at PATTERN_CAP, and at WEAK_CAP when a character
     was read below 0.8;
   - loosely validated or no rule (names, addresses, authority, 品牌型号, engine numbers, VINs of markets
-    without a check digit): capped at OPEN_CAP, so they never reach 0.9;
+    without a check digit): capped at OPEN_CAP, so they never reach 0.9; except a VIN without check digit
+    whose WMI is listed and that AGREEING_READS independent reads gave character for character, none unsure
+    (issue 22): AGREED_CAP;
   - corrected: capped at CORRECTED_CAP; failed: ``min(0.3 × score, 0.3)``, validated=False.
 A valid ID number is a checksum-proven source of the birth date and sex: a read that agrees may take the
 ID number's confidence, a read that disagrees loses it (FAILED_CAP). Nothing is ever added that was not read.
@@ -31,6 +33,11 @@ CHECKSUM_CAP = 0.99
 PATTERN_CAP = 0.95
 WEAK_CAP = 0.89
 OPEN_CAP = 0.85
+# A VIN without check digit (Europe, Russia, Japan, Korea…) read the same, character for character, by this many
+# independent reads (picloss/ocr/vin_read.py), none of its characters unsure, with a listed WMI: its agreement is
+# the proof a check digit would give, capped lower.
+AGREEING_READS = 3
+AGREED_CAP = 0.95
 UNSURE_CHAR = 0.8
 
 ID_FIELDS = frozenset({"id", "证号"})
@@ -101,7 +108,13 @@ def _vin_rule(read: FieldRead) -> FieldRead:
     check = check_vin(read.value, read.char_scores)
     if not check.valid:
         return failed(replace(read, value=check.value))
-    return passed(read, check.value, check.corrected, CHECKSUM_CAP if check.checksum else OPEN_CAP)
+    if check.checksum:
+        cap = CHECKSUM_CAP
+    elif check.wmi and read.agreeing >= AGREEING_READS and not _unsure(read):
+        cap = AGREED_CAP  # no check digit, but a listed WMI and independent reads agreeing on every character
+    else:
+        cap = OPEN_CAP
+    return passed(read, check.value, check.corrected or read.corrected, cap)
 
 
 def _date_rule(read: FieldRead) -> FieldRead:

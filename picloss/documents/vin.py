@@ -13,16 +13,22 @@ position 9 is free, so a check-digit failure proves nothing and is never "repair
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from picloss.documents.confusions import TO_DIGIT, single_substitutions, unique_valid
+from picloss.documents.confusions import ALTERNATIVES, TO_DIGIT, unique_valid
+from picloss.documents.wmi import known_wmi
 
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 VIN_ALPHABET = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"  # no I, O, Q
 CHECK_DIGIT_MARKETS = frozenset("12345L")
 LOW_CHAR_SCORE = 0.9  # a character read at a lower probability may be corrected; above, it stays as read
 FORCED = {"I": "1", "O": "0", "Q": "0"}
+# Model-year characters of position 10 (ISO 3779 annex, 49 CFR 565.15, GB 16735): no I, O, Q, U, Z or 0.
+MODEL_YEAR = frozenset("ABCDEFGHJKLMNPRSTVWXY123456789")
+# Glyphs a recogniser mixes up on plates besides the OCR confusion groups (V/W/Y in WVW, X/K/N in X7L, XTA):
+# used only where the character was unsure and exactly one reading fits.
+PLATE_CONFUSIONS = ("VWY", "XKN", "6G", "EF", "MN", "HN", "UV")
 _TRANSLITERATION = {
     **{str(d): d for d in range(10)},
     "A": 1, "B": 2, "C": 3, "D": 4, "E": 5, "F": 6, "G": 7, "H": 8,
@@ -68,8 +74,9 @@ def plausible_vin(vin: str) -> bool:
 
 
 def vin_passes(vin: str) -> bool:
-    """Plausible, and the check digit holds where the market makes it mandatory."""
-    return plausible_vin(vin) and (not uses_check_digit(vin) or is_valid_vin(vin))
+    """Plausible, and where the market makes them mandatory (North America, China), the check digit holds and
+    position 10 is a model-year character."""
+    return plausible_vin(vin) and (not uses_check_digit(vin) or (is_valid_vin(vin) and vin[9] in MODEL_YEAR))
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class VinCheck:
     valid: bool
     corrected: bool
     checksum: bool = False  # validated by a mandatory check digit (not only by its structure)
+    wmi: bool = False  # its world manufacturer identifier is a listed one (picloss/documents/wmi.py)
 
 
 def compact_vin(raw: str) -> str:
@@ -93,27 +101,61 @@ def _low(scores: Sequence[float] | None, i: int) -> bool:
 
 
 def _result(value: str, corrected: bool) -> VinCheck:
-    return VinCheck(value, True, corrected, uses_check_digit(value) and is_valid_vin(value))
+    checksum = uses_check_digit(value) and is_valid_vin(value)
+    return VinCheck(value, True, corrected, checksum, known_wmi(value) is not None)
 
 
-def check_vin(raw: str, char_scores: Sequence[float] | None = None) -> VinCheck:
-    """Validate a read; correct it only in the two sound ways (docstring of the module).
+_PLATE_ALTERNATIVES = {ch: group.replace(ch, "") for group in PLATE_CONFUSIONS for ch in group}
 
-    `char_scores` are the recogniser's probabilities of the characters of the compacted value; without
-    them only the forced I/O/Q → 1/0 readings are applied.
+
+def _substitutions(value: str, positions: range, unsure: Callable[[int], bool],
+                   others: Sequence[str] | None) -> Iterator[str]:
+    """Every string differing from `value` in one unsure position: a confusable character or one another read gave."""
+    for i in positions:
+        if not unsure(i):
+            continue
+        options = ALTERNATIVES.get(value[i], "") + _PLATE_ALTERNATIVES.get(value[i], "") + (others[i] if others else "")
+        for alt in dict.fromkeys(options):
+            if alt != value[i] and alt in VIN_ALPHABET:
+                yield value[:i] + alt + value[i + 1:]
+
+
+def check_vin(raw: str, char_scores: Sequence[float] | None = None,
+              alternatives: Sequence[str] | None = None) -> VinCheck:
+    """Validate a read; correct it only in the sound ways (docstring of the module).
+
+    `char_scores` are the recogniser's probabilities of the characters of the compacted value, `alternatives`
+    per position the characters other reads of the same photo gave (picloss/ocr/vin_read.py); a position is
+    unsure when its probability is below LOW_CHAR_SCORE or the reads disagree there. Without either, only the
+    forced I/O/Q → 1/0 readings are applied.
     """
     value = compact_vin(raw)
     if len(value) != 17:
         return VinCheck(value, False, False)
     if char_scores is not None and len(char_scores) != 17:
         char_scores = None
+    if alternatives is not None and len(alternatives) != 17:
+        alternatives = None
+
+    def unsure(i: int) -> bool:
+        return _low(char_scores, i) or bool(alternatives and alternatives[i])
+
     base = _forced(value)
+    if known_wmi(base) is None:
+        # an unlisted WMI read unsure (WWW for WVW, K7L for X7L, 294 for Z94): the one listed reading, if only one
+        # fits; before the check digit, which a misread WMI may satisfy by chance or put in another market
+        fixed = unique_valid(_substitutions(base, range(3), unsure, alternatives),
+                             lambda v: known_wmi(v) is not None and vin_passes(v))
+        if fixed is not None:
+            return _result(fixed, True)
     if vin_passes(base):
         return _result(base, base != value)
-    # one change inside the confusion groups, only where the character was unsure; vin_passes needs the check
-    # digit only where the market uses it, so a change never serves a check digit the VIN does not carry
-    fixed = unique_valid(single_substitutions(base, lambda i, alt: _low(char_scores, i) and alt not in FORCED),
-                         vin_passes)
+    # one change where the character was unsure; vin_passes needs the check digit only where the market uses it,
+    # so a change never serves a check digit the VIN does not carry
+    # and never one that moves the VIN into or out of a check-digit market (191… failing its check digit is no 791…)
+    market = uses_check_digit(base)
+    fixed = unique_valid(_substitutions(base, range(17), unsure, alternatives),
+                         lambda v: uses_check_digit(v) == market and vin_passes(v))
     if fixed is not None:
         return _result(fixed, True)
     return VinCheck(value, False, False)

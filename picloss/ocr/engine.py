@@ -128,6 +128,28 @@ class OcrEngine:
         return [OcrLine(simplified(str(t)), float(s), np.asarray(b, dtype=np.float32), _char_scores(str(t), w))
                 for t, s, b, w in zip(result.txts, result.scores, result.boxes, words, strict=True)]
 
+    def recognize(self, crops: list[np.ndarray]) -> list[OcrLine]:
+        """The recogniser alone on text-line crops (HxWx3 RGB, one line each): one read per crop, in order, with
+        its per-character probabilities; the box is the crop's own rectangle. Used to read a VIN line again,
+        rectified, enlarged and in other contrasts (picloss/ocr/vin_read.py)."""
+        if not crops:
+            return []
+        from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
+        with self._lock:
+            recogniser = self._ocr._load_rec_model()
+            result: Any = recogniser(TextRecInput(img=[np.ascontiguousarray(c[:, :, ::-1]) for c in crops],
+                                                  return_word_box=True))
+        words = list(result.word_results or ())
+        if len(words) != len(crops):
+            words = [None] * len(crops)
+        out = []
+        for crop, text, score, word in zip(crops, result.txts, result.scores, words, strict=True):
+            h, w = crop.shape[:2]
+            box = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+            out.append(OcrLine(simplified(str(text)), float(score), box, _char_scores(str(text), word)))
+        return out
+
     def warm_up(self) -> None:
         canvas = np.full((240, 640, 3), 255, np.uint8)
         canvas[100:140, 40:600] = 0

@@ -9,7 +9,7 @@ tried at 90/270° whatever it yielded: ordinary photos pay nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from picloss.ocr.engine import OcrEngine
 from picloss.ocr.extract import MIN_EVIDENCE, class_scores, decide_class, extract_fields
 from picloss.ocr.layout import Row, group_rows
 from picloss.ocr.v1 import ocr_pb2
+from picloss.ocr.vin_read import read_vin
 from picloss.protocol.codes import FileCode
 from picloss.protocol.proto import class_value
 
@@ -76,6 +77,18 @@ def fields_for(rows: list[Row], asked: str) -> Pass:
     return Pass(rows, scores, final, fields)
 
 
+def with_vin_reread(engine: OcrEngine, image: np.ndarray, found: Pass) -> Pass:
+    """On a VIN photo, the VIN of the pass's rows read again properly (picloss/ocr/vin_read.py: the VIN line
+    rectified, enlarged, inverted and contrast-stretched, a consensus of the reads); the pass's own VIN stays when
+    the re-read validates nothing."""
+    if found.final != "VIN":
+        return found
+    reread = [f for f in validate_fields(read_vin(engine, image, found.rows)) if f.validated]
+    if not reread:
+        return found
+    return replace(found, fields=[f for f in found.fields if f.name not in VIN_FIELD_NAMES] + reread)
+
+
 def _upright_boxes(rows: list[Row]) -> bool:
     """Most text boxes taller than wide: the document lies on its side (90 or 270°)."""
     boxes = [line.box for row in rows for line in row.lines]
@@ -94,7 +107,7 @@ def read_document(engine: OcrEngine, rgb: np.ndarray, image_class: str,
     image = shrink(rgb)
     if red_for_driving and image_class in LICENCES:
         image = red_channel(image)
-    best = fields_for(group_rows(engine.read(image)), image_class)
+    best = with_vin_reread(engine, image, fields_for(group_rows(engine.read(image)), image_class))
     rotation, passes = 0, 1
     # The photo may be turned when nothing validated (no field, or only garbage that fails its rules), or when
     # most text boxes stand upright (the text runs vertically: a document on its side, of which a few long
@@ -102,7 +115,9 @@ def read_document(engine: OcrEngine, rgb: np.ndarray, image_class: str,
     on_its_side = _upright_boxes(best.rows)
     if best.rows and (on_its_side or not any(f.validated for f in best.fields)):
         for degrees in ((90, 270) if on_its_side else (180,)):
-            turned = fields_for(group_rows(engine.read(rotate(image, degrees))), image_class)
+            turned_image = rotate(image, degrees)
+            turned = with_vin_reread(engine, turned_image, fields_for(group_rows(engine.read(turned_image)),
+                                                                      image_class))
             passes += 1
             if _quality(turned.fields) > _quality(best.fields):
                 best, rotation = turned, degrees

@@ -1,0 +1,182 @@
+"""Read a VIN plate properly (issue 22): the VIN line found by the OCR's own text boxes, rectified, enlarged and
+read again in several contrasts, then a consensus of the reads, character by character.
+
+One OCR pass finds the text boxes. Every box whose text could hold a VIN (ten or more Latin letters and digits) is
+cut out of the photo along its four corners with a margin (a perspective warp: a plate photographed at an angle
+becomes a straight line), enlarged to the recogniser's line height and read again as it is, with its contrast
+inverted (white stamped or printed characters on a dark plate) and contrast-stretched (CLAHE on grey: faded or
+low-light plates). Each read, and the first pass's own, yields 17-character candidates
+(`extract._vin_candidates`). The reads that are the same VIN up to a few characters vote per position, each with
+the recogniser's probability of its character; the winner of each position gets the share of the reads' weight
+it won as its score. So a character the reads disagree on, or read unsure in all of them, stays below 0.9: it is
+the only kind of character `vin.check_vin` may change (confusion groups, the other reads' characters, a listed
+WMI, the check digit where the market has one), and it keeps the confidence below 0.9. How many reads gave
+exactly the final value is `FieldRead.agreeing` (validators: a structure-only VIN reaches 0.9 only when several
+independent reads agree on every character, its WMI is listed and no character was unsure).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from picloss.documents.model import FieldRead
+from picloss.documents.vin import FORCED, check_vin
+from picloss.ocr.engine import OcrEngine, OcrLine
+from picloss.ocr.extract import _vin_candidates
+from picloss.ocr.layout import Row, group_rows
+
+MIN_LATIN = 10  # a box with fewer Latin letters and digits cannot hold a VIN
+LINE_HEIGHT = 64  # crops are enlarged to this height (the recogniser reads 48-pixel lines; a margin is kept)
+MARGIN = (0.35, 0.25)  # of the box height: above/below, left/right (characters cut by a tight box are lost)
+MAX_LINES = 4  # the most VIN-like boxes re-read per photo (cost bound)
+NEAR = 3  # reads of one VIN differ in at most this many positions
+MIN_SIDE = 736  # a smaller photo (a thumbnail, a cropped plate) is read again enlarged to this size
+
+
+@dataclass(frozen=True)
+class VinRead:
+    value: str
+    score: float  # line score of the read
+    char_scores: tuple[float, ...] | None
+
+
+# Type-approval and certification codes printed on plates above the VIN (TC RU E-RU.MT02.00095, E-BY.117.00065,
+# e2*2001/116*0373): compacted, they can look like a VIN.
+APPROVAL = re.compile(r"(TC|ТС)\s*(RU|BY|KZ|UA)\b|E-?\s?(RU|BY|KZ|UA|CN)[.\-]|\be\d{1,2}\s*[*'’]|\d/\d+\*", re.I)
+
+
+def _latin(text: str) -> int:
+    return sum(ch.isascii() and ch.isalnum() for ch in text)
+
+
+def vin_boxes(rows: list[Row]) -> list[OcrLine]:
+    """The boxes that could hold a VIN, most Latin characters first."""
+    lines = [line for row in rows for line in row.lines
+             if _latin(line.text) >= MIN_LATIN and not APPROVAL.search(line.text)]
+    return sorted(lines, key=lambda line: -_latin(line.text))[:MAX_LINES]
+
+
+def rectify(image: np.ndarray, box: np.ndarray, height: int = LINE_HEIGHT) -> np.ndarray:
+    """The box's quadrilateral, widened by MARGIN, warped to a straight line `height` pixels high."""
+    import cv2
+
+    tl, tr, br, bl = (np.asarray(p, dtype=np.float32) for p in box)
+    along = (tr - tl + br - bl) / 2
+    across = (bl - tl + br - tr) / 2
+    w, h = float(np.linalg.norm(along)), float(np.linalg.norm(across))
+    if w < 2 or h < 2:
+        return np.zeros((height, height, 3), np.uint8)
+    u, v = along / w, across / h
+    dy, dx = MARGIN[0] * h, MARGIN[1] * h
+    src = np.array([tl - u * dx - v * dy, tr + u * dx - v * dy, br + u * dx + v * dy, bl - u * dx + v * dy],
+                   dtype=np.float32)
+    out_h = height
+    out_w = max(height, round((w + 2 * dx) / (h + 2 * dy) * out_h))
+    dst = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(image, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+def variants(crop: np.ndarray) -> list[np.ndarray]:
+    """The crop as it is, contrast-inverted, and contrast-stretched (CLAHE on grey)."""
+    import cv2
+
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    stretched = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(2, 8)).apply(grey)
+    return [crop, 255 - crop, np.repeat(stretched[:, :, None], 3, axis=2)]
+
+
+def _reads_of(lines: list[OcrLine] | list[Row]) -> list[VinRead]:
+    rows = [x if isinstance(x, Row) else Row((x,)) for x in lines]
+    rows = [Row(tuple(line for line in row.lines if not APPROVAL.search(line.text))) for row in rows]
+    return [VinRead(c.value, c.score, c.char_scores) for c in _vin_candidates(rows)]
+
+
+def _forced(value: str) -> str:
+    return "".join(FORCED.get(ch, ch) for ch in value)
+
+
+def _hamming(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b, strict=True))
+
+
+@dataclass(frozen=True)
+class Consensus:
+    value: str
+    char_scores: tuple[float, ...]
+    alternatives: tuple[str, ...]  # per position: the other characters some read gave
+    agreeing: int  # reads that gave exactly `value`
+    reads: int  # reads in the group
+
+
+def consensus(reads: list[VinRead]) -> list[Consensus]:
+    """Groups of reads of one VIN (within NEAR positions of the group's first read, the best-scored reads first),
+    each voted position by position; the groups in order of their total weight."""
+    ordered = sorted(reads, key=lambda r: -r.score)
+    groups: list[list[VinRead]] = []
+    for read in ordered:
+        value = _forced(read.value)
+        for group in groups:
+            if _hamming(_forced(group[0].value), value) <= NEAR:
+                group.append(read)
+                break
+        else:
+            groups.append([read])
+    out = []
+    for group in groups:
+        total = len(group)
+        chars, scores, alts = [], [], []
+        for i in range(17):
+            votes: dict[str, float] = defaultdict(float)
+            for read in group:
+                ch = _forced(read.value)[i]
+                votes[ch] += read.char_scores[i] if read.char_scores is not None else read.score
+            best = max(votes, key=lambda c: votes[c])
+            chars.append(best)
+            scores.append(round(votes[best] / total, 4))
+            alts.append("".join(c for c in votes if c != best))
+        value = "".join(chars)
+        agreeing = sum(_forced(r.value) == value for r in group)
+        out.append(Consensus(value, tuple(scores), tuple(alts), agreeing, total))
+    weight = {c.value: sum(c.char_scores) * c.reads for c in out}
+    return sorted(out, key=lambda c: -weight[c.value])
+
+
+def enlarge(rgb: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = min_side / max(h, w)
+    if scale <= 1:
+        return rgb
+    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
+
+
+def read_vin(engine: OcrEngine, image: np.ndarray, rows: list[Row]) -> list[FieldRead]:
+    """The photo's VIN from the first pass's rows (both boxes of a row joined too), a second pass on the photo
+    enlarged when it is small, and the re-reads of the VIN-like boxes; nothing when no consensus validates."""
+    reads = _reads_of(rows)
+    big = enlarge(image)
+    if big is not image:
+        rows = group_rows(engine.read(big))  # characters a few pixels high: the detector needs them larger
+        reads += _reads_of(rows)
+    crops = [v for line in vin_boxes(rows) for v in variants(rectify(big, line.box))]
+    if crops:
+        reads += _reads_of(engine.recognize(crops))
+    best: tuple[tuple[bool, bool, int, float], FieldRead] | None = None
+    for cand in consensus(reads):
+        check = check_vin(cand.value, cand.char_scores, cand.alternatives)
+        if not check.valid:
+            continue
+        line_score = max(r.score for r in reads if _hamming(_forced(r.value), cand.value) <= NEAR)
+        agreeing = sum(_forced(r.value) == check.value for r in reads)
+        read = FieldRead("vin", check.value, round(line_score, 4), corrected=check.corrected,
+                         char_scores=cand.char_scores, agreeing=agreeing)
+        key = (check.checksum, check.wmi, agreeing, sum(cand.char_scores))
+        if best is None or key > best[0]:
+            best = (key, read)
+    return [best[1]] if best else []

@@ -1,0 +1,127 @@
+"""Issue 22: real VIN plates read properly: WMI table, sound corrections, consensus of re-reads, confidence."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from picloss.documents.model import FieldRead
+from picloss.documents.validators import AGREED_CAP, OPEN_CAP, validate_fields
+from picloss.documents.vin import check_vin, vin_check_digit, vin_passes
+from picloss.documents.wmi import WMI, known_wmi, region
+from picloss.ocr.engine import OcrLine
+from picloss.ocr.layout import Row
+from picloss.ocr.vin_read import VinRead, consensus, read_vin, rectify, variants, vin_boxes
+
+SURE = (0.99,) * 17
+
+
+def _unsure_at(*positions: int) -> tuple[float, ...]:
+    return tuple(0.5 if i in positions else 0.99 for i in range(17))
+
+
+def test_the_wmi_table_and_regions() -> None:
+    assert known_wmi("WVWZZZ1KZ8M317048") == "Volkswagen" and known_wmi("XTAGAB110L1243238") == "AvtoVAZ"
+    assert known_wmi("WWWZZZ1KZ8M317048") is None  # no manufacturer code is WWW
+    assert region("1G1ZD5E00CF274441") == "North America" and region("VF1BG0B0526784549") == "Europe"
+    assert all(len(code) == 3 and name for code, name in WMI.items()) and len(WMI) > 150
+
+
+def test_an_unlisted_wmi_read_unsure_becomes_the_one_listed_reading() -> None:
+    fixed = check_vin("WWWZZZ1KZ8M317048", _unsure_at(1))
+    assert (fixed.value, fixed.corrected, fixed.wmi) == ("WVWZZZ1KZ8M317048", True, True)
+    fixed = check_vin("K7L4SRAV455292915", _unsure_at(0))
+    assert fixed.value == "X7L4SRAV455292915" and fixed.corrected
+    # read sure of itself: the WMI stays as read (an unlisted WMI proves nothing against a VIN)
+    kept = check_vin("WWWZZZ1KZ8M317048", SURE)
+    assert (kept.value, kept.valid, kept.corrected, kept.wmi) == ("WWWZZZ1KZ8M317048", True, False, False)
+    # another read's character is an alternative too, where the reads disagree
+    alt = ("", "V") + ("",) * 15
+    assert check_vin("WWWZZZ1KZ8M317048", SURE, alt).value == "WVWZZZ1KZ8M317048"
+
+
+def test_a_misread_wmi_is_fixed_before_a_check_digit_it_would_meet_by_chance() -> None:
+    """294… starts like a North American VIN: its check digit must not be served by changing a serial character."""
+    fixed = check_vin("294C251ABNR169536", _unsure_at(0, 9))
+    assert fixed.value == "Z94C251ABNR169536" and fixed.corrected and not fixed.checksum
+
+
+def test_a_correction_never_moves_a_vin_out_of_its_check_digit_market() -> None:
+    vin = "1G1ZD5E00CF274441"
+    bad = "1G1ZD5E0" + ("1" if vin[8] != "1" else "2") + vin[9:]  # check digit broken
+    check = check_vin(bad, _unsure_at(0))
+    assert not check.valid or check.value[0] in "12345L"
+
+
+def test_position_10_is_a_model_year_where_the_market_makes_it_one() -> None:
+    vin = "1G1ZD5E00CF274441"
+    assert vin_passes(vin)
+    body = vin[:9] + "U" + vin[10:]  # U is no model year
+    no_year = body[:8] + vin_check_digit(body) + body[9:]
+    assert not vin_passes(no_year)
+    assert vin_passes("WVWZZZ1KZ8M317048")  # Europe: position 10 is free
+
+
+def test_agreeing_reads_of_a_listed_wmi_reach_the_agreed_cap_and_nothing_less_does() -> None:
+    def conf(value: str, agreeing: int, scores: tuple[float, ...] = SURE) -> float:
+        read = FieldRead("vin", value, 0.99, char_scores=scores, agreeing=agreeing)
+        return validate_fields([read])[0].confidence
+
+    assert conf("XWEKU814DEC003645", 3) == AGREED_CAP
+    assert conf("XWEKU814DEC003645", 2) == OPEN_CAP  # too few reads
+    assert conf("XWEKU814DEC003645", 3, _unsure_at(12)) < 0.9  # a character the reads disagreed on
+    assert conf("QQQKU814DEC003645".replace("Q", "A"), 5) == OPEN_CAP  # unlisted WMI
+
+
+def _read(value: str, score: float = 0.95, unsure: int | None = None) -> VinRead:
+    scores = tuple(0.6 if i == unsure else score for i in range(17))
+    return VinRead(value, score, scores)
+
+
+def test_consensus_votes_per_position_and_marks_disagreement_unsure() -> None:
+    reads = [_read("XWEKU814DEC003645"), _read("XWEKU814DEC003645"), _read("XWEKU814DEC008645", unsure=13),
+             _read("VF1BG0B0526784549")]
+    groups = consensus(reads)
+    top = groups[0]
+    assert top.value == "XWEKU814DEC003645" and top.agreeing == 2 and top.reads == 3
+    assert top.alternatives[13] == "8" and top.char_scores[13] < 0.9 <= min(top.char_scores[:13])
+    assert {g.value for g in groups} == {"XWEKU814DEC003645", "VF1BG0B0526784549"}
+
+
+def test_rectify_straightens_a_tilted_box_to_a_line_of_fixed_height() -> None:
+    image = np.zeros((200, 400, 3), np.uint8)
+    box = np.array([[50, 80], [350, 60], [352, 90], [52, 110]], np.float32)
+    crop = rectify(image, box)
+    assert crop.shape[0] == 64 and crop.shape[1] > 4 * crop.shape[0]
+    assert len(variants(crop)) == 3 and (variants(crop)[1] == 255 - crop).all()
+
+
+def _line(text: str) -> OcrLine:
+    return OcrLine(text, 0.97, np.array([[10, 10], [300, 10], [300, 40], [10, 40]], np.float32), (0.97,) * len(text))
+
+
+class ReReadEngine:
+    """The first pass read one character wrong; the re-reads of the line (three variants) read it right."""
+
+    def __init__(self, reread: list[str]) -> None:
+        self.reread = reread
+
+    def read(self, rgb: np.ndarray) -> list[OcrLine]:
+        return []
+
+    def recognize(self, crops: list[np.ndarray]) -> list[OcrLine]:
+        assert len(crops) == 3
+        return [_line(text) for text in self.reread]
+
+
+def test_read_vin_takes_the_consensus_of_the_first_pass_and_the_re_reads() -> None:
+    rows = [Row((_line("TC RU E-RU.AR04.00056.P2"),)), Row((_line("XWEKU814DEC003645"),))]
+    assert [line.text for line in vin_boxes(rows)] == ["XWEKU814DEC003645"]  # the approval code is no VIN line
+    photo = np.zeros((800, 800, 3), np.uint8)
+    engine = ReReadEngine(["XWEKU814DEC003645"] * 3)
+    [vin] = read_vin(engine, photo, rows)  # type: ignore[arg-type]
+    assert vin.value == "XWEKU814DEC003645" and vin.agreeing == 4
+    assert validate_fields([vin])[0].confidence == AGREED_CAP
+    # reads that disagree: the majority wins, but the disputed character keeps the VIN below 0.9
+    [vin] = read_vin(ReReadEngine(["XWEKU814DEC008645", "XWEKU814DEC003645", "XWEKU814DEC008645"]),  # type: ignore[arg-type]
+                     photo, rows)
+    assert validate_fields([vin])[0].confidence < 0.9
