@@ -3,15 +3,18 @@
 The same ID number is printed on the ID card (id) and the driver licence (证号); the same VIN on the
 vehicle licence (车辆识别代号) and the VIN plate (vin). Reads of one number on several photos:
   - that agree raise each other's confidence (independent reads: 1 - prod(1 - c), capped at AGREE_CAP);
-  - that differ by a few characters (NEAR_DISTANCE) are the same number misread: a value that passed its
-    checksum replaces the ones that did not (corrected); when no single validated value decides, every
-    read's confidence is multiplied by DISAGREE_FACTOR;
+  - that differ by a few characters (NEAR_DISTANCE) are the same number misread: for ID numbers, a value that
+    passed its checksum replaces the ones that did not (corrected); when no single validated value decides, and
+    always for VINs, every read's confidence is multiplied by DISAGREE_FACTOR;
   - that differ a lot are different people or vehicles (a claim may hold two ID cards) and stay untouched.
+A VIN read is never changed by another photo (issue 22): a VIN plate that disagrees with the 行驶证 is one of the
+first fraud signals an adjuster checks, so both reads stay as read and the claim carries the comparison
+(`vin_matches`: the callback's `vin_checks` extension, docs/protocol-decisions.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from picloss.documents.model import DocumentRead, FieldRead
 from picloss.documents.validators import CORRECTED_CAP
@@ -25,6 +28,8 @@ SAME_NUMBER_GROUPS: tuple[tuple[tuple[str, str], ...], ...] = (
     (("IDCARD_FRONT", "id"), ("DRIVER_LICENSE", "证号")),
     (("DRIVING_LICENSE", "车辆识别代号"), ("VIN", "vin")),
 )
+
+VIN_GROUP = SAME_NUMBER_GROUPS[1]
 
 Key = tuple[int, int]  # (document index, field index)
 
@@ -46,7 +51,7 @@ def cross_check(reads: list[DocumentRead]) -> list[DocumentRead]:
         members = [key for key, field in fields.items()
                    if (reads[key[0]].image_class, field.name) in group and field.value]
         for cluster in _near_clusters(members, fields):
-            fields.update(_reconcile(cluster, fields))
+            fields.update(_reconcile(cluster, fields, correct=group is not VIN_GROUP))
     return [replace(doc, fields=[fields[(d, f)] for f in range(len(doc.fields))])
             for d, doc in enumerate(reads)]
 
@@ -65,7 +70,7 @@ def _near_clusters(members: list[Key], fields: dict[Key, FieldRead]) -> list[lis
     return [c for c in clusters if len({k[0] for k in c}) > 1]
 
 
-def _reconcile(cluster: list[Key], fields: dict[Key, FieldRead]) -> dict[Key, FieldRead]:
+def _reconcile(cluster: list[Key], fields: dict[Key, FieldRead], correct: bool = True) -> dict[Key, FieldRead]:
     values = {fields[k].value for k in cluster}
     if len(values) == 1:
         doubt = 1.0
@@ -74,7 +79,7 @@ def _reconcile(cluster: list[Key], fields: dict[Key, FieldRead]) -> dict[Key, Fi
         confidence = min(AGREE_CAP, 1.0 - doubt)
         return {k: replace(fields[k], confidence=max(fields[k].confidence, confidence)) for k in cluster}
     validated = {fields[k].value for k in cluster if fields[k].validated}
-    if len(validated) == 1:
+    if correct and len(validated) == 1:
         winner_value = validated.pop()
         winner_conf = max(fields[k].confidence for k in cluster if fields[k].value == winner_value)
         out = {}
@@ -86,3 +91,28 @@ def _reconcile(cluster: list[Key], fields: dict[Key, FieldRead]) -> dict[Key, Fi
             out[k] = f
         return out
     return {k: replace(fields[k], confidence=fields[k].confidence * DISAGREE_FACTOR) for k in cluster}
+
+
+@dataclass(frozen=True)
+class VinMatch:
+    """One VIN plate photo compared with one 行驶证 of the same claim (both reads as they were reported)."""
+
+    plate_fileid: str
+    licence_fileid: str
+    match: bool
+    differing: int  # edit distance between the two VINs (1–3: likely a misread; more: another vehicle)
+
+    def as_json(self) -> dict[str, object]:
+        return {"vin_fileid": self.plate_fileid, "driving_license_fileid": self.licence_fileid,
+                "result": "MATCH" if self.match else "MISMATCH", "differing_characters": self.differing}
+
+
+def vin_matches(reads: list[DocumentRead]) -> list[VinMatch]:
+    """Every VIN plate photo against every 行驶证 of the claim, where both have a VIN value; values untouched."""
+    def vins(image_class: str, name: str) -> list[tuple[str, str]]:
+        return [(doc.fileid, f.value) for doc in reads if doc.image_class == image_class
+                for f in doc.fields if f.name == name and f.value]
+
+    plates = vins("VIN", "vin")
+    licences = vins("DRIVING_LICENSE", "车辆识别代号")
+    return [VinMatch(p, lic, a == b, edit_distance(a, b)) for p, a in plates for lic, b in licences]

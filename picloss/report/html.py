@@ -185,7 +185,21 @@ def _documents(callback: Callback, names: Mapping[str, str], anchors: Mapping[st
             for f in doc.fields)
         out.append("<table><tr><th>field</th><th>value</th><th>confidence</th><th>check</th></tr>"
                    f"{rows}</table>")
-    return "".join(out)
+    return "".join(out) + _vin_checks(callback, names)
+
+
+def _vin_checks(callback: Callback, names: Mapping[str, str]) -> str:
+    """The `vin_checks` extension (issue 22): each VIN plate photo against each 行驶证 of the claim."""
+    lines = []
+    for c in callback.raw.get("vin_checks") or []:
+        plate, lic = (names.get(str(c.get(k)), str(c.get(k))) for k in ("vin_fileid", "driving_license_fileid"))
+        if c.get("result") == "MATCH":
+            verdict = '<span class="badge ok">✓ match</span>'
+        else:
+            n = c.get("differing_characters")
+            verdict = f'<span class="badge bad">✗ MISMATCH ({escape(str(n))} characters differ)</span>'
+        lines.append(f"<li>VIN plate {escape(plate)} ↔ 行驶证 {escape(lic)}: {verdict}</li>")
+    return f"<h3>VIN plate against 行驶证</h3><ul>{''.join(lines)}</ul>" if lines else ""
 
 
 def _single_table(callback: Callback, names: Mapping[str, str], anchors: Mapping[str, str]) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 from picloss.aggregator.v1 import aggregator_pb2
 from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
+from picloss.documents.crosscheck import vin_matches
+from picloss.documents.model import DocumentRead, FieldRead
 from picloss.pipeline.pipeline import FileWork, Outcome
 from picloss.protocol.codes import CallbackCode, FileCode, ImageClass
 
@@ -56,6 +58,15 @@ def vin_info(f: FileWork) -> dict[str, Any]:
         if fld.name == "vin" and fld.value:
             body["vin"], body["vinconf"] = fld.value, _conf(fld.confidence)
     return body
+
+
+def vin_checks(read: list[FileWork]) -> list[dict[str, Any]]:
+    """Extension (issue 22, docs/protocol-decisions.md): each VIN plate photo of the claim compared with each
+    行驶证; the reads themselves are reported unchanged."""
+    docs = [DocumentRead(f.fileid, f.image_class.value, [FieldRead(x.name, x.value, x.confidence)
+                                                         for x in f.document.fields])
+            for f in read if f.document is not None and f.image_class in (ImageClass.VIN, ImageClass.DRIVING_LICENSE)]
+    return [m.as_json() for m in vin_matches(docs)]
 
 
 def single_damage(d: damage_pb2.Damage) -> dict[str, Any]:
@@ -129,6 +140,9 @@ def build_body(*, appid: str, mchid: str, nonce: str, timestamp: int, accept_seq
         "vin_infos": [vin_info(f) for f in read if f.image_class is ImageClass.VIN],
     }
     body.update({k: v for k, v in groups.items() if v})
+    checks = vin_checks(read)
+    if checks:
+        body["vin_checks"] = checks
     damage_files = [f for f in files if f.damages is not None]
     if model == "SINGLE" and damage_files:
         body["single_loss"] = [single_loss(f) for f in damage_files]

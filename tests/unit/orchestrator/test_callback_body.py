@@ -22,7 +22,7 @@ def damage(component: int, degree: int) -> damage_pb2.Damage:
     return damage_pb2.Damage(box=common_pb2.Box(xmin=10, ymin=20, xmax=110, ymax=90),
                              components=[damage_pb2.ComponentScore(component_part_id=component, score=88)],
                              degree_id=degree, degree_score=77, damage_type="scratch", damage_type_score=66,
-                             part_kind="door", score=0.9)
+                             part_kind="door", score=0.9, existence=0.734)
 
 
 def files() -> list[FileWork]:
@@ -58,6 +58,7 @@ def test_single_body_is_valid_and_complete() -> None:
     assert b["vin_infos"][0]["vin"] == "LSVAU2180N2183294"
     assert b["driving_licenses"][0]["items"][0] == {"item": "号牌号码", "itemstring": "京A12345", "itemconf": 0.95}
     assert [s["result_code"] for s in b["single_loss"]] == [0, 3001]
+    assert [d["damage_existence_score"] for d in b["single_loss"][0]["single_damage"]] == [73, 73]
     assert b["single_loss"][0]["single_damage"][1]["component_parts"][0]["component_part_id"] == 19
     assert "batch_loss" not in b
     by_id = {f["fileid"]: f for f in b["files"]}
@@ -89,15 +90,26 @@ def test_overall_code(codes: list[FileCode], overall: str) -> None:
     assert b["result_code"] == overall
 
 
-def test_cross_check_corrects_a_misread_vin_from_the_licence() -> None:
+def test_a_vin_plate_that_disagrees_with_the_licence_keeps_its_read_and_the_body_flags_it() -> None:
+    """Issue 22: a mismatch never changes either read value; the callback's vin_checks extension reports it."""
     from picloss.pipeline.pipeline import cross_check_documents
 
-    plate = FileWork(0, "p", "https://p.example/p.jpg", None, image_class=ImageClass.VIN)
+    plate = FileWork(0, "p", "https://p.example/p.jpg", None, md5="0" * 32, image_class=ImageClass.VIN)
     plate.document = ocr_pb2.ReadDocumentResponse(fields=[
         ocr_pb2.Field(name="vin", value="LSVAU2180N2183295", confidence=0.95, validated=False)])  # one char off
-    lic = FileWork(1, "l", "https://p.example/l.jpg", None, image_class=ImageClass.DRIVING_LICENSE)
+    lic = FileWork(1, "l", "https://p.example/l.jpg", None, md5="1" * 32, image_class=ImageClass.DRIVING_LICENSE)
     lic.document = ocr_pb2.ReadDocumentResponse(fields=[
         ocr_pb2.Field(name="车辆识别代号", value="LSVAU2180N2183294", confidence=0.9, validated=True)])
     cross_check_documents([plate, lic])
-    fixed = plate.document.fields[0]
-    assert fixed.value == "LSVAU2180N2183294" and fixed.corrected
+    kept = plate.document.fields[0]
+    assert kept.value == "LSVAU2180N2183295" and not kept.corrected
+    b = body("SINGLE", Outcome([plate, lic]))
+    SCHEMA.validate(b)
+    assert b["vin_checks"] == [{"vin_fileid": "p", "driving_license_fileid": "l", "result": "MISMATCH",
+                                "differing_characters": 1}]
+    assert b["vin_infos"][0]["vin"] == "LSVAU2180N2183295"
+
+
+def test_no_vin_check_without_a_licence_vin() -> None:
+    b = body("SINGLE", Outcome(files()))  # the 行驶证 of files() has no 车辆识别代号 read
+    assert "vin_checks" not in b

@@ -95,3 +95,18 @@ def test_exif_rotated_photo_is_shown_upright_in_the_services_pixels() -> None:
     image.save(plain, format="JPEG")
     kept = prepare(plain.getvalue())
     assert kept is not None and kept.large == plain.getvalue() and kept.size == (200, 100)
+
+
+def test_the_vin_cross_check_is_shown() -> None:
+    """Issue 22: the `vin_checks` extension (a VIN plate against a 行驶证) is valid and the report shows it."""
+    from picloss.protocol.schemas import validator
+
+    body = single_callback()
+    body["vin_checks"] = [{"vin_fileid": "F-4", "driving_license_fileid": "F-2", "result": "MISMATCH",
+                           "differing_characters": 2}]
+    validator("callback").validate(body)
+    html = render(parse_callback(body))
+    assert "VIN plate against 行驶证" in html and "✗ MISMATCH (2 characters differ)" in html
+    body["vin_checks"][0].update(result="MATCH", differing_characters=0)
+    assert "✓ match" in render(parse_callback(body))
+    assert "VIN plate against 行驶证" not in render(parse_callback(single_callback()))
