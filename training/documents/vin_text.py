@@ -11,6 +11,10 @@ was returned), legible photos with no VIN returned, wrong 17-character VINs at c
 case), the share of legible photos reported at >= 0.9 and how many of those are exact.
 
     nice -n 19 .venv/bin/python -m training.documents.vin_text            # read the labelled photos, print figures
+    ... --labels training/documents/vin_text_train_dev.csv --split train  # the development labels (train photos)
+
+`vin_text_train_dev.csv` holds 32 `vin_plates/train` photos labelled the same way, for development: the reading
+(picloss/ocr/vin_read.py) was tried and tuned on them, never on the valid labels.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from training.documents.report import char_accuracy
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "vin_text_valid.csv"
+DEV_LABELS = HERE / "vin_text_train_dev.csv"  # train photos, for development only
 CONFIDENT = 0.9
 KINDS = ("plate", "sticker", "stamped", "windscreen")
 
@@ -134,7 +139,8 @@ def lines(labels: list[VinLabel], reads: Mapping[str, tuple[str, float] | None])
     return out
 
 
-def read_labelled(labels: list[VinLabel], threads: int = 2) -> tuple[dict[str, tuple[str, float] | None], list[float]]:
+def read_labelled(labels: list[VinLabel], threads: int = 2,
+                  split: str = "valid") -> tuple[dict[str, tuple[str, float] | None], list[float]]:
     """Read every labelled photo as the OCR service does with the VIN class (`read_document`)."""
     from picloss.imaging import decode_image
     from picloss.ocr.engine import OcrEngine
@@ -143,7 +149,7 @@ def read_labelled(labels: list[VinLabel], threads: int = 2) -> tuple[dict[str, t
 
     engine = OcrEngine(threads=threads)
     engine.warm_up()
-    folder = DATASETS / "vin_plates/valid/images"
+    folder = DATASETS / f"vin_plates/{split}/images"
     reads: dict[str, tuple[str, float] | None] = {}
     seconds: list[float] = []
     for lab in labels:
@@ -159,10 +165,12 @@ def read_labelled(labels: list[VinLabel], threads: int = 2) -> tuple[dict[str, t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--split", choices=("valid", "train"), default="valid", help="the photos' vin_plates split")
     parser.add_argument("--show", action="store_true", help="print every read that is not exact")
     args = parser.parse_args()
-    labels = load_labels()
-    reads, seconds = read_labelled(labels, args.threads)
+    labels = load_labels(args.labels)
+    reads, seconds = read_labelled(labels, args.threads, args.split)
     print("\n".join(lines(labels, reads)))
     print(f"median read {statistics.median(seconds):.3f} s")
     if args.show:

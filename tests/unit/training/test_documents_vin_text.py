@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from picloss.documents.vin import VIN_ALPHABET
-from training.documents.vin_text import LABELS, VinLabel, figures, lines, load_labels
+from training.documents.classifier_data import DATASETS
+from training.documents.vin_text import DEV_LABELS, LABELS, VinLabel, figures, lines, load_labels
 
 
 def test_the_committed_label_file_is_well_formed_and_large_enough() -> None:
@@ -17,6 +18,14 @@ def test_the_committed_label_file_is_well_formed_and_large_enough() -> None:
     assert len({lab.image for lab in labels}) == len(labels)
     assert all(set(lab.vin) <= set(VIN_ALPHABET) for lab in legible)
     assert all(lab.note for lab in labels if lab.vin is None)  # every illegible photo says why
+
+
+def test_the_development_labels_are_train_photos_only() -> None:
+    dev = load_labels(DEV_LABELS)
+    assert dev and not {lab.image for lab in dev} & {lab.image for lab in load_labels(LABELS)}
+    train = {p.name for p in (DATASETS / "vin_plates/train/images").glob("*.jpg")}
+    if train:  # the datasets are present on the development machine
+        assert {lab.image for lab in dev} <= train
 
 
 def test_a_malformed_label_is_refused(tmp_path: Path) -> None:
