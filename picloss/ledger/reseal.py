@@ -12,17 +12,27 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 
 from picloss.config import ConfigError, env_str
 from picloss.ledger.sealing import DataKeys, SealError, new_key_entry
 from picloss.ledger.store import Ledger
 
 
-async def reseal_all(ledger: Ledger, keys: DataKeys, batch: int) -> int:
+async def reseal_all(ledger: Ledger, keys: DataKeys, batch: int, wait_locked_s: float = 60.0) -> int:
+    """Every result to `keys.current_id`; the number moved. A row held by a delivery at that moment is skipped by
+    its batch (SKIP LOCKED): the passes go on until none is left, for up to `wait_locked_s` more."""
     total = 0
-    while moved := await ledger.reseal(keys, batch):
-        total += moved
-    return total
+    deadline = time.monotonic() + wait_locked_s
+    while True:
+        while moved := await ledger.reseal(keys, batch):
+            total += moved
+        left = await ledger.to_reseal(keys.current_id)
+        if not left:
+            return total
+        if time.monotonic() > deadline:
+            raise SealError(f"{left} results still held by other transactions; run the re-seal again")
+        await asyncio.sleep(0.5)
 
 
 async def _run(batch: int) -> int:
@@ -32,7 +42,7 @@ async def _run(batch: int) -> int:
         total = await reseal_all(ledger, keys, batch)
     finally:
         await ledger.close()
-    print(f"resealed {total} results under data key {keys.current_id!r}")
+    print(f"resealed {total} results under data key {keys.current_id!r}; 0 left under other keys")
     return total
 
 

@@ -557,6 +557,13 @@ class Ledger:
         status = await self._run(lambda conn: conn.execute(_PURGE_RESULTS, timedelta(seconds=retention_s), batch))
         return int(status.split()[-1])
 
+    async def to_reseal(self, current_id: str) -> int:
+        """How many stored results are not sealed under `current_id` (clear ones from before sealing included)."""
+        value = await self._run(lambda conn: conn.fetchval(
+            "SELECT count(*) FROM requests WHERE (result_sealed IS NOT NULL AND result_key <> $1) "
+            "OR result IS NOT NULL", current_id))
+        return int(value)
+
     async def reseal(self, keys: DataKeys, batch: int) -> int:
         """Seal one batch of results stored under another key than `keys.current_id` (or in clear, from before
         sealing) with the current key, in one transaction; the number moved. Rows another replica holds are

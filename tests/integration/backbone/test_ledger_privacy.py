@@ -83,6 +83,7 @@ async def test_only_ciphertext_at_rest_and_a_rotation_loses_nothing(db_url: str)
 
         assert await reseal_all(ledger, both, batch=2) == 3  # two old-key rows and the clear one, in batches
         assert await reseal_all(ledger, both, batch=2) == 0  # nothing left
+        assert await ledger.to_reseal("new") == 0 and await ledger.to_reseal("old") == 5
         assert await conn.fetchval("SELECT count(*) FROM requests WHERE result IS NOT NULL") == 0
         assert {r["result_key"] for r in await conn.fetch("SELECT result_key FROM requests")} == {"new"}
         for seqno in before + after:                        # the old key can now go
@@ -134,3 +135,32 @@ async def test_the_purge_deletes_results_past_retention_in_batches_with_two_repl
         await conn.close()
         await a.close()
         await b.close()
+
+
+async def test_the_reseal_waits_for_a_row_a_delivery_holds(db_url: str) -> None:
+    ledger = await Ledger.connect(db_url)
+    conn = await asyncpg.connect(db_url)
+    try:
+        seqnos = [await done(ledger, keys(OLD), delivered=False) for _ in range(3)]
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute("SELECT 1 FROM requests WHERE accept_seqno = $1 FOR UPDATE", seqnos[1])
+
+        async def release() -> None:
+            await asyncio.sleep(1.0)
+            await tx.rollback()
+
+        releaser = asyncio.create_task(release())
+        assert await reseal_all(ledger, keys(NEW, OLD), batch=10, wait_locked_s=20) == 3
+        await releaser
+        assert await ledger.to_reseal("new") == 0
+        with pytest.raises(SealError, match="still held"):  # and it says so when the lock outlasts its patience
+            await conn.execute("UPDATE requests SET result_key = 'old' WHERE accept_seqno = $1", seqnos[0])
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute("SELECT 1 FROM requests WHERE accept_seqno = $1 FOR UPDATE", seqnos[0])
+            await reseal_all(ledger, keys(NEW, OLD), batch=10, wait_locked_s=0.5)
+        await tx.rollback()
+    finally:
+        await conn.close()
+        await ledger.close()
