@@ -4,7 +4,9 @@ process in turn, one replica at a time; SIGKILL and restart PostgreSQL; lose the
 orchestrators and dispatchers down, so that accepted events and result events sit unconsumed, SIGKILL the
 memory-only broker and start an empty one (topics, events, committed offsets all gone) — the ledger's
 re-drive and the dispatchers' reconciliation must bring every request back; make the callback receiver
-refuse, time out, answer 500 and answer slowly for a while. Across the gateways the same signed bytes must be
+refuse, time out, answer 500 and answer slowly for a while; rotate the ledger's data key under load (the new key
+first, every gateway, orchestrator and dispatcher restarted, the re-seal, the old key dropped, restarted again:
+every stored result must still open). Across the gateways the same signed bytes must be
 accepted once (NONCE_REPLAYED at the other) and the same req_seqno must give one accept_seqno. Then every
 accepted request must end DELIVERED or DELIVERY_FAILED (7 attempts), none lost, and every delivered body must
 equal the ledger's result (via the query endpoint, nonce and timestamp aside). Prints the table and records
@@ -15,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import shutil
+import signal
 import sys
 import time
 import uuid
@@ -34,6 +38,9 @@ from devkit.receiver import Behaviour, CallbackReceiver
 from devkit.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, REPO_ROOT, Stack, instances
 from loadtest.photos import default_photos_arg, load_photos
 from loadtest.target import is_backbone_only, start_stack
+from picloss.ledger import Ledger
+from picloss.ledger.reseal import reseal_all
+from picloss.ledger.sealing import DataKeys, new_key_entry
 from picloss.protocol import json as pjson
 
 DRILL_ENV = {"CALLBACK_RETRY_DELAYS": "1,1,2,2,3,3", "CALLBACK_TIMEOUT_S": "2", "LOG_LEVEL": "INFO",
@@ -57,6 +64,9 @@ class Verdict:
     stranded_at_broker_loss: int = 0
     redriven: int = 0
     cross_gateway: list[str] = field(default_factory=list)  # failed checks of nonces/idempotency across gateways
+    resealed: int = 0                 # stored results the re-seal moved to the new data key
+    left_under_old_key: int = -1      # after the rotation (must be 0)
+    results_not_opening: list[str] = field(default_factory=list)  # final, yet the query has no result
 
     @property
     def ok(self) -> bool:
@@ -67,6 +77,8 @@ class Verdict:
             or self.delivered_never_received
             or self.bad_signatures
             or self.cross_gateway
+            or self.left_under_old_key != 0
+            or self.results_not_opening
         )
 
     def table(self) -> str:
@@ -85,6 +97,9 @@ class Verdict:
              self.stranded_at_broker_loss),
             ("requests the ledger re-drive published again", self.redriven),
             ("failed checks across gateways: one nonce, one req_seqno (must be 0)", len(self.cross_gateway)),
+            ("stored results moved to the new data key by the re-seal", self.resealed),
+            ("stored results under the old data key after the rotation (must be 0)", self.left_under_old_key),
+            ("final requests whose stored result does not open (must be 0)", len(self.results_not_opening)),
         ]
         return "\n".join(["| figure | count |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
@@ -95,6 +110,8 @@ class Drill:
         self.log: list[str] = []
         self.stranded = 0
         self.cross_gateway: list[str] = []
+        self.resealed = 0
+        self.left_under_old_key = -1
 
     def note(self, what: str) -> None:
         line = f"{time.strftime('%H:%M:%S')} {what}"
@@ -189,6 +206,33 @@ class Drill:
         self.receiver.behaviours.pop("/cb", None)
         self.note("receiver healthy again")
 
+    async def _restart_sealers(self) -> None:
+        """Gateways, orchestrators and dispatchers read the data keys file when they start: SIGTERM, start, one
+        replica at a time."""
+        for kind in ("gateway", "orchestrator", "dispatcher"):
+            for name in instances(kind, self.stack.s.replicas):
+                await asyncio.to_thread(self.stack.restart, name, signal.SIGTERM)
+
+    async def rotate_data_keys(self) -> None:
+        """Issue 23: the new data key first (the old one second), the processes restarted, the re-seal beside the
+        live services, then the old key dropped and the processes restarted again."""
+        old = json.loads(self.stack.data_keys_file.read_text())["keys"]
+        new = new_key_entry(f"drill-{time.strftime('%H%M%S')}")
+        self.stack.write_data_keys([new, *old])
+        self.note(f"data key {new['id']} first, {len(old)} old key(s) kept; restarting the processes that seal")
+        await self._restart_sealers()
+        assert self.stack.postgres is not None
+        ledger = await Ledger.connect(self.stack.postgres.url, max_size=2, apply_migrations=False)
+        try:
+            self.resealed = await reseal_all(ledger, DataKeys.from_file(self.stack.data_keys_file), batch=50)
+            self.stack.write_data_keys([new])
+            self.note(f"re-seal moved {self.resealed} results; old key(s) dropped; restarting again")
+            await self._restart_sealers()
+            self.left_under_old_key = await ledger.to_reseal(new["id"])
+        finally:
+            await ledger.close()
+        await asyncio.sleep(self.hold_s)
+
     async def run(self) -> None:
         stop = asyncio.Event()
         loader = asyncio.create_task(self.load.run(stop))
@@ -199,6 +243,7 @@ class Drill:
         for kind in ("gateway", "orchestrator", *models, "dispatcher"):
             for name in instances(kind, self.stack.s.replicas):
                 await self.kill_and_restart(name)
+        await self.rotate_data_keys()
         await self.restart_postgres()
         await self.lose_broker()
         await self.receiver_misbehaves()
@@ -297,6 +342,10 @@ async def drill(args: argparse.Namespace, stack: Stack) -> tuple[Verdict, Drill]
             verdict.stranded_at_broker_loss = run.stranded
             verdict.redriven = await redriven(stack)
             verdict.cross_gateway = run.cross_gateway
+            verdict.resealed, verdict.left_under_old_key = run.resealed, run.left_under_old_key
+            verdict.results_not_opening = [str(s.accept_seqno) for s in accepted
+                                           if states.get(str(s.accept_seqno), {}).get("state") in FINAL
+                                           and "result" not in states[str(s.accept_seqno)]]
             return verdict, run
     finally:
         await photos.stop()
@@ -327,6 +376,7 @@ def report(verdict: Verdict, run: Drill, backbone_only: bool, took_s: float) -> 
         ("DELIVERY_FAILED without 7 attempts", verdict.failed_with_other_than_7),
         ("DELIVERED, never received", verdict.delivered_never_received),
         ("across gateways", verdict.cross_gateway),
+        ("stored result does not open", verdict.results_not_opening),
     ):
         if items:
             lines += ["", f"{label}: " + ", ".join(items[:20])]
