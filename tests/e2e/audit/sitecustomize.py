@@ -33,6 +33,8 @@ def _install(directory: str) -> None:
         finally:
             local.busy = False
 
+    with open(record, "a", encoding="utf-8") as out:  # proof the hook runs in this process
+        out.write(f"# {' '.join(sys.orig_argv)}\n")
     sys.addaudithook(hook)
 
 
