@@ -24,7 +24,7 @@ from datetime import date
 from picloss.documents.dates import normalize_date, normalize_period, parse_date
 from picloss.documents.idnumber import check_id_number, id_birth_date
 from picloss.documents.model import FieldRead
-from picloss.documents.vin import check_vin
+from picloss.documents.vin import LOW_CHAR_SCORE, check_vin
 
 FAILED_FACTOR = 0.3
 FAILED_CAP = 0.3
@@ -34,8 +34,8 @@ PATTERN_CAP = 0.95
 WEAK_CAP = 0.89
 OPEN_CAP = 0.85
 # A VIN without check digit (Europe, Russia, Japan, Korea…) read the same, character for character, by this many
-# independent reads (picloss/ocr/vin_read.py), none of its characters unsure, with a listed WMI: its agreement is
-# the proof a check digit would give, capped lower.
+# reads (picloss/ocr/vin_read.py), every character's vote at LOW_CHAR_SCORE or more, with a listed WMI: its
+# agreement is the proof a check digit would give, capped lower.
 AGREEING_READS = 3
 AGREED_CAP = 0.95
 UNSURE_CHAR = 0.8
@@ -104,13 +104,19 @@ def _id_rule(read: FieldRead) -> FieldRead:
     return failed(replace(read, value=check.value))
 
 
+def _all_agreed(read: FieldRead) -> bool:
+    """Every character held by the reads' vote at LOW_CHAR_SCORE or more (one dissenting read in a few is enough
+    to fall below it: picloss/ocr/vin_read.py)."""
+    return read.char_scores is not None and min(read.char_scores, default=0.0) >= LOW_CHAR_SCORE
+
+
 def _vin_rule(read: FieldRead) -> FieldRead:
     check = check_vin(read.value, read.char_scores)
     if not check.valid:
         return failed(replace(read, value=check.value))
     if check.checksum:
         cap = CHECKSUM_CAP
-    elif check.wmi and read.agreeing >= AGREEING_READS and not _unsure(read):
+    elif check.wmi and read.agreeing >= AGREEING_READS and _all_agreed(read):
         cap = AGREED_CAP  # no check digit, but a listed WMI and independent reads agreeing on every character
     else:
         cap = OPEN_CAP

@@ -41,7 +41,7 @@ MNT Nissan Thailand; MHF Toyota Indonesia; NM0 Ford Turkey; NMT Toyota Turkey
 LSV SAIC Volkswagen; LFV FAW-Volkswagen; LSG SAIC-GM; LBV BMW Brilliance; LDC Dongfeng Peugeot Citroen
 LVS Changan Ford; LVH Dongfeng Honda; LHG GAC Honda; LGB Dongfeng Nissan; LZW SAIC-GM-Wuling; LGX BYD
 LC0 BYD; LB3 Geely; LFM FAW Toyota; LTV FAW Toyota; LVG GAC Toyota; LNB BAIC; LGW Great Wall; LJD Dongfeng Yueda Kia
-LBE Beijing Hyundai; LFP FAW; LFB FAW; LVV Chery; LVR Changan Mazda; LSJ SAIC MG; LS5 Changan; LJ1 JAC
+LBE Beijing Hyundai; LFP FAW; LFB FAW; LVV Chery; LVT Chery; LVR Changan Mazda; LSJ SAIC MG; LS5 Changan; LJ1 JAC
 LRW Tesla China; LWV GAC Fiat
 1G1 Chevrolet; 1G4 Buick; 1G6 Cadillac; 1GN Chevrolet; 1GC Chevrolet; 1GT GMC; 1GK GMC; 1GY Cadillac
 2G1 Chevrolet; 2GN Chevrolet; 2GT GMC; 3G1 Chevrolet; 3GN Chevrolet; 3GK GMC; 3GC Chevrolet
