@@ -102,7 +102,8 @@ async def batched_results(files: list[FileWork], size: int, call: Callable[[list
 
 def cross_check_documents(files: list[FileWork]) -> None:
     """Same ID number on ID card and 驾驶证, same VIN on 行驶证 and plate: agreeing reads gain confidence,
-    a checksum-valid read corrects a near miss, disagreeing ones lose confidence (picloss.documents)."""
+    a checksum-valid ID number corrects a near miss, disagreeing ones lose confidence; a VIN is never changed
+    by another photo (the callback's vin_checks reports the comparison) (picloss.documents)."""
     read = [f for f in files if f.document is not None and f.image_class is not None]
     if len(read) < 2:
         return
