@@ -53,6 +53,10 @@ MODEL_WEIGHTS: dict[str, tuple[str, str, str]] = {
         "photo-level damage gate fine-tuned here from EfficientNet-Lite0 on CC BY 4.0 photos",
         _BACKBONE + "; " + "CC BY 4.0 attribution (CC BY 2.0 Open Images photos) ships with it",
         "docs/damage-gate.md"),
+    "damage_verifier": (
+        "box verifier fine-tuned here from EfficientNet-Lite0 on crops of CC BY 4.0 damage, clean-car and VIN photos",
+        _BACKBONE + "; " + "CC BY 4.0 attribution (CC BY 2.0 Open Images photos) ships with it",
+        "docs/damage-verifier.md"),
     "view_classifier": (
         "frozen EfficientNet-Lite0 ImageNet features + view head trained here on labelled CC BY 4.0 photos",
         _BACKBONE + "; " + "CC BY 4.0 attribution of the training photos ships with it",

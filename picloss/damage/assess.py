@@ -11,8 +11,11 @@ background. Two image-level facts now decide whether its boxes are reported at a
    car at all: its damage is reported only when
    the damaged-part channel saw a damaged part or the damage gate passed; otherwise it gets 3001.
 
-Both gates are optional (a deployment without their models gets the detector's own verdict, as before); the
-servicer and `make eval-damage` call the same `decide` so both see the same rules.
+3. **verifier** (`picloss/damage/verifier.py`): every damage past the gates is verified on its crop; only those
+   whose existence confidence reaches the operating point (DAMAGE_MIN_CONFIDENCE) are reported.
+
+The gates and the verifier are optional (a deployment without their models gets the detector's own verdict, as
+before); the servicer and `make eval-damage` call the same `decide` and `verified` so both see the same rules.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from picloss.damage.detector import DamageDetector, Detection, PhotoDetections
 from picloss.damage.gate import damage_probability
 from picloss.damage.vehicles import Vehicle, find_vehicles, vehicle_of_interest
+from picloss.damage.verifier import DEFAULT_MIN_CONFIDENCE, confirmed, verifier_probabilities, with_existence
 from picloss.imaging import DEFAULT_MAX_PIXELS, DecodedImage, decode_image
 from picloss.inference import ModelRunner
 from picloss.models import damage_detector, damage_gate
@@ -39,6 +43,7 @@ MIN_SUBJECT_SHARE = 0.10
 GateFn = Callable[[list[np.ndarray]], Awaitable[list[float]]]
 CarsFn = Callable[[list[np.ndarray]], Awaitable[list[list[Vehicle]]]]
 SidesFn = Callable[[list[np.ndarray], list["Assessment"]], Awaitable[list["Assessment"]]]
+VerifyFn = Callable[[np.ndarray, list[Detection]], Awaitable[list[float]]]
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,9 @@ class Assessment:
     of_interest: Vehicle | None
     damage_probability: float | None  # None: no gate model
     gate_passed: bool
-    reason: str  # why damage was withheld ("" when reported): no_damage_gate, no_vehicle_or_part, off_vehicle
+    reason: str  # why damage was withheld ("" when reported): no_damage_gate, no_vehicle_or_part, off_vehicle,
+    # not_verified (every candidate below the operating point)
+    candidates: tuple[Detection, ...] = ()  # with a verifier: every candidate past the gates, with its existence
 
 
 def decode(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
@@ -79,7 +86,7 @@ def in_photo_pixels(a: Assessment, photo: DecodedImage) -> Assessment:
     vehicles = [car(v) for v in a.vehicles]
     of_interest = next((w for v, w in zip(a.vehicles, vehicles, strict=True) if v is a.of_interest), None)
     return replace(a, damages=[box(d) for d in a.damages], parts=[box(d) for d in a.parts], vehicles=vehicles,
-                   of_interest=of_interest)
+                   of_interest=of_interest, candidates=tuple(box(d) for d in a.candidates))
 
 
 def on_vehicle(box: Sequence[float], vehicle: Vehicle, margin: float = VEHICLE_MARGIN) -> bool:
@@ -117,12 +124,22 @@ def decide(found: PhotoDetections, width: int, height: int, vehicles: list[Vehic
     return result(found.damages, found.parts)
 
 
+def verified(a: Assessment, scored: list[Detection], min_confidence: float) -> Assessment:
+    """The assessment reporting only the scored damages that reach `min_confidence` (all kept as candidates)."""
+    kept = confirmed(scored, min_confidence)
+    reason = "not_verified" if scored and not kept else a.reason
+    return replace(a, damages=kept, reason=reason, candidates=tuple(scored))
+
+
 class DamageAssessor:
     """Runs the detector and the optional gates over a batch of photos and applies `decide`."""
 
     def __init__(self, detector: DamageDetector, *, gate: GateFn | None = None, gate_threshold: float = 0.5,
-                 cars: CarsFn | None = None, sides: SidesFn | None = None) -> None:
+                 cars: CarsFn | None = None, sides: SidesFn | None = None, verify: VerifyFn | None = None,
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
         self._detector = detector
+        self._verify = verify  # (photo, damages) -> the verifier's probability per damage
+        self._min_confidence = min_confidence
         self._gate = gate
         self._gate_threshold = gate_threshold
         self._cars = cars
@@ -131,7 +148,8 @@ class DamageAssessor:
     @classmethod
     def from_runners(cls, detector: DamageDetector, *, gate_runner: ModelRunner | None, gate_threshold: float,
                      car_runner: ModelRunner | None, car_threshold: float,
-                     view_runner: ModelRunner | None = None) -> DamageAssessor:
+                     view_runner: ModelRunner | None = None, verifier_runner: ModelRunner | None = None,
+                     min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> DamageAssessor:
         """The service's wiring: the gate, car and view models behind their runners (None: that step is off).
         The view model needs the car gate (it reads the pose of the vehicle of interest)."""
         from picloss.damage import pose  # pose builds on this module's Assessment
@@ -148,9 +166,20 @@ class DamageAssessor:
             assert view_runner is not None
             return await pose.side_assessments(view_runner, photos, assessments)
 
+        async def verify_fn(rgb: np.ndarray, damages: list[Detection]) -> list[float]:
+            assert verifier_runner is not None
+            return await verifier_probabilities(verifier_runner, rgb, [d.box for d in damages])
+
         return cls(detector, gate=gate_fn if gate_runner else None, gate_threshold=gate_threshold,
                    cars=cars_fn if car_runner else None,
-                   sides=sides_fn if view_runner is not None and car_runner is not None else None)
+                   sides=sides_fn if view_runner is not None and car_runner is not None else None,
+                   verify=verify_fn if verifier_runner is not None else None, min_confidence=min_confidence)
+
+    async def _verified(self, rgb: np.ndarray, a: Assessment) -> Assessment:
+        if self._verify is None or not a.damages:
+            return a
+        scored = with_existence(a.damages, await self._verify(rgb, a.damages))
+        return verified(a, scored, self._min_confidence)
 
     async def assess(self, photos: list[np.ndarray]) -> list[Assessment]:
         if not photos:
@@ -161,4 +190,5 @@ class DamageAssessor:
             list(await self._cars(photos)) if self._cars else [None] * len(photos))
         results = [decide(f, rgb.shape[1], rgb.shape[0], v, p, self._gate_threshold)
                    for f, rgb, v, p in zip(found, photos, vehicles, probs, strict=True)]
+        results = [await self._verified(rgb, a) for rgb, a in zip(photos, results, strict=True)]
         return await self._sides(photos, results) if self._sides else results

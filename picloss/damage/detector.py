@@ -5,7 +5,7 @@ Used by the gRPC servicer and by training/damage/evaluate.py, so both see the sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +36,8 @@ class Detection:
     type_probs: tuple[float, ...]
     severity_probs: tuple[float, ...]
     part_probs: tuple[float, ...]
+    from_part: bool = False  # a damaged part reported as a damage of its own (no damage centre on it)
+    existence: float | None = None  # P(real damage) after the verifier (picloss/damage/verifier.py); None: none ran
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -> list[int]:
@@ -140,7 +142,7 @@ def reported(found: PhotoDetections, score_threshold: float = DEFAULT_SCORE_THRE
     above max(threshold, PART_SCORE_THRESHOLD) that holds no damage's centre (the model saw the
     part damaged but no single damage on it: the whole part is the box)."""
     extra = [
-        d
+        replace(d, from_part=True)
         for n, d in enumerate(found.parts)
         if n not in found.covered and d.score >= max(score_threshold, PART_SCORE_THRESHOLD)
     ]

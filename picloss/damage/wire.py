@@ -22,6 +22,7 @@ def to_proto(d: Detection) -> damage_pb2.Damage:
         damage_type_score=d.damage_type_score,
         part_kind=d.part_kind or "unknown",
         score=d.score,
+        existence=d.existence if d.existence is not None else d.score,
     )
 
 

@@ -208,16 +208,18 @@ def _single_table(callback: Callback, names: Mapping[str, str], anchors: Mapping
         fid = loss.file.fileid
         link = f'<a href="#{anchors.get(fid, "")}">{escape(names.get(fid, loss.file.name))}</a>'
         if not loss.damages:
-            rows.append(f"<tr><td>{link}</td><td colspan=5>{_code(loss.result_code)}</td></tr>")
+            rows.append(f"<tr><td>{link}</td><td colspan=6>{_code(loss.result_code)}</td></tr>")
         for d in loss.damages:
             parts = "<br>".join(f"{_component(p.component)} · {p.score}" for p in d.parts) or "–"
             dtype = f"{escape(d.damage_type)} {_score(d.damage_type_score)}" if d.damage_type else "–"
             b = d.box
             rows.append(f"<tr><td>{link}</td><td>{parts}</td><td>{_degree(d.degree, d.degree_score)}</td>"
-                        f"<td>{dtype}</td><td><code>{b.xmin},{b.ymin} – {b.xmax},{b.ymax}</code></td></tr>")
+                        f"<td>{dtype}</td><td>{_score(d.existence_score)}</td>"
+                        f"<td><code>{b.xmin},{b.ymin} – {b.xmax},{b.ymax}</code></td></tr>")
     if not rows:
         return '<p class="muted">No damage photo.</p>'
     return ("<table><tr><th>photo</th><th>component part(s) · score</th><th>degree · score</th><th>type</th>"
+            f"<th title=\"damage_existence_score: how sure the service is that the damage is there\">really there</th>"
             f"<th>box (px)</th></tr>{''.join(rows)}</table>")
 
 

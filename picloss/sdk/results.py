@@ -125,6 +125,7 @@ class Damage:
     box: Box
     damage_type: str | None = None
     damage_type_score: int | None = None
+    existence_score: int | None = None  # extension: 0..100 confidence that the damage is really there
 
     @property
     def degree(self) -> str:
@@ -360,7 +361,8 @@ def _single_loss(obj: dict[str, Any]) -> list[SingleLoss]:
                                   degree_score=_opt_int(d.get("damage_degree_score")), parts=parts,
                                   box=_box(d.get("boxes"), f"{where}single_damage[{j}].boxes"),
                                   damage_type=d.get("damage_type"),
-                                  damage_type_score=_opt_int(d.get("damage_type_score"))))
+                                  damage_type_score=_opt_int(d.get("damage_type_score")),
+                                  existence_score=_opt_int(d.get("damage_existence_score"))))
         losses.append(SingleLoss(_file(loss.get("file"), where), _req(loss, "result_code", int, where),
                                  tuple(damages)))
     return losses

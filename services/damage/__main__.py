@@ -10,7 +10,7 @@ from picloss.damage.detector import DamageDetector
 from picloss.damage.v1 import damage_pb2_grpc
 from picloss.grpcserver import serve
 from picloss.inference import ModelRunner, ModelSpec, make_runner
-from picloss.models import car_detector, damage_gate, view_classifier
+from picloss.models import car_detector, damage_gate, damage_verifier, view_classifier
 from picloss.models.damage_detector import DAMAGE_DETECTOR
 from picloss.observability.logs import setup_logging
 from picloss.observability.metrics import start_metrics_server
@@ -31,11 +31,12 @@ async def main() -> None:
     gate_runner = runner_for(damage_gate.GATE_SPEC) if config.damage_gate else None
     car_runner = runner_for(car_detector.CAR_DETECTOR) if config.car_gate else None
     view_runner = runner_for(view_classifier.VIEW_SPEC) if config.view_model and config.car_gate else None
-    runners = [r for r in (runner, gate_runner, car_runner, view_runner) if r is not None]
+    verifier_runner = runner_for(damage_verifier.VERIFIER_SPEC) if config.verifier else None
+    runners = [r for r in (runner, gate_runner, car_runner, view_runner, verifier_runner) if r is not None]
     assessor = DamageAssessor.from_runners(
         DamageDetector(runner, config.score_threshold), gate_runner=gate_runner,
         gate_threshold=config.damage_gate_threshold, car_runner=car_runner, car_threshold=config.car_score_threshold,
-        view_runner=view_runner)
+        view_runner=view_runner, verifier_runner=verifier_runner, min_confidence=config.min_confidence)
     models = "+".join(f"{r.spec.name}/{r.spec.version}" for r in runners)
     servicer = DamageServicer(assessor, model_version=models, runners=runners, max_pixels=config.max_pixels)
     try:

@@ -10,6 +10,7 @@ from picloss.config import env_bool, env_float, env_int, env_optional, env_str
 from picloss.damage.detector import DEFAULT_SCORE_THRESHOLD
 from picloss.damage.gate import DAMAGE_THRESHOLD
 from picloss.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_SCORE_THRESHOLD
+from picloss.damage.verifier import CANDIDATE_THRESHOLD, DEFAULT_MIN_CONFIDENCE
 from picloss.imaging import DEFAULT_MAX_PIXELS
 from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
 
@@ -29,10 +30,15 @@ class DamageConfig:
     car_gate: bool  # COCO vehicle detector (models/car_detector)
     car_score_threshold: float
     view_model: bool  # sides from the pose of the vehicle of interest (models/view_classifier; needs CAR_GATE)
+    verifier: bool  # every candidate box verified on its crop (models/damage_verifier)
+    min_confidence: float  # the operating point: damages with a lower existence confidence are not reported
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DamageConfig:
-        threshold = env_float("DAMAGE_SCORE_THRESHOLD", DEFAULT_SCORE_THRESHOLD, env, minimum=0.0)
+        verifier = env_bool("DAMAGE_VERIFIER", True, env)
+        # With the verifier the detector only proposes candidates; without it its own threshold decides.
+        threshold = env_float("DAMAGE_SCORE_THRESHOLD", CANDIDATE_THRESHOLD if verifier else DEFAULT_SCORE_THRESHOLD,
+                              env, minimum=0.0)
         return cls(
             grpc_port=env_int("GRPC_PORT", 50053, env, minimum=0),
             metrics_port=env_int("METRICS_PORT", 9105, env, minimum=0),
@@ -47,4 +53,6 @@ class DamageConfig:
             car_gate=env_bool("CAR_GATE", True, env),
             car_score_threshold=min(env_float("CAR_SCORE_THRESHOLD", CAR_SCORE_THRESHOLD, env, minimum=0.0), 1.0),
             view_model=env_bool("VIEW_MODEL", True, env),
+            verifier=verifier,
+            min_confidence=min(env_float("DAMAGE_MIN_CONFIDENCE", DEFAULT_MIN_CONFIDENCE, env, minimum=0.0), 1.0),
         )

@@ -12,4 +12,4 @@ from picloss.observability.metrics import REGISTRY
 PHOTOS_ASSESSED = Counter(
     "picloss_damage_photos_total",
     "Photos assessed, by outcome: damage (reported), no_damage, or why damage was withheld (no_damage_gate, "
-    "no_vehicle_or_part, off_vehicle); rejected: not decodable", ["outcome"], registry=REGISTRY)
+    "no_vehicle_or_part, off_vehicle, not_verified); rejected: not decodable", ["outcome"], registry=REGISTRY)

@@ -78,6 +78,7 @@ def single_damage(d: damage_pb2.Damage) -> dict[str, Any]:
         "boxes": box(d.box),
         "damage_type": d.damage_type,
         "damage_type_score": int(d.damage_type_score),
+        "damage_existence_score": min(100, max(0, round(100 * float(d.existence)))),
     }
 
 

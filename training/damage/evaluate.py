@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -23,9 +24,9 @@ from PIL import Image
 from picloss.aggregator.rules import Sighting, adopt_from_wider, aggregate
 from picloss.damage import components as comp
 from picloss.damage import degree as deg
-from picloss.damage import pose
+from picloss.damage import pose, verifier
 from picloss.damage import vehicles as veh
-from picloss.damage.assess import Assessment, decide
+from picloss.damage.assess import Assessment, decide, verified
 from picloss.damage.detector import (
     DEFAULT_SCORE_THRESHOLD,
     Detection,
@@ -34,7 +35,7 @@ from picloss.damage.detector import (
     reported,
 )
 from picloss.inference import OnnxRunner
-from picloss.models import car_detector, damage_gate, view_classifier
+from picloss.models import car_detector, damage_gate, damage_verifier, view_classifier
 from picloss.models import damage_detector as ms
 from picloss.models.damage_detector import Letterbox, letterbox, to_batch
 from picloss.protocol.components import UNKNOWN_PART_ID
@@ -52,6 +53,7 @@ from training.damage.datasets import (
     without_leaked,
 )
 from training.damage.metrics import BoxF1, SetScore, average_precision, box_iou
+from training.damage.verifier_data import HELD_OUT_CLEAN_SUBSET
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -92,7 +94,7 @@ class Gates:
     """The damage service's two gates, run here exactly as services/damage/__main__.py wires them."""
 
     def __init__(self, models_dir: Path, use_gate: bool = True, use_cars: bool = True,
-                 threshold: float | None = None, use_view: bool = True) -> None:
+                 threshold: float | None = None, use_view: bool = True, use_verifier: bool = True) -> None:
         from picloss.damage import gate as gate_mod
 
         self.gate_runner = OnnxRunner(damage_gate.GATE_SPEC, models_dir, threads=2) if use_gate else None
@@ -102,6 +104,17 @@ class Gates:
                             if use_cars and use_view and view_path.exists() else None)
         self.threshold = gate_mod.DAMAGE_THRESHOLD if threshold is None else threshold
         self._gate_mod = gate_mod
+        verifier_path = damage_verifier.VERIFIER_SPEC.onnx_path(models_dir)
+        self.verifier_runner = (OnnxRunner(damage_verifier.VERIFIER_SPEC, models_dir, threads=2)
+                                if use_verifier and verifier_path.exists() else None)
+
+    def verify(self, rgb: np.ndarray, damages: list[Detection]) -> tuple[list[float], float]:
+        """The verifier's probability for each candidate damage (empty without a verifier), and the seconds."""
+        if self.verifier_runner is None or not damages:
+            return [], 0.0
+        start = time.perf_counter()
+        probs = asyncio.run(verifier.verifier_probabilities(self.verifier_runner, rgb, [d.box for d in damages]))
+        return probs, time.perf_counter() - start
 
     def run(self, rgb: np.ndarray) -> tuple[float | None, list[veh.Vehicle] | None, float]:
         """(damage probability, vehicles, seconds) for one photo."""
@@ -134,10 +147,23 @@ class Seen:
     width: int
     height: int
     pose_probs: np.ndarray | None = None  # view model on the vehicle of interest (None: no view model or no car)
+    candidates: PhotoDetections | None = None  # the detector at the verifier's candidate threshold
+    scored: list[Detection] | None = None  # every candidate with its existence confidence (None: no verifier)
+    verifier_seconds: float = 0.0
 
-    def verdict(self, variant: str, gate_threshold: float) -> Assessment:
-        """variant: detector (no gates), damage_gate, car_gate, both (what the service does: gates, then the
-        sides from the pose of the vehicle of interest)."""
+    def verdict(self, variant: str, gate_threshold: float, min_confidence: float | None = None) -> Assessment:
+        """variant: detector (no gates, detector threshold), damage_gate, car_gate, both (both gates, then the
+        sides from the pose of the vehicle of interest: the service before issue 21), verified (both gates on the
+        verifier's candidates, then the verifier at `min_confidence`: the service now), car_verified (the car gate
+        and the verifier, no damage gate)."""
+        if variant in ("verified", "car_verified"):
+            assert self.candidates is not None and self.scored is not None
+            prob = self.prob if variant == "verified" else None
+            base = decide(self.candidates, self.width, self.height, self.cars, prob, gate_threshold)
+            kept = {d.box for d in base.damages}
+            scored = [d for d in self.scored if d.box in kept]
+            threshold = verifier.DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+            return pose.side_assessment(verified(base, scored, threshold), self.pose_probs, self.width)
         prob = self.prob if variant in ("damage_gate", "both") else None
         cars = self.cars if variant in ("car_gate", "both") else None
         assessment = decide(self.service, self.width, self.height, cars, prob, gate_threshold)
@@ -147,6 +173,8 @@ class Seen:
 
 
 VARIANTS = ("detector", "damage_gate", "car_gate", "both")
+VERIFIED_VARIANTS = ("car_verified", "verified")
+SERVICE_VARIANT = "verified"
 
 
 def see(runner: OnnxRunner, gates: Gates | None, rgb: np.ndarray, threshold: float) -> Seen:
@@ -155,12 +183,30 @@ def see(runner: OnnxRunner, gates: Gates | None, rgb: np.ndarray, threshold: flo
     service = PhotoDetections(reported(found, threshold), found.parts, found.covered)
     prob, cars, gate_seconds = gates.run(rgb) if gates else (None, None, 0.0)
     seen = Seen(out, geo, service, prob, cars, seconds, gate_seconds, rgb.shape[1], rgb.shape[0])
+    if gates is not None and gates.verifier_runner is not None:
+        floor = decode(out, 0, geo, verifier.CANDIDATE_THRESHOLD)
+        seen.candidates = PhotoDetections(reported(floor, verifier.CANDIDATE_THRESHOLD), floor.parts, floor.covered)
+        # The service verifies only what passes the gates; here every candidate is scored once, so that each
+        # variant and operating point is decided from one pass (the latency counts the service's share).
+        probs, verify_seconds = gates.verify(rgb, seen.candidates.damages)
+        seen.scored = verifier.with_existence(seen.candidates.damages, probs)
+        gated = decide(seen.candidates, seen.width, seen.height, cars, prob, gates.threshold).damages
+        seen.verifier_seconds = verify_seconds * len(gated) / max(len(seen.candidates.damages), 1)
     if gates is not None:  # as the service: the gated verdict first, then the pose where it can matter
-        first = seen.verdict("both", gates.threshold)  # pose_probs still None: the gates alone
-        if pose.wants_pose(first):
-            seen.pose_probs, view_seconds = gates.view(rgb, first.of_interest)
-            seen.gate_seconds += view_seconds
+        for variant in ("both", *(VERIFIED_VARIANTS if seen.scored is not None else ())):
+            first = seen.verdict(variant, gates.threshold)  # pose_probs still None: the gates alone
+            if pose.wants_pose(first):
+                seen.pose_probs, view_seconds = gates.view(rgb, first.of_interest)
+                seen.gate_seconds += view_seconds
+                break
     return seen
+
+
+def service_variant(gates: Gates | None) -> str:
+    """What the service does with these models: the verifier when there is one, else the gates."""
+    if gates is None:
+        return "detector"
+    return SERVICE_VARIANT if gates.verifier_runner is not None else "both"
 
 
 def as_arrays(dets: list[Detection]) -> tuple[np.ndarray, np.ndarray]:
@@ -291,7 +337,8 @@ def batch_vs_single(runner: OnnxRunner, samples: list[Sample], threshold: float,
         truth = truth_components(s)
         sightings, single_ids, parts = [], set(), {}
         for i, photo in enumerate(photos):
-            found = see(runner, gates, photo, threshold).verdict("both", gates.threshold if gates else 0.5)
+            found = see(runner, gates, photo, threshold).verdict(service_variant(gates),
+                                                                  gates.threshold if gates else 0.5)
             for d in found.damages:
                 single_ids.add(d.components[0][0])
                 sightings.append(
@@ -404,6 +451,16 @@ def on_plate(d: Detection, plates: np.ndarray) -> bool:
     return inside or (len(plates) > 0 and float(box_iou(np.array([d.box], float), plates.astype(float)).max()) > 0.3)
 
 
+def clean_source(c: CleanCar) -> str:
+    """plates valid: the val split of a source every damage model trained on; vehicles valid: held out from every
+    model; vehicles train: held out from the detector and the verifier, but the damage gate (issue 11) trained on
+    it, so the service's figure there is optimistic."""
+    split = c.path.parent.parent.name
+    if c.subset == HELD_OUT_CLEAN_SUBSET and split == "train":
+        return "vehicles train (gate trained on it)"
+    return f"{c.subset} {split}"
+
+
 def clean_car_figures(runner: OnnxRunner, gates: Gates | None, cars: list[CleanCar], threshold: float,
                       gate_threshold: float, variants: tuple[str, ...] = VARIANTS
                       ) -> tuple[dict[str, float], list[Seen]]:
@@ -417,8 +474,8 @@ def clean_car_figures(runner: OnnxRunner, gates: Gates | None, cars: list[CleanC
         verdicts = [s.verdict(variant, gate_threshold) for s in seen]
         any_damage = [bool(v.damages) for v in verdicts]
         figures[f"{variant}: photos with false damage"] = float(np.mean(any_damage)) if cars else float("nan")
-        for subset in ("plates", "vehicles"):
-            flags = [a for a, c in zip(any_damage, cars, strict=True) if c.subset == subset]
+        for subset in dict.fromkeys(clean_source(c) for c in cars):
+            flags = [a for a, c in zip(any_damage, cars, strict=True) if clean_source(c) == subset]
             figures[f"{variant}: photos with false damage, {subset}"] = float(np.mean(flags)) if flags else float("nan")
         figures[f"{variant}: photos with a false 'replace'"] = float(np.mean(
             [any(d.degree_id == 1 for d in v.damages) for v in verdicts])) if cars else float("nan")
@@ -426,6 +483,92 @@ def clean_car_figures(runner: OnnxRunner, gates: Gates | None, cars: list[CleanC
         figures[f"{variant}: plate photos with damage on the plate"] = float(np.mean(
             [any(on_plate(d, c.plates) for d in v.damages) for v, c in with_plates])) if with_plates else float("nan")
     return figures, seen
+
+
+CURVE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def operating_curve(results: list[PhotoResult], clean: list[tuple[CleanCar, Seen]], gate_threshold: float,
+                    variant: str = SERVICE_VARIANT) -> list[dict[str, object]]:
+    """The service's precision-recall trade-off along DAMAGE_MIN_CONFIDENCE (held-out photos only): damage boxes
+    at IoU 0.3 and 0.5 on damage_severity val, damage photos with a reported damage (both val sets), clean-car
+    photos with false damage per source; the default operating point marked."""
+    thresholds = sorted({*CURVE_THRESHOLDS, round(verifier.DEFAULT_MIN_CONFIDENCE, 3)})
+    sources = list(dict.fromkeys(clean_source(c) for c, _ in clean))
+    rows: list[dict[str, object]] = []
+    for t in thresholds:
+        f30, f50 = BoxF1(iou_threshold=0.3), BoxF1(iou_threshold=0.5)
+        photos = hit = 0
+        for r in results:
+            if r.seen is None:
+                continue
+            dets = r.seen.verdict(variant, gate_threshold, t).damages
+            gt = r.sample.boxes.astype(np.float64)
+            if len(gt):
+                photos += 1
+                hit += bool(dets)
+            if r.sample.dataset == "damage_severity":
+                f30.add(as_arrays(dets)[0], gt)
+                f50.add(as_arrays(dets)[0], gt)
+        row: dict[str, object] = {
+            "min confidence": (f"**{t:.2f} (default)**" if abs(t - verifier.DEFAULT_MIN_CONFIDENCE) < 1e-9
+                               else f"{t:.2f}"),
+            "P @IoU0.3": f30.precision, "R @IoU0.3": f30.recall, "F1 @IoU0.3": f30.f1,
+            "P @IoU0.5": f50.precision, "R @IoU0.5": f50.recall, "F1 @IoU0.5": f50.f1,
+            "damage photos with a damage": hit / max(photos, 1)}
+        for source in sources:
+            flags = [bool(seen.verdict(variant, gate_threshold, t).damages) for c, seen in clean
+                     if clean_source(c) == source]
+            row[f"clean {source}: false damage"] = float(np.mean(flags)) if flags else float("nan")
+        rows.append(row)
+    return rows
+
+
+def contact_sheet(results: list[PhotoResult], clean: list[tuple[CleanCar, Seen]], gate_threshold: float,
+                  path: Path, tile: int = 320) -> Path:
+    """24 held-out photos (8 damage_severity, 4 damaged_parts val; 6 clean plates val, 6 clean held-out vehicles),
+    every candidate box drawn with its existence confidence: green reported, orange verified below the operating
+    point, grey cut by a gate; true boxes blue."""
+    import cv2
+
+    picks: list[tuple[Path, np.ndarray, Seen]] = []
+    for name, n in (("damage_severity", 8), ("damaged_parts", 4)):
+        subset = [r for r in results if r.sample.dataset == name and r.seen is not None and len(r.sample.boxes)]
+        step = max(1, len(subset) // n)
+        picks += [(r.sample.path, r.sample.boxes, r.seen) for r in subset[::step][:n]]  # type: ignore[misc]
+    for source in dict.fromkeys(clean_source(c) for c, _ in clean):
+        subset = [(c, seen) for c, seen in clean if clean_source(c) == source]
+        step = max(1, len(subset) // 6)
+        picks += [(c.path, np.zeros((0, 4)), seen) for c, seen in subset[::step][:6]]
+    tiles = []
+    for photo, truth, seen in picks:
+        rgb = load_rgb(photo).copy()
+        scale = tile / max(rgb.shape[:2])
+        img = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)))
+        canvas = np.full((tile, tile, 3), 255, np.uint8)
+        canvas[:img.shape[0], :img.shape[1]] = img
+        for b in truth:
+            x0, y0, x1, y1 = (int(v * scale) for v in b)
+            cv2.rectangle(canvas, (x0, y0), (x1, y1), (40, 90, 255), 1)
+        service = seen.verdict(SERVICE_VARIANT, gate_threshold) if seen.scored is not None else None
+        reported_boxes = {d.box for d in service.damages} if service else set()
+        gated = ({d.box for d in decide(seen.candidates, seen.width, seen.height, seen.cars, seen.prob,
+                                        gate_threshold).damages} if seen.candidates is not None else set())
+        for d in seen.scored or []:
+            colour = (0, 170, 0) if d.box in reported_boxes else (255, 140, 0) if d.box in gated else (150, 150, 150)
+            x0, y0, x1, y1 = (int(v * scale) for v in d.box)
+            cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, 2 if d.box in reported_boxes else 1)
+            cv2.putText(canvas, f"{round(100 * (d.existence or 0))}", (x0, max(9, y0 - 2)), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.35, colour, 1, cv2.LINE_AA)
+        cv2.putText(canvas, photo.parent.parent.name[:18] + "/" + photo.name[:14], (3, tile - 5),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(canvas)
+    while len(tiles) % 6:
+        tiles.append(np.full((tile, tile, 3), 255, np.uint8))
+    sheet = np.concatenate([np.concatenate(tiles[i:i + 6], 1) for i in range(0, len(tiles), 6)], 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), sheet[:, :, ::-1])
+    return path
 
 
 def sweep(args: argparse.Namespace, classmap: ClassMap) -> None:
@@ -445,9 +588,16 @@ def fmt(v: float | int) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def render(info: dict[str, str], sections: dict[str, dict[str, float]]) -> str:
+def render(info: dict[str, str], sections: dict[str, Any]) -> str:
     lines = [SECTION, "", " · ".join(f"{k}: {v}" for k, v in info.items()), ""]
     for title, figures in sections.items():
+        if isinstance(figures, list):  # a curve: one row per operating point
+            columns = list(figures[0]) if figures else []
+            lines += [f"**{title}**", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            lines += ["| " + " | ".join(fmt(row[c]) if not isinstance(row[c], str) else row[c] for c in columns)
+                      + " |" for row in figures]
+            lines.append("")
+            continue
         lines += [f"**{title}**", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {fmt(v)} |" for k, v in figures.items()]
         lines.append("")
@@ -484,10 +634,11 @@ def reduced_decode_figures(runner: OnnxRunner, gates: Gates | None, samples: lis
                                                      Image.Resampling.BICUBIC))
         data = encode_jpeg(big, quality=90)
         full_px.append(big.shape[0] * big.shape[1])
-        full = see(runner, gates, decode_image(data).rgb, threshold).verdict("both", gate_threshold).damages
+        full = see(runner, gates, decode_image(data).rgb, threshold).verdict(service_variant(gates),
+                                                                              gate_threshold).damages
         small = damage_decode(data)
         reduced_px.append(small.rgb.shape[0] * small.rgb.shape[1])
-        verdict = see(runner, gates, small.rgb, threshold).verdict("both", gate_threshold)
+        verdict = see(runner, gates, small.rgb, threshold).verdict(service_variant(gates), gate_threshold)
         served = in_photo_pixels(verdict, small).damages
         if s.dataset == "damage_severity":  # its boxes are damages (damaged_parts: parts)
             truth = s.boxes.reshape(-1, 4) * scale
@@ -525,6 +676,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gate-threshold", type=float, default=None,
                    help="damage-gate threshold (default: the service's DAMAGE_THRESHOLD); for candidate gates")
     p.add_argument("--limit", type=int, default=0, help="only the first N photos of each dataset (smoke runs)")
+    p.add_argument("--sheet", type=Path, default=REPO / "training/runs/eval-damage/contact_sheet.png",
+                   help="where the contact sheet of 24 held-out photos goes (not committed: dataset photos)")
     p.add_argument(
         "--sweep",
         type=int,
@@ -564,21 +717,35 @@ def main(argv: list[str] | None = None) -> None:
     for s in val:
         seen = see(runner, gates, load_rgb(s.path), args.threshold)
         found = decode(seen.out, 0, seen.geo, AP_SCORE_FLOOR, AP_SCORE_FLOOR)
-        service = seen.verdict("both", gate_threshold).damages
+        service = seen.verdict(service_variant(gates), gate_threshold).damages
         results.append(PhotoResult(s, found, service, seen.detector_seconds, seen))
-    clean = read_clean_cars("valid", args.data_root)
+    clean = read_clean_cars("valid", args.data_root) + [  # the held-out clean source: its train split too
+        c for c in read_clean_cars("train", args.data_root) if c.subset == HELD_OUT_CLEAN_SUBSET]
     if args.limit:
         clean = [c for sub in ("plates", "vehicles") for c in [x for x in clean if x.subset == sub][: args.limit]]
     variants = VARIANTS if gates else ("detector",)
+    if gates is not None and gates.verifier_runner is not None:
+        variants = (*variants, *VERIFIED_VARIANTS)
     clean_figures, clean_seen = clean_car_figures(runner, gates, clean, args.threshold, gate_threshold, variants)
     every = [r.seen for r in results if r.seen] + clean_seen
     detector_ms = [x.detector_seconds * 1000 for x in every]
     total_ms = [(x.detector_seconds + x.gate_seconds) * 1000 for x in every]
+    path_ms = [(x.detector_seconds + x.gate_seconds + x.verifier_seconds) * 1000 for x in every]
     latency = {
         "detector median ms/photo (decode excluded, 2 threads)": statistics.median(detector_ms),
         "detector + damage gate + car gate + view model median ms/photo": statistics.median(total_ms),
         "detector + gates + view model p90 ms/photo": float(np.percentile(total_ms, 90)),
+        "damage path (detector + gates + view model + verifier of the gated candidates) median ms/photo":
+            statistics.median(path_ms),
+        "damage path p90 ms/photo": float(np.percentile(path_ms, 90)),
+        "verifier median ms/photo (photos with a gated candidate)":
+            statistics.median([x.verifier_seconds * 1000 for x in every if x.verifier_seconds > 0] or [0.0]),
     }
+    clean_pairs = list(zip(clean, clean_seen, strict=True))
+    curve = operating_curve(results, clean_pairs, gate_threshold) if gates and gates.verifier_runner else []
+    if gates is not None and gates.verifier_runner is not None:
+        sheet = contact_sheet(results, clean_pairs, gate_threshold, args.sheet)
+        print(f"contact sheet: {sheet}")
 
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
@@ -596,6 +763,9 @@ def main(argv: list[str] | None = None) -> None:
         "model": f"{ms.DAMAGE_DETECTOR.name}/{ms.DAMAGE_DETECTOR.version}",
         "service score threshold": f"{args.threshold}",
         "gates": "none (--no-gates)" if gates is None else f"damage gate (threshold {gate_threshold}) + car gate",
+        "verifier": (f"{damage_verifier.VERIFIER_SPEC.name} (candidates from detector score "
+                     f"{verifier.CANDIDATE_THRESHOLD}, operating point DAMAGE_MIN_CONFIDENCE "
+                     f"{verifier.DEFAULT_MIN_CONFIDENCE})" if gates and gates.verifier_runner else "none"),
     }
     parts_val = [s for s in val if s.dataset == "damaged_parts"]
     sections = {
@@ -607,7 +777,9 @@ def main(argv: list[str] | None = None) -> None:
         "What the service reports, per gate variant (damage_severity val boxes; damaged_parts val parts)": (
             black_box(results, gate_threshold, variants)
         ),
-        "False damage on clean cars (clean_cars/*/valid, never trained on), per gate variant": clean_figures,
+        "False damage on clean cars (clean_cars/*/valid, never trained on; clean_cars/vehicles train+valid: a "
+        "source no model, threshold or rule was fitted to), per variant": clean_figures,
+        "Operating points of the service (variant verified: gates, then the verifier; held-out photos only)": curve,
         "Component sides (what the service reports, all val photos)": side_rates(results),
         "Sides right on the hand-labelled val photos (training/damage/sides_labels.csv, evaluation only)": (
             labelled_sides(results)

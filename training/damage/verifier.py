@@ -295,9 +295,9 @@ TRAIN_FROM = 14  # blocks [SPLIT_AT, TRAIN_FROM) stay frozen too (computed once 
 class Frozen(nn.Module):
     """Block-10 output -> block-13 output (ImageNet weights, eval mode)."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, train_from: int = TRAIN_FROM) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(net._blocks[SPLIT_AT:TRAIN_FROM])
+        self.blocks = nn.ModuleList(net._blocks[SPLIT_AT:train_from])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
@@ -308,11 +308,11 @@ class Frozen(nn.Module):
 class Head(nn.Module):
     """Block-13 output -> one damage logit: blocks 14-15, head conv, global mean + max, dropout, linear."""
 
-    def __init__(self, net: nn.Module, drop_connect: float = 0.2) -> None:
+    def __init__(self, net: nn.Module, drop_connect: float = 0.2, train_from: int = TRAIN_FROM) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(net._blocks[TRAIN_FROM:])
+        self.blocks = nn.ModuleList(net._blocks[train_from:])
         self.conv_head, self.bn1, self.act = net._conv_head, net._bn1, net._swish
-        self.rates = [drop_connect * (TRAIN_FROM + i) / len(net._blocks) for i in range(len(self.blocks))]
+        self.rates = [drop_connect * (train_from + i) / len(net._blocks) for i in range(len(self.blocks))]
         self.dropout = nn.Dropout(0.3)
         self.linear = nn.Linear(2 * base.FEATURES, 1)
 
@@ -519,9 +519,12 @@ def train(args: argparse.Namespace) -> None:
         counts[key] = counts.get(key, 0) + 1
     log.info("items %d %s", len(items), json.dumps(dict(sorted(counts.items())), indent=1))
     net = lite0()
-    trunk, frozen, tail = Trunk(net).eval(), Frozen(net).eval(), Head(net)
+    trunk, frozen = Trunk(net).eval(), Frozen(net, args.train_from).eval()
+    tail = Head(net, train_from=args.train_from)
     tag = f"s{args.seed}{'_nopaste' if args.no_paste else ''}_{len(items)}"
-    feats = cache_frozen(cache_trunk(items, args.cache, trunk, tag, args.threads), frozen, args.cache, tag)
+    feats = cache_trunk(items, args.cache, trunk, tag, args.threads)
+    if args.train_from > SPLIT_AT:
+        feats = cache_frozen(feats, frozen, args.cache, f"{tag}_b{args.train_from}")
     feats = np.ascontiguousarray(feats)  # ~1 GB: in memory for random batches
     labels = np.array([it.label for it in items], np.float32)
     folds = np.array([it.fold for it in items])
@@ -541,7 +544,7 @@ def train(args: argparse.Namespace) -> None:
     pos = labels[fit_idx].sum()
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(fit_idx) - pos) / pos))
     best_auc, best_epoch, history = -1.0, 0, []
-    best_path = args.cache / f"best_tail_{tag}.pt"
+    best_path = args.cache / f"best_tail_{tag}_b{args.train_from}.pt"
     for epoch in range(args.epochs):
         tail.train()
         rng = np.random.default_rng(args.seed * 1000 + epoch)
@@ -590,8 +593,9 @@ def train(args: argparse.Namespace) -> None:
                "auc_combined": auc(yc, combined[cand][lab])}
     for source in sorted({it.source for it in sel_items}):
         m = np.array([it.source == source for it in sel_items])[cand][lab]
-        figures[f"auc_combined[{source}]"] = auc(yc[m], combined[cand][lab][m])
-        figures[f"auc_detector[{source}]"] = auc(yc[m], det[cand][lab][m])
+        if 0 < yc[m].sum() < m.sum():  # both classes among the source's candidates
+            figures[f"auc_combined[{source}]"] = auc(yc[m], combined[cand][lab][m])
+            figures[f"auc_detector[{source}]"] = auc(yc[m], det[cand][lab][m])
     curve = photo_curve(photos, sel_items, np.nan_to_num(combined, nan=0.0))
     det_curve = photo_curve(photos, sel_items, np.nan_to_num(np.where(cand, det, 0.0), nan=0.0))
     chosen = choose_threshold(curve, args.max_clean, args.min_precision)
@@ -603,7 +607,8 @@ def train(args: argparse.Namespace) -> None:
                  drow["clean_false_damage"])
     log.info("chosen %s", json.dumps(chosen))
     record: dict[str, object] = {
-        "model": f"EfficientNet-Lite0 ImageNet, blocks {TRAIN_FROM}-15 + head conv fine-tuned, mean+max pool, linear",
+        "model": (f"EfficientNet-Lite0 ImageNet, blocks {args.train_from}-15 + head conv fine-tuned, mean+max pool, "
+                  "linear"),
         "input_size": vm.INPUT_SIZE, "context": vm.CONTEXT, "min_crop_side": vm.MIN_CROP_SIDE,
         "combination": {"features": ["logit(verifier)", "logit(detector)", "part_channel"],
                         "weights": [round(float(v), 6) for v in w[:-1]], "bias": round(float(w[-1]), 6)},
@@ -615,7 +620,7 @@ def train(args: argparse.Namespace) -> None:
         "paste": not args.no_paste, "item_counts": dict(sorted(counts.items())),
         "held_out_clean_source": "clean_cars/vehicles (train and valid): never used",
     }
-    args.cache.joinpath(f"selection_{tag}.json").write_text(json.dumps(
+    args.cache.joinpath(f"selection_{tag}_b{args.train_from}.json").write_text(json.dumps(
         {"record": record, "curve": curve, "detector_curve": det_curve}, indent=1))
     if not args.no_export:
         sample_idx = sel_idx[:2]
@@ -636,9 +641,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-clean", type=float, default=0.03)
+    parser.add_argument("--max-clean", type=float, default=0.05)
     parser.add_argument("--min-precision", type=float, default=0.5)
     parser.add_argument("--no-paste", action="store_true", help="leave out the copy-paste positives")
+    parser.add_argument("--train-from", type=int, default=TRAIN_FROM,
+                        help=f"first fine-tuned block ({SPLIT_AT}..15; blocks before it are frozen and cached)")
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from picloss.common.v1 import common_pb2 as picloss_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epicloss/damage/v1/damage.proto\x12\x11picloss.damage.v1\x1a\x1epicloss/common/v1/common.proto\"P\n\rDetectRequest\x12(\n\x06images\x18\x01 \x03(\x0b\x32\x18.picloss.common.v1.Image\x12\x15\n\rskip_features\x18\x02 \x01(\x08\":\n\x0e\x43omponentScore\x12\x19\n\x11\x63omponent_part_id\x18\x01 \x01(\x05\x12\r\n\x05score\x18\x02 \x01(\x05\"\xdf\x01\n\x06\x44\x61mage\x12#\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x16.picloss.common.v1.Box\x12\x35\n\ncomponents\x18\x02 \x03(\x0b\x32!.picloss.damage.v1.ComponentScore\x12\x11\n\tdegree_id\x18\x03 \x01(\x05\x12\x14\n\x0c\x64\x65gree_score\x18\x04 \x01(\x05\x12\x13\n\x0b\x64\x61mage_type\x18\x05 \x01(\t\x12\x19\n\x11\x64\x61mage_type_score\x18\x06 \x01(\x05\x12\x11\n\tpart_kind\x18\x07 \x01(\t\x12\r\n\x05score\x18\x08 \x01(\x02\"8\n\rPhotoFeatures\x12\x12\n\x06points\x18\x01 \x03(\x02\x42\x02\x10\x01\x12\x13\n\x0b\x64\x65scriptors\x18\x02 \x01(\x0c\"`\n\x07Vehicle\x12#\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x16.picloss.common.v1.Box\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x13\n\x0bof_interest\x18\x04 \x01(\x08\"\x8e\x02\n\x0cImageDamages\x12\x0e\n\x06\x66ileid\x18\x01 \x01(\t\x12*\n\x07\x64\x61mages\x18\x02 \x03(\x0b\x32\x19.picloss.damage.v1.Damage\x12\x32\n\x08\x66\x65\x61tures\x18\x03 \x01(\x0b\x32 .picloss.damage.v1.PhotoFeatures\x12(\n\x05parts\x18\x04 \x03(\x0b\x32\x19.picloss.damage.v1.Damage\x12,\n\x08vehicles\x18\x05 \x03(\x0b\x32\x1a.picloss.damage.v1.Vehicle\x12\x1a\n\x12\x64\x61mage_probability\x18\x06 \x01(\x02\x12\x1a\n\x12\x64\x61mage_gate_passed\x18\x07 \x01(\x08\"Y\n\x0e\x44\x65tectResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.picloss.damage.v1.ImageDamages\x12\x15\n\rmodel_version\x18\x02 \x01(\t2^\n\rDamageService\x12M\n\x06\x44\x65tect\x12 .picloss.damage.v1.DetectRequest\x1a!.picloss.damage.v1.DetectResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epicloss/damage/v1/damage.proto\x12\x11picloss.damage.v1\x1a\x1epicloss/common/v1/common.proto\"P\n\rDetectRequest\x12(\n\x06images\x18\x01 \x03(\x0b\x32\x18.picloss.common.v1.Image\x12\x15\n\rskip_features\x18\x02 \x01(\x08\":\n\x0e\x43omponentScore\x12\x19\n\x11\x63omponent_part_id\x18\x01 \x01(\x05\x12\r\n\x05score\x18\x02 \x01(\x05\"\xf2\x01\n\x06\x44\x61mage\x12#\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x16.picloss.common.v1.Box\x12\x35\n\ncomponents\x18\x02 \x03(\x0b\x32!.picloss.damage.v1.ComponentScore\x12\x11\n\tdegree_id\x18\x03 \x01(\x05\x12\x14\n\x0c\x64\x65gree_score\x18\x04 \x01(\x05\x12\x13\n\x0b\x64\x61mage_type\x18\x05 \x01(\t\x12\x19\n\x11\x64\x61mage_type_score\x18\x06 \x01(\x05\x12\x11\n\tpart_kind\x18\x07 \x01(\t\x12\r\n\x05score\x18\x08 \x01(\x02\x12\x11\n\texistence\x18\t \x01(\x02\"8\n\rPhotoFeatures\x12\x12\n\x06points\x18\x01 \x03(\x02\x42\x02\x10\x01\x12\x13\n\x0b\x64\x65scriptors\x18\x02 \x01(\x0c\"`\n\x07Vehicle\x12#\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x16.picloss.common.v1.Box\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x13\n\x0bof_interest\x18\x04 \x01(\x08\"\x8e\x02\n\x0cImageDamages\x12\x0e\n\x06\x66ileid\x18\x01 \x01(\t\x12*\n\x07\x64\x61mages\x18\x02 \x03(\x0b\x32\x19.picloss.damage.v1.Damage\x12\x32\n\x08\x66\x65\x61tures\x18\x03 \x01(\x0b\x32 .picloss.damage.v1.PhotoFeatures\x12(\n\x05parts\x18\x04 \x03(\x0b\x32\x19.picloss.damage.v1.Damage\x12,\n\x08vehicles\x18\x05 \x03(\x0b\x32\x1a.picloss.damage.v1.Vehicle\x12\x1a\n\x12\x64\x61mage_probability\x18\x06 \x01(\x02\x12\x1a\n\x12\x64\x61mage_gate_passed\x18\x07 \x01(\x08\"Y\n\x0e\x44\x65tectResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.picloss.damage.v1.ImageDamages\x12\x15\n\rmodel_version\x18\x02 \x01(\t2^\n\rDamageService\x12M\n\x06\x44\x65tect\x12 .picloss.damage.v1.DetectRequest\x1a!.picloss.damage.v1.DetectResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,15 +39,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPONENTSCORE']._serialized_start=167
   _globals['_COMPONENTSCORE']._serialized_end=225
   _globals['_DAMAGE']._serialized_start=228
-  _globals['_DAMAGE']._serialized_end=451
-  _globals['_PHOTOFEATURES']._serialized_start=453
-  _globals['_PHOTOFEATURES']._serialized_end=509
-  _globals['_VEHICLE']._serialized_start=511
-  _globals['_VEHICLE']._serialized_end=607
-  _globals['_IMAGEDAMAGES']._serialized_start=610
-  _globals['_IMAGEDAMAGES']._serialized_end=880
-  _globals['_DETECTRESPONSE']._serialized_start=882
-  _globals['_DETECTRESPONSE']._serialized_end=971
-  _globals['_DAMAGESERVICE']._serialized_start=973
-  _globals['_DAMAGESERVICE']._serialized_end=1067
+  _globals['_DAMAGE']._serialized_end=470
+  _globals['_PHOTOFEATURES']._serialized_start=472
+  _globals['_PHOTOFEATURES']._serialized_end=528
+  _globals['_VEHICLE']._serialized_start=530
+  _globals['_VEHICLE']._serialized_end=626
+  _globals['_IMAGEDAMAGES']._serialized_start=629
+  _globals['_IMAGEDAMAGES']._serialized_end=899
+  _globals['_DETECTRESPONSE']._serialized_start=901
+  _globals['_DETECTRESPONSE']._serialized_end=990
+  _globals['_DAMAGESERVICE']._serialized_start=992
+  _globals['_DAMAGESERVICE']._serialized_end=1086
 # @@protoc_insertion_point(module_scope)

@@ -24,7 +24,7 @@ class ComponentScore(_message.Message):
     def __init__(self, component_part_id: _Optional[int] = ..., score: _Optional[int] = ...) -> None: ...
 
 class Damage(_message.Message):
-    __slots__ = ("box", "components", "degree_id", "degree_score", "damage_type", "damage_type_score", "part_kind", "score")
+    __slots__ = ("box", "components", "degree_id", "degree_score", "damage_type", "damage_type_score", "part_kind", "score", "existence")
     BOX_FIELD_NUMBER: _ClassVar[int]
     COMPONENTS_FIELD_NUMBER: _ClassVar[int]
     DEGREE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,7 @@ class Damage(_message.Message):
     DAMAGE_TYPE_SCORE_FIELD_NUMBER: _ClassVar[int]
     PART_KIND_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
+    EXISTENCE_FIELD_NUMBER: _ClassVar[int]
     box: _common_pb2.Box
     components: _containers.RepeatedCompositeFieldContainer[ComponentScore]
     degree_id: int
@@ -41,7 +42,8 @@ class Damage(_message.Message):
     damage_type_score: int
     part_kind: str
     score: float
-    def __init__(self, box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., components: _Optional[_Iterable[_Union[ComponentScore, _Mapping]]] = ..., degree_id: _Optional[int] = ..., degree_score: _Optional[int] = ..., damage_type: _Optional[str] = ..., damage_type_score: _Optional[int] = ..., part_kind: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
+    existence: float
+    def __init__(self, box: _Optional[_Union[_common_pb2.Box, _Mapping]] = ..., components: _Optional[_Iterable[_Union[ComponentScore, _Mapping]]] = ..., degree_id: _Optional[int] = ..., degree_score: _Optional[int] = ..., damage_type: _Optional[str] = ..., damage_type_score: _Optional[int] = ..., part_kind: _Optional[str] = ..., score: _Optional[float] = ..., existence: _Optional[float] = ...) -> None: ...
 
 class PhotoFeatures(_message.Message):
     __slots__ = ("points", "descriptors")

@@ -71,6 +71,7 @@ def test_parse_single_callback_into_typed_results() -> None:
         ("左前车门", "left front door")
     assert (damage.box.xmin, damage.box.ymax) == (120, 720)
     assert cb.single_loss[0].damages[1].degree == "replace"
+    assert damage.existence_score == 64 and cb.single_loss[0].damages[1].existence_score is None
     kinds = [d.kind for d in cb.documents]
     assert kinds == ["idcard", "driver_license", "driving_license", "vin"]
     idcard = cb.documents[0]

@@ -31,6 +31,7 @@ def test_validation_marks_codes_in_words_and_timeline() -> None:
         assert words in html
     assert "2024-11-19 07:07:22 UTC" in html and "processed" in html
     assert html.count('class="lb"') == 8 and "photo not available" in html
+    assert "really there" in html and "<td>64</td>" in html  # the first damage's damage_existence_score
 
 
 def test_untrusted_callback_text_is_escaped() -> None:
