@@ -35,7 +35,8 @@ def test_a_vin_is_never_changed_by_the_other_document() -> None:
     """Issue 22: a VIN plate that disagrees with the 行驶证 is a fraud signal; both reads stay as read, both lose
     confidence, and the claim carries the comparison."""
     misread = VIN[:5] + "B" + VIN[6:]
-    docs = [_doc("lic", "DRIVING_LICENSE", "车辆识别代号", misread, 0.95, False), _doc("plate", "VIN", "vin", VIN, 0.9, True)]
+    docs = [_doc("lic", "DRIVING_LICENSE", "车辆识别代号", misread, 0.95, False),
+            _doc("plate", "VIN", "vin", VIN, 0.9, True)]
     out = cross_check(docs)
     kept = out[0].field("车辆识别代号")
     assert kept is not None and kept.value == misread and not kept.corrected
