@@ -44,9 +44,9 @@ class Combination:
 
 # Fitted by training/damage/verifier.py on train fold 0 (grouped by source photo, never trained on); recorded with
 # the model in models/damage_verifier/verifier.json (a unit test checks that they agree).
-COMBINATION = Combination(verifier_weight=0.717659, detector_weight=1.196993, part_weight=-0.908618,
-                          bias=1.603537)
-DEFAULT_MIN_CONFIDENCE = 0.875
+COMBINATION = Combination(verifier_weight=0.705602, detector_weight=1.171793, part_weight=-0.956949,
+                          bias=1.72832)
+DEFAULT_MIN_CONFIDENCE = 0.85
 
 
 def _logit(p: float) -> float:
