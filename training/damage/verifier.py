@@ -529,8 +529,10 @@ def train(args: argparse.Namespace) -> None:
     feats = cache_trunk(items, args.cache, trunk, tag, args.threads)
     if args.train_from > SPLIT_AT:
         feats = cache_frozen(feats, frozen, args.cache, f"{tag}_b{args.train_from}")
-    feats = np.ascontiguousarray(feats)  # ~1 GB: in memory for random batches
-    labels = np.array([it.label for it in items], np.float32)
+    feats = np.ascontiguousarray(feats)  # in memory for random batches (2.5 GB from block 11)
+    if args.leave_out:  # the same cached crops, some kinds not trained on (e.g. the pastes: with vs without)
+        tag = f"{tag}_without_{'_'.join(sorted(args.leave_out))}"
+    labels = np.array([it.label if it.kind not in args.leave_out else -1 for it in items], np.float32)
     folds = np.array([it.fold for it in items])
     fit_idx = np.flatnonzero((folds != SELECTION_FOLD) & (labels >= 0))
     sel_idx = np.flatnonzero(folds == SELECTION_FOLD)
@@ -653,6 +655,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-clean", type=float, default=0.05)
     parser.add_argument("--min-precision", type=float, default=0.5)
     parser.add_argument("--no-paste", action="store_true", help="leave out the copy-paste positives")
+    parser.add_argument("--leave-out", nargs="*", default=[], choices=["pasted", "detail", "plate", "truth"],
+                        help="crop kinds not trained on, from the same cache (a with/without comparison)")
     parser.add_argument("--train-from", type=int, default=TRAIN_FROM,
                         help=f"first fine-tuned block ({SPLIT_AT}..15; blocks before it are frozen and cached)")
     parser.add_argument("--no-export", action="store_true")
