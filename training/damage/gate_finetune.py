@@ -67,13 +67,14 @@ class Trunk(nn.Module):
 
 
 class Tail(nn.Module):
-    """Block-10 output -> one damage logit: blocks 11-15, head conv, global mean + max, dropout, linear."""
+    """Block-(start-1) output -> one damage logit: blocks start-15 (11-15 by default), head conv, global mean + max,
+    dropout, linear. The box verifier (training/damage/verifier.py) uses it too."""
 
-    def __init__(self, net: nn.Module, drop_connect: float = 0.2) -> None:
+    def __init__(self, net: nn.Module, drop_connect: float = 0.2, start: int = SPLIT_AT) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(net._blocks[SPLIT_AT:])
+        self.blocks = nn.ModuleList(net._blocks[start:])
         self.conv_head, self.bn1, self.act = net._conv_head, net._bn1, net._swish
-        self.rates = [drop_connect * (SPLIT_AT + i) / len(net._blocks) for i in range(len(self.blocks))]
+        self.rates = [drop_connect * (start + i) / len(net._blocks) for i in range(len(self.blocks))]
         self.dropout = nn.Dropout(0.3)
         self.linear = nn.Linear(2 * base.FEATURES, 1)
 

@@ -58,7 +58,7 @@ from torch import nn
 from picloss.damage.verifier import CANDIDATE_THRESHOLD
 from picloss.models import damage_verifier as vm
 from training.damage import gate as base
-from training.damage.gate_finetune import SPLIT_AT, Trunk, lite0
+from training.damage.gate_finetune import SPLIT_AT, Tail, Trunk, lite0
 from training.damage.verifier_data import DEFAULT_DATA_ROOT, Groups
 
 REPO = Path(__file__).resolve().parents[2]
@@ -309,36 +309,10 @@ class Frozen(nn.Module):
         return x
 
 
-class Head(nn.Module):
-    """Frozen output -> one damage logit: blocks train_from-15, head conv, global mean + max, dropout, linear."""
-
-    def __init__(self, net: nn.Module, drop_connect: float = 0.2, train_from: int = TRAIN_FROM) -> None:
-        super().__init__()
-        self.blocks = nn.ModuleList(net._blocks[train_from:])
-        self.conv_head, self.bn1, self.act = net._conv_head, net._bn1, net._swish
-        self.rates = [drop_connect * (train_from + i) / len(net._blocks) for i in range(len(self.blocks))]
-        self.dropout = nn.Dropout(0.3)
-        self.linear = nn.Linear(2 * base.FEATURES, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block, rate in zip(self.blocks, self.rates, strict=True):
-            x = block(x, drop_connect_rate=rate if self.training else None)
-        x = self.act(self.bn1(self.conv_head(x)))
-        pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
-        return self.linear(self.dropout(pooled)).squeeze(1)
-
-    def train(self, mode: bool = True) -> Head:  # BatchNorm stays in eval mode (ImageNet statistics)
-        super().train(mode)
-        for module in self.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.eval()
-        return self
-
-
 class Verifier(nn.Module):
     """The exported graph: 0..255 RGB crops [N,3,S,S] -> P(damage) [N,1]."""
 
-    def __init__(self, trunk: Trunk, frozen: Frozen, head: Head) -> None:
+    def __init__(self, trunk: Trunk, frozen: Frozen, head: Tail) -> None:
         super().__init__()
         self.trunk, self.frozen, self.head = trunk, frozen, head
 
@@ -454,7 +428,7 @@ def choose_threshold(curve: list[dict[str, float]], max_clean: float, min_precis
 
 # ---------------------------------------------------------------- training
 
-def scores(tail: Head, feats: np.ndarray, idx: np.ndarray, view: int = 0, batch: int = 256) -> np.ndarray:
+def scores(tail: Tail, feats: np.ndarray, idx: np.ndarray, view: int = 0, batch: int = 256) -> np.ndarray:
     tail.eval()
     out = []
     with torch.no_grad():
@@ -524,7 +498,7 @@ def train(args: argparse.Namespace) -> None:
     log.info("items %d %s", len(items), json.dumps(dict(sorted(counts.items())), indent=1))
     net = lite0()
     trunk, frozen = Trunk(net).eval(), Frozen(net, args.train_from).eval()
-    tail = Head(net, train_from=args.train_from)
+    tail = Tail(net, start=args.train_from)
     tag = f"s{args.seed}{'_nopaste' if args.no_paste else ''}_{len(items)}"
     feats = cache_trunk(items, args.cache, trunk, tag, args.threads)
     if args.train_from > SPLIT_AT:
