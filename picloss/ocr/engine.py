@@ -128,6 +128,18 @@ class OcrEngine:
         return [OcrLine(simplified(str(t)), float(s), np.asarray(b, dtype=np.float32), _char_scores(str(t), w))
                 for t, s, b, w in zip(result.txts, result.scores, result.boxes, words, strict=True)]
 
+    def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """The detector alone: the text boxes (4x2 float, corners clockwise from top-left, pixels of `rgb`) in
+        reading order, nothing recognised. Used to find a VIN line again on a small photo enlarged, where only the
+        long boxes need reading (picloss/ocr/vin_read.py)."""
+        if not isinstance(rgb, np.ndarray) or rgb.ndim != 3:
+            raise TypeError("OcrEngine.detect takes an HxWx3 uint8 array only")
+        with self._lock:
+            result: Any = self._ocr._load_det_model()(np.ascontiguousarray(rgb[:, :, ::-1]))
+        if result.boxes is None:
+            return []
+        return [np.asarray(box, dtype=np.float32) for box in result.boxes]
+
     def recognize(self, crops: list[np.ndarray]) -> list[OcrLine]:
         """The recogniser alone on text-line crops (HxWx3 RGB, one line each): one read per crop, in order, with
         its per-character probabilities; the box is the crop's own rectangle. Used to read a VIN line again,

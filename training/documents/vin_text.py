@@ -13,8 +13,10 @@ case), the share of legible photos reported at >= 0.9 and how many of those are 
     nice -n 19 .venv/bin/python -m training.documents.vin_text            # read the labelled photos, print figures
     ... --labels training/documents/vin_text_train_dev.csv --split train  # the development labels (train photos)
 
-`vin_text_train_dev.csv` holds 32 `vin_plates/train` photos labelled the same way, for development: the reading
-(picloss/ocr/vin_read.py) was tried and tuned on them, never on the valid labels.
+`vin_text_train_dev.csv` holds 132 `vin_plates/train` photos labelled the same way (101 legible), for development:
+32 first, then 100 `image_*` photos drawn at random (seed 22) from those not yet labelled, the kind of photo the valid
+split holds. The reading (picloss/ocr/vin_read.py) and its confidence were tried and tuned on them, never on the
+valid labels.
 """
 
 from __future__ import annotations

@@ -36,8 +36,11 @@ class FakeEngine:
         marker = int(rgb[0, 0, 0])  # the test photo carries its orientation in its corner pixels
         return self.lines if marker == 255 else self.turned.get(marker, [])
 
-    def recognize(self, crops: list[np.ndarray]) -> list[OcrLine]:
+    def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
         return []  # the VIN line's re-reads (picloss/ocr/vin_read.py) add nothing here
+
+    def recognize(self, crops: list[np.ndarray]) -> list[OcrLine]:
+        return []
 
 
 def _read(lines: list[OcrLine], asked: str) -> tuple[dict[str, FieldRead], str | None]:

@@ -10,7 +10,7 @@ from picloss.documents.vin import check_vin, vin_check_digit, vin_passes
 from picloss.documents.wmi import WMI, known_wmi, region
 from picloss.ocr.engine import OcrLine
 from picloss.ocr.layout import Row
-from picloss.ocr.vin_read import VinRead, consensus, read_vin, rectify, variants, vin_boxes
+from picloss.ocr.vin_read import DISPUTED, VinRead, consensus, read_vin, rectify, variants, vin_boxes
 
 SURE = (0.99,) * 17
 
@@ -125,3 +125,62 @@ def test_read_vin_takes_the_consensus_of_the_first_pass_and_the_re_reads() -> No
     [vin] = read_vin(ReReadEngine(["XWEKU814DEC008645", "XWEKU814DEC003645", "XWEKU814DEC008645"]),  # type: ignore[arg-type]
                      photo, rows)
     assert validate_fields([vin])[0].confidence < 0.9
+
+
+def test_consensus_keeps_the_best_read_of_each_character_and_marks_a_dispute() -> None:
+    """A character every read gave keeps the best read's probability (one sure read of it is enough for the
+    confidence); a character some read disputed stays at DISPUTED at most, whatever the majority."""
+    sure_first = VinRead("XWEKU814DEC003645", 0.95, (0.95,) + (0.7,) * 16)
+    unsure = VinRead("XWEKU814DEC003645", 0.9, (0.7,) * 17)
+    [top] = consensus([sure_first, unsure, unsure])
+    assert top.best_scores[0] == 0.95 and top.best_scores[1] == 0.7
+    assert top.char_scores[0] < 0.9  # the mean: most reads were unsure of it, so it may still be corrected
+    disputed = VinRead("XWEKU814DEC008645", 0.99, (0.99,) * 17)
+    [top] = consensus([_read("XWEKU814DEC003645", 0.99)] * 3 + [disputed])
+    assert top.value == "XWEKU814DEC003645" and top.best_scores[13] == DISPUTED < 0.9 <= min(top.best_scores[:13])
+
+
+class SmallPhotoEngine:
+    """A small photo: the detector, on the photo enlarged, finds a short box and a long one (the VIN line)."""
+
+    LONG = np.array([[40, 300], [680, 300], [680, 360], [40, 360]], np.float32)
+    SHORT = np.array([[40, 400], [160, 400], [160, 460], [40, 460]], np.float32)
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts, self.seen, self.detected = texts, [], []
+
+    def read(self, rgb: np.ndarray) -> list[OcrLine]:
+        raise AssertionError("a small photo is not read whole again")
+
+    def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
+        self.detected.append(rgb.shape)
+        return [self.LONG, self.SHORT]
+
+    def recognize(self, crops: list[np.ndarray]) -> list[OcrLine]:
+        self.seen.append(len(crops))
+        texts = self.texts[:len(crops)]
+        self.texts = self.texts[len(crops):]
+        return [_line(text) for text in texts]
+
+
+def test_a_small_photo_has_only_its_long_boxes_read_and_its_vin_line_in_two_more_contrasts() -> None:
+    engine = SmallPhotoEngine(["XWEKU814DEC003645"] * 3)
+    [vin] = read_vin(engine, np.zeros((256, 256, 3), np.uint8), [])  # type: ignore[arg-type]
+    assert engine.detected == [(736, 736, 3)]  # the photo enlarged
+    assert engine.seen == [1, 2]  # the long box once, then the VIN line inverted and contrast-stretched
+    assert vin.value == "XWEKU814DEC003645" and vin.agreeing == 3
+    assert validate_fields([vin])[0].confidence == AGREED_CAP
+    # a read that disputes one character: no 0.9, whatever the others agree on
+    engine = SmallPhotoEngine(["XWEKU814DEC003645", "XWEKU814DEC003645", "XWEKU814DEC008645"])
+    [vin] = read_vin(engine, np.zeros((256, 256, 3), np.uint8), [])  # type: ignore[arg-type]
+    assert vin.value == "XWEKU814DEC003645" and validate_fields([vin])[0].confidence < 0.9
+
+
+def test_a_character_most_reads_were_unsure_of_is_corrected_even_if_one_read_was_sure() -> None:
+    """294… (unlisted; 2 is a check-digit market where a serial change could meet the check digit by chance) read
+    four times, the first character at 0.82/0.86/0.81/0.96: it is the listed Z94, not a check-digit repair."""
+    reads = [VinRead("294C251ABNR169760", 0.97, (p,) + (0.99,) * 7 + (0.85,) + (0.99,) * 8)
+             for p in (0.82, 0.86, 0.81, 0.96)]
+    [top] = consensus(reads)
+    check = check_vin(top.value, top.char_scores, top.alternatives)
+    assert check.value == "Z94C251ABNR169760" and check.corrected

@@ -41,6 +41,9 @@ class Engine:
     def read(self, rgb: np.ndarray) -> list[OcrLine]:
         return ID_FRONT if rgb[0, 1, 0] == 1 else []
 
+    def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
+        return []  # no VIN line to read again (picloss/ocr/vin_read.py)
+
 
 class Assessor:
     """The damage service: a car of interest on photos whose third pixel is 1."""
