@@ -62,10 +62,25 @@ def _latin(text: str) -> int:
     return sum(ch.isascii() and ch.isalnum() for ch in text)
 
 
+# A VIN read with a character or two too many or too few (a separator read as a letter, two characters merged):
+# a run of 15 to 19 letters and digits, some of them digits.
+NEAR_VIN = re.compile(r"[0-9A-Z]{15,19}")
+MIN_DIGITS = 4
+
+
+def _near_vin(text: str) -> bool:
+    runs = NEAR_VIN.findall(re.sub(r"[\s\-*·.:：_]", "", text).upper())
+    return any(sum(ch.isdigit() for ch in run) >= MIN_DIGITS and not run.isdigit() for run in runs)
+
+
 def vin_boxes(rows: list[Row]) -> list[OcrLine]:
-    """The boxes that could hold a VIN, most Latin characters first."""
+    """The boxes that could hold a VIN, most Latin characters first: those of a row that yields a VIN candidate
+    (a VIN cut in two boxes: both), and those whose text is a VIN up to a character or two. Make names, plate
+    headings and type-approval codes are left out: half the ten-Latin-character boxes of the development photos,
+    read again for nothing."""
     lines = [line for row in rows for line in row.lines
-             if _latin(line.text) >= MIN_LATIN and not APPROVAL.search(line.text)]
+             if _latin(line.text) >= MIN_LATIN and not APPROVAL.search(line.text)
+             and (_near_vin(line.text) or _reads_of([row]))]
     return sorted(lines, key=lambda line: -_latin(line.text))[:MAX_LINES]
 
 

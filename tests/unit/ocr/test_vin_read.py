@@ -184,3 +184,11 @@ def test_a_character_most_reads_were_unsure_of_is_corrected_even_if_one_read_was
     [top] = consensus(reads)
     check = check_vin(top.value, top.char_scores, top.alternatives)
     assert check.value == "Z94C251ABNR169760" and check.corrected
+
+
+def test_only_boxes_that_could_be_a_vin_are_read_again() -> None:
+    """Make names and plate headings are no VIN line; a VIN read a character too long or short still is."""
+    texts = ["MERCEDES-BENZ AG", "THIS VEHICLE CONFORMS TO ALL APPLICABLE", "e1*2001/116*0242", "81*2001116*0261",
+             "KTAGFK330OLY407349", "VF18854063708186", "XWEKU814DEC003645"]
+    rows = [Row((_line(text),)) for text in texts]
+    assert {line.text for line in vin_boxes(rows)} == {"KTAGFK330OLY407349", "VF18854063708186", "XWEKU814DEC003645"}
