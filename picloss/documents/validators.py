@@ -34,8 +34,9 @@ PATTERN_CAP = 0.95
 WEAK_CAP = 0.89
 OPEN_CAP = 0.85
 # A VIN without check digit (Europe, Russia, Japan, Korea…) read the same, character for character, by this many
-# reads (picloss/ocr/vin_read.py), every character's vote at LOW_CHAR_SCORE or more, with a listed WMI: its
-# agreement is the proof a check digit would give, capped lower.
+# reads (picloss/ocr/vin_read.py), no read disputing any character and some read sure (LOW_CHAR_SCORE) of each
+# (the read's char_scores: per character the best read's probability, vin_read.DISPUTED where a read disagreed),
+# with a listed WMI: its agreement is the proof a check digit would give, capped lower.
 AGREEING_READS = 3
 AGREED_CAP = 0.95
 UNSURE_CHAR = 0.8
@@ -105,8 +106,8 @@ def _id_rule(read: FieldRead) -> FieldRead:
 
 
 def _all_agreed(read: FieldRead) -> bool:
-    """Every character held by the reads' vote at LOW_CHAR_SCORE or more (one dissenting read in a few is enough
-    to fall below it: picloss/ocr/vin_read.py)."""
+    """Every character read sure by some read and disputed by none (a disputed character scores below
+    LOW_CHAR_SCORE: picloss/ocr/vin_read.py)."""
     return read.char_scores is not None and min(read.char_scores, default=0.0) >= LOW_CHAR_SCORE
 
 
