@@ -5,6 +5,7 @@ reports such a character as its simplified form, one for one, and leaves every o
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,3 +62,36 @@ def test_the_engine_reports_lines_simplified_with_their_scores_still_aligned() -
     assert line.text == "国籍 中国"
     assert line.char_scores == (0.99, 0.98, 0.97, 0.6)
     assert line.scores_per_char() == [0.99, 0.98, 0.9, 0.97, 0.6]
+
+
+@dataclass
+class _DetResult:  # the shape of rapidocr's detector output that OcrEngine.detect uses
+    boxes: np.ndarray | None
+
+
+class _DetOnly:
+    """rapidocr with only its detector used: records the image it was given."""
+
+    def __init__(self, boxes: np.ndarray | None) -> None:
+        self.boxes = boxes
+        self.seen: list[np.ndarray] = []
+
+    def _load_det_model(self) -> Callable[[np.ndarray], _DetResult]:
+        def detector(bgr: np.ndarray) -> _DetResult:
+            self.seen.append(bgr)
+            return _DetResult(self.boxes)
+        return detector
+
+
+def test_the_detector_alone_gives_the_boxes_of_the_photo_as_sent_in_bgr() -> None:
+    engine = object.__new__(OcrEngine)
+    boxes = np.array([[[1, 2], [30, 2], [30, 9], [1, 9]]], np.float64)
+    engine._ocr = _DetOnly(boxes)  # type: ignore[attr-defined]
+    engine._lock = threading.Lock()  # type: ignore[attr-defined]
+    rgb = np.zeros((16, 32, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    (box,) = engine.detect(rgb)
+    assert box.dtype == np.float32 and box.shape == (4, 2) and box[1, 0] == 30
+    assert engine._ocr.seen[0][0, 0].tolist() == [0, 0, 200]  # type: ignore[attr-defined]  # rapidocr wants BGR
+    engine._ocr = _DetOnly(None)  # type: ignore[attr-defined]  # nothing found
+    assert engine.detect(rgb) == []

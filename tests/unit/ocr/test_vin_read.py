@@ -147,7 +147,9 @@ class SmallPhotoEngine:
     SHORT = np.array([[40, 400], [160, 400], [160, 460], [40, 460]], np.float32)
 
     def __init__(self, texts: list[str]) -> None:
-        self.texts, self.seen, self.detected = texts, [], []
+        self.texts = texts
+        self.seen: list[int] = []
+        self.detected: list[tuple[int, ...]] = []
 
     def read(self, rgb: np.ndarray) -> list[OcrLine]:
         raise AssertionError("a small photo is not read whole again")
