@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from picloss.documents.model import FieldRead
-from picloss.documents.vin import FORCED, check_vin
+from picloss.documents.vin import FORCED, check_vin, compact_vin
 from picloss.ocr.engine import OcrEngine, OcrLine
 from picloss.ocr.extract import _vin_candidates
 from picloss.ocr.layout import Row, group_rows
@@ -69,7 +69,7 @@ MIN_DIGITS = 4
 
 
 def _near_vin(text: str) -> bool:
-    runs = NEAR_VIN.findall(re.sub(r"[\s\-*·.:：_]", "", text).upper())
+    runs = NEAR_VIN.findall(compact_vin(text))
     return any(sum(ch.isdigit() for ch in run) >= MIN_DIGITS and not run.isdigit() for run in runs)
 
 
