@@ -178,7 +178,7 @@ class DamageAssessor:
     async def _verified(self, rgb: np.ndarray, a: Assessment) -> Assessment:
         if self._verify is None or not a.damages:
             return a
-        scored = with_existence(a.damages, await self._verify(rgb, a.damages))
+        scored = with_existence(a.damages, await self._verify(rgb, a.damages), a.damage_probability)
         return verified(a, scored, self._min_confidence)
 
     async def assess(self, photos: list[np.ndarray]) -> list[Assessment]:

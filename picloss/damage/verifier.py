@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -29,24 +30,43 @@ CANDIDATE_THRESHOLD = 0.1
 
 @dataclass(frozen=True)
 class Combination:
-    """P(real damage) = sigmoid(w_v * logit(verifier) + w_d * logit(detector) + w_p * from_part + bias)."""
+    """P(real damage) = sigmoid(w_v * logit(verifier) + w_d * logit(detector) + w_p * from_part
+    + w_g * logit(damage gate) + bias); w_g is 0 for the combination used when the service runs no damage gate."""
 
     verifier_weight: float
     detector_weight: float
     part_weight: float
     bias: float
+    gate_weight: float = 0.0
 
-    def existence(self, verifier_prob: float, detector_score: float, from_part: bool) -> float:
+    def existence(self, verifier_prob: float, detector_score: float, from_part: bool,
+                  gate_prob: float | None = None) -> float:
         z = (self.verifier_weight * _logit(verifier_prob) + self.detector_weight * _logit(detector_score)
              + self.part_weight * float(from_part) + self.bias)
+        if self.gate_weight:
+            if gate_prob is None:
+                raise ValueError("this combination needs the damage gate's probability")
+            z += self.gate_weight * _logit(gate_prob)
         return 1.0 / (1.0 + math.exp(-z))
 
 
-# Fitted by training/damage/verifier.py on train fold 0 (grouped by source photo, never trained on); recorded with
-# the model in models/damage_verifier/verifier.json (a unit test checks that they agree).
+# Fitted by training/damage/verifier.py on train fold 0 (grouped by source photo; never trained on by the verifier
+# or the damage gate, which share the folds); recorded with the model in models/damage_verifier/verifier.json (a
+# unit test checks that they agree). COMBINATION uses the photo's damage-gate probability too (the service's
+# default); COMBINATION_WITHOUT_GATE is what a service run without the gate (DAMAGE_GATE off) uses.
 COMBINATION = Combination(verifier_weight=0.705602, detector_weight=1.171793, part_weight=-0.956949,
                           bias=1.72832)
+COMBINATION_WITHOUT_GATE = COMBINATION
 DEFAULT_MIN_CONFIDENCE = 0.85
+
+
+def combination_from_record(entry: dict[str, Any]) -> Combination:
+    """A combination as training/damage/verifier.py records it in verifier.json (features, weights, bias)."""
+    weights = dict(zip(entry["features"], entry["weights"], strict=True))
+    return Combination(verifier_weight=float(weights["logit(verifier)"]),
+                       detector_weight=float(weights["logit(detector)"]),
+                       part_weight=float(weights["part_channel"]), bias=float(entry["bias"]),
+                       gate_weight=float(weights.get("logit(gate)", 0.0)))
 
 
 def _logit(p: float) -> float:
@@ -65,10 +85,13 @@ async def verifier_probabilities(runner: ModelRunner, rgb: np.ndarray, boxes: Se
     return probs
 
 
-def with_existence(damages: Sequence[Detection], verifier_probs: Sequence[float],
-                   combination: Combination = COMBINATION) -> list[Detection]:
-    """Each damage with its existence confidence, most confident first."""
-    scored = [replace(d, existence=combination.existence(p, d.score, d.from_part))
+def with_existence(damages: Sequence[Detection], verifier_probs: Sequence[float], gate_prob: float | None = None,
+                   combination: Combination | None = None) -> list[Detection]:
+    """Each damage with its existence confidence, most confident first. `gate_prob`: the photo's damage-gate
+    probability (None: the service runs no gate, and the combination without it is used)."""
+    if combination is None:
+        combination = COMBINATION if gate_prob is not None else COMBINATION_WITHOUT_GATE
+    scored = [replace(d, existence=combination.existence(p, d.score, d.from_part, gate_prob))
               for d, p in zip(damages, verifier_probs, strict=True)]
     return sorted(scored, key=lambda d: -(d.existence or 0.0))
 

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import datetime as dt
 import io
+import json
 import statistics
 import subprocess
 import time
@@ -102,11 +103,25 @@ class Gates:
         view_path = view_classifier.VIEW_SPEC.onnx_path(models_dir)
         self.view_runner = (OnnxRunner(view_classifier.VIEW_SPEC, models_dir, threads=2)
                             if use_cars and use_view and view_path.exists() else None)
-        self.threshold = gate_mod.DAMAGE_THRESHOLD if threshold is None else threshold
+        gate_record = models_dir / damage_gate.GATE_SPEC.name / "gate.json"  # a candidate gate's own threshold
+        recorded = json.loads(gate_record.read_text())["threshold"] if gate_record.exists() else None
+        self.threshold = threshold if threshold is not None else (
+            float(recorded) if recorded is not None else gate_mod.DAMAGE_THRESHOLD)
         self._gate_mod = gate_mod
         verifier_path = damage_verifier.VERIFIER_SPEC.onnx_path(models_dir)
         self.verifier_runner = (OnnxRunner(damage_verifier.VERIFIER_SPEC, models_dir, threads=2)
                                 if use_verifier and verifier_path.exists() else None)
+        # The combinations and operating point recorded with the verifier in --models-dir (a candidate model is
+        # measured with its own), else the service's constants.
+        record_path = verifier_path.parent.parent / "verifier.json"
+        record = json.loads(record_path.read_text()) if record_path.exists() else {}
+        self.combination = (verifier.combination_from_record(record["combination"]) if "combination" in record
+                            else verifier.COMBINATION)
+        self.combination_without_gate = (
+            verifier.combination_from_record(record["combination_without_gate"])
+            if "combination_without_gate" in record else
+            self.combination if not self.combination.gate_weight else verifier.COMBINATION_WITHOUT_GATE)
+        self.min_confidence = float(record.get("threshold", verifier.DEFAULT_MIN_CONFIDENCE))
 
     def verify(self, rgb: np.ndarray, damages: list[Detection]) -> tuple[list[float], float]:
         """The verifier's probability for each candidate damage (empty without a verifier), and the seconds."""
@@ -149,7 +164,9 @@ class Seen:
     pose_probs: np.ndarray | None = None  # view model on the vehicle of interest (None: no view model or no car)
     candidates: PhotoDetections | None = None  # the detector at the verifier's candidate threshold
     scored: list[Detection] | None = None  # every candidate with its existence confidence (None: no verifier)
+    scored_without_gate: list[Detection] | None = None  # the same, the combination without the damage gate
     verifier_seconds: float = 0.0
+    min_confidence: float = verifier.DEFAULT_MIN_CONFIDENCE  # the verifier's recorded operating point
 
     def verdict(self, variant: str, gate_threshold: float, min_confidence: float | None = None) -> Assessment:
         """variant: detector (no gates, detector threshold), damage_gate, car_gate, both (both gates, then the
@@ -161,8 +178,10 @@ class Seen:
             prob = self.prob if variant == "verified" else None
             base = decide(self.candidates, self.width, self.height, self.cars, prob, gate_threshold)
             kept = {d.box for d in base.damages}
-            scored = [d for d in self.scored if d.box in kept]
-            threshold = verifier.DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+            every = self.scored if variant == "verified" or self.scored_without_gate is None else (
+                self.scored_without_gate)
+            scored = [d for d in every if d.box in kept]
+            threshold = self.min_confidence if min_confidence is None else min_confidence
             return pose.side_assessment(verified(base, scored, threshold), self.pose_probs, self.width)
         prob = self.prob if variant in ("damage_gate", "both") else None
         cars = self.cars if variant in ("car_gate", "both") else None
@@ -189,7 +208,11 @@ def see(runner: OnnxRunner, gates: Gates | None, rgb: np.ndarray, threshold: flo
         # The service verifies only what passes the gates; here every candidate is scored once, so that each
         # variant and operating point is decided from one pass (the latency counts the service's share).
         probs, verify_seconds = gates.verify(rgb, seen.candidates.damages)
-        seen.scored = verifier.with_existence(seen.candidates.damages, probs)
+        with_gate = gates.combination if prob is not None else gates.combination_without_gate
+        seen.scored = verifier.with_existence(seen.candidates.damages, probs, prob, with_gate)
+        seen.scored_without_gate = verifier.with_existence(seen.candidates.damages, probs, None,
+                                                           gates.combination_without_gate)
+        seen.min_confidence = gates.min_confidence
         gated = decide(seen.candidates, seen.width, seen.height, cars, prob, gates.threshold).damages
         seen.verifier_seconds = verify_seconds * len(gated) / max(len(seen.candidates.damages), 1)
     if gates is not None:  # as the service: the gated verdict first, then the pose where it can matter
@@ -489,11 +512,12 @@ CURVE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def operating_curve(results: list[PhotoResult], clean: list[tuple[CleanCar, Seen]], gate_threshold: float,
-                    variant: str = SERVICE_VARIANT) -> list[dict[str, object]]:
+                    variant: str = SERVICE_VARIANT, default: float = verifier.DEFAULT_MIN_CONFIDENCE
+                    ) -> list[dict[str, object]]:
     """The service's precision-recall trade-off along DAMAGE_MIN_CONFIDENCE (held-out photos only): damage boxes
     at IoU 0.3 and 0.5 on damage_severity val, damage photos with a reported damage (both val sets), clean-car
     photos with false damage per source; the default operating point marked."""
-    thresholds = sorted({*CURVE_THRESHOLDS, round(verifier.DEFAULT_MIN_CONFIDENCE, 3)})
+    thresholds = sorted({*CURVE_THRESHOLDS, round(default, 3)})
     sources = list(dict.fromkeys(clean_source(c) for c, _ in clean))
     rows: list[dict[str, object]] = []
     for t in thresholds:
@@ -511,7 +535,7 @@ def operating_curve(results: list[PhotoResult], clean: list[tuple[CleanCar, Seen
                 f30.add(as_arrays(dets)[0], gt)
                 f50.add(as_arrays(dets)[0], gt)
         row: dict[str, object] = {
-            "min confidence": (f"**{t:.2f} (default)**" if abs(t - verifier.DEFAULT_MIN_CONFIDENCE) < 1e-9
+            "min confidence": (f"**{t:.2f} (default)**" if abs(t - round(default, 3)) < 1e-9
                                else f"{t:.2f}"),
             "P @IoU0.3": f30.precision, "R @IoU0.3": f30.recall, "F1 @IoU0.3": f30.f1,
             "P @IoU0.5": f50.precision, "R @IoU0.5": f50.recall, "F1 @IoU0.5": f50.f1,
@@ -588,8 +612,8 @@ def fmt(v: float | int) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def render(info: dict[str, str], sections: dict[str, Any]) -> str:
-    lines = [SECTION, "", " · ".join(f"{k}: {v}" for k, v in info.items()), ""]
+def render(info: dict[str, str], sections: dict[str, Any], section: str = SECTION) -> str:
+    lines = [section, "", " · ".join(f"{k}: {v}" for k, v in info.items()), ""]
     for title, figures in sections.items():
         if isinstance(figures, list):  # a curve: one row per operating point
             columns = list(figures[0]) if figures else []
@@ -604,13 +628,13 @@ def render(info: dict[str, str], sections: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
+def write_section(path: Path, text: str, section: str = SECTION) -> None:
     old = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = old.find(SECTION)
+    start = old.find(section + "\n")
     if start < 0:
         new = old.rstrip("\n") + "\n\n" + text
     else:
-        nxt = old.find("\n## ", start + len(SECTION))
+        nxt = old.find("\n## ", start + len(section))
         new = old[:start] + text + ("\n" + old[nxt + 1 :] if nxt >= 0 else "")
     path.write_text(new.rstrip("\n") + "\n")
 
@@ -672,6 +696,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--benchmarks", type=Path, default=REPO / "docs/benchmarks.md")
     p.add_argument("--threshold", type=float, default=DEFAULT_SCORE_THRESHOLD)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--section", default=SECTION, help="the docs/benchmarks.md section written (a heading line)")
     p.add_argument("--no-gates", action="store_true", help="the detector alone (no damage gate, no car gate)")
     p.add_argument("--gate-threshold", type=float, default=None,
                    help="damage-gate threshold (default: the service's DAMAGE_THRESHOLD); for candidate gates")
@@ -742,7 +767,8 @@ def main(argv: list[str] | None = None) -> None:
             statistics.median([x.verifier_seconds * 1000 for x in every if x.verifier_seconds > 0] or [0.0]),
     }
     clean_pairs = list(zip(clean, clean_seen, strict=True))
-    curve = operating_curve(results, clean_pairs, gate_threshold) if gates and gates.verifier_runner else []
+    curve = (operating_curve(results, clean_pairs, gate_threshold, default=gates.min_confidence)
+             if gates and gates.verifier_runner else [])
     if gates is not None and gates.verifier_runner is not None:
         sheet = contact_sheet(results, clean_pairs, gate_threshold, args.sheet)
         print(f"contact sheet: {sheet}")
@@ -760,12 +786,15 @@ def main(argv: list[str] | None = None) -> None:
     info = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit or "?",
-        "model": f"{ms.DAMAGE_DETECTOR.name}/{ms.DAMAGE_DETECTOR.version}",
+        "model": f"{ms.DAMAGE_DETECTOR.name}/{ms.DAMAGE_DETECTOR.version}"
+                 + ("" if args.models_dir.resolve() == (REPO / "models").resolve() else f" (from {args.models_dir})"),
         "service score threshold": f"{args.threshold}",
         "gates": "none (--no-gates)" if gates is None else f"damage gate (threshold {gate_threshold}) + car gate",
         "verifier": (f"{damage_verifier.VERIFIER_SPEC.name} (candidates from detector score "
                      f"{verifier.CANDIDATE_THRESHOLD}, operating point DAMAGE_MIN_CONFIDENCE "
-                     f"{verifier.DEFAULT_MIN_CONFIDENCE})" if gates and gates.verifier_runner else "none"),
+                     f"{gates.min_confidence}; existence from the verifier, the detector"
+                     f"{' and the damage gate' if gates.combination.gate_weight else ''})"
+                     if gates and gates.verifier_runner else "none"),
     }
     parts_val = [s for s in val if s.dataset == "damaged_parts"]
     sections = {
@@ -793,10 +822,10 @@ def main(argv: list[str] | None = None) -> None:
                                                    for s in [x for x in val if x.dataset == d][:n]],
                                    args.threshold, gate_threshold),
     }
-    text = render(info, sections)
+    text = render(info, sections, args.section)
     print(text)
     if not args.no_write:
-        write_section(args.benchmarks, text)
+        write_section(args.benchmarks, text, args.section)
         print(f"written to {args.benchmarks}")
 
 

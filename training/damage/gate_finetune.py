@@ -117,24 +117,121 @@ def jitter(rgb: np.ndarray, rng: random.Random) -> np.ndarray:
     return np.clip(rgb.astype(np.float32) * alpha + beta, 0, 255).astype(np.uint8)
 
 
-def make_view(rgb: np.ndarray, view: int, rng: random.Random) -> np.ndarray:
-    """float32 [3, S, S] 0..255 for view 0 (as served), 1 (mirror), 2 (down-scaled), 3 (mild crop)."""
+def reencode(rgb: np.ndarray, rng: random.Random) -> np.ndarray:
+    """The photo re-encoded as JPEG at quality 35-95 (70 % of the time): compression must not tell damage."""
+    if rng.random() >= 0.7:
+        return rgb
+    quality = [cv2.IMWRITE_JPEG_QUALITY, rng.randint(35, 95)]
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), quality)
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1] if ok else rgb
+
+
+def make_view(rgb: np.ndarray, view: int, rng: random.Random, recipe: str = "v3") -> np.ndarray:
+    """float32 [3, S, S] 0..255 for view 0 (as served), 1 (mirror), 2 (down-scaled), 3 (crop).
+
+    Recipe v3 (issue 21, item 3): the down-scaled view is also stretched (each side scaled on its own, aspect
+    distortion 0.7-1.4) and both augmented views are re-encoded as JPEG, so that neither the stretch of the
+    Roboflow 640x640 photos nor the size or compression of a source tells damage; the crop takes each side on its
+    own (70-100 %), another stretch. Recipe v2: the committed issue-11 gate's views."""
     if view == 1:
         rgb = rgb[:, ::-1]
     elif view == 2:
         h, w = rgb.shape[:2]
         scale = rng.uniform(128, 300) / max(h, w)
+        stretch = float(np.exp(rng.uniform(-0.36, 0.36))) if recipe == "v3" else 1.0
+        sx, sy = scale * stretch ** 0.5, scale / stretch ** 0.5
         if scale < 1:
-            rgb = cv2.resize(rgb, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+            rgb = cv2.resize(rgb, (max(8, round(w * sx)), max(8, round(h * sy))), interpolation=cv2.INTER_AREA)
         rgb = jitter(rgb[:, ::-1] if rng.random() < 0.5 else rgb, rng)
+        if recipe == "v3":
+            rgb = reencode(rgb, rng)
     elif view == 3:
         h, w = rgb.shape[:2]
-        cw, ch = round(w * rng.uniform(0.8, 1.0)), round(h * rng.uniform(0.8, 1.0))
+        low = 0.7 if recipe == "v3" else 0.8
+        cw, ch = round(w * rng.uniform(low, 1.0)), round(h * rng.uniform(low, 1.0))
         x0, y0 = rng.randint(0, w - cw), rng.randint(0, h - ch)
         rgb = jitter(rgb[y0:y0 + ch, x0:x0 + cw], rng)
         if rng.random() < 0.5:
             rgb = rgb[:, ::-1]
+        if recipe == "v3":
+            rgb = reencode(rgb, rng)
     return to_input(np.ascontiguousarray(rgb))
+
+
+# ---------------------------------------------------------------- recipe v3: folds, held-out source, pastes
+
+HELD_OUT_SOURCE = "clean_cars/vehicles/train"  # the clean-car source no damage model or threshold is fitted to
+PASTE_MIN_AREA = 600  # damage polygons at least this large (photo px^2) are pasted: visible at the gate's 320 px
+
+
+def verifier_folds(items: list[base.Item], data: Path) -> np.ndarray:
+    """The box verifier's grouped folds (`verifier_data.Groups`), so that fold 0 is the selection fold of both
+    models and the verifier's score combination can use the gate's probability on photos neither trained on."""
+    from training.damage.verifier_data import Groups
+
+    groups = Groups(data / "DUPLICATES.tsv")
+    dataset = {"damage_severity/train": "damage_severity", "damaged_parts/train": "damaged_parts",
+               "vin_plates/train": "vin"}
+    return np.array([groups.fold(dataset.get(it.source, "clean"), it.path.name) for it in items])
+
+
+def paste_pool(data: Path) -> dict[int, list[tuple[str, list[float]]]]:
+    """Per fold, the damage_severity train polygons large enough to paste: (photo path, polygon)."""
+    from training.damage.verifier import polygons
+    from training.damage.verifier_data import Groups
+
+    groups = Groups(data / "DUPLICATES.tsv")
+    pool: dict[int, list[tuple[str, list[float]]]] = {}
+    for name, plist in sorted(polygons(data).items()):
+        for poly in plist:
+            xs, ys = poly[0::2], poly[1::2]
+            if (max(xs) - min(xs)) * (max(ys) - min(ys)) >= PASTE_MIN_AREA:
+                path = str(data / "damage_severity/images/train" / name)
+                pool.setdefault(groups.fold("damage_severity", name), []).append((path, poly))
+    return pool
+
+
+def pasted_items(items: list[base.Item], folds: np.ndarray, per_photo: int) -> tuple[list[base.Item], list[int]]:
+    """Positives made from the clean cars of `clean_cars/plates`: the same photo with real damage pasted on the car
+    (view `pasted`; `view_rgb` renders it), so that the same car, light and background are seen with and without
+    damage; returned with their folds."""
+    out, out_folds = [], []
+    for it, fold in zip(items, folds, strict=True):
+        if it.source == "clean_cars/plates/train" and it.view == "full":
+            for k in range(per_photo):
+                out.append(base.Item(it.path, 1, it.group, it.source, "pasted", (float(k), 0.0, 0.0, 0.0)))
+                out_folds.append(int(fold))
+    return out, out_folds
+
+
+_POOL: dict[int, list[tuple[str, list[float]]]] = {}
+
+
+def view_rgb(item: base.Item, data: Path | None = None, fold: int = 0) -> np.ndarray:
+    """The photo as the gate receives it (`base.view_of`), or for a `pasted` item the clean car with 1-3 damages
+    of `damage_severity` train photos of the same fold pasted inside its vehicle box (seeded by the item)."""
+    if item.view != "pasted":
+        return base.view_of(item)
+    from training.damage.verifier import paste_damage
+
+    if data is not None and not _POOL:
+        _POOL.update(paste_pool(data))
+    pool = _POOL.get(fold) or [p for ps in _POOL.values() for p in ps]
+    rgb = base.load_rgb(item.path)
+    h, w = rgb.shape[:2]
+    labels = base.yolo_boxes(item.path.parent.parent / "labels" / f"{item.path.stem}.txt")
+    vehicles = [b for c, b in labels if c == 1] or [(0.1, 0.1, 0.9, 0.9)]
+    vx0, vy0, vx1, vy1 = (v * s for v, s in zip(max(vehicles, key=lambda b: (b[2] - b[0]) * (b[3] - b[1])),
+                                                  (w, h, w, h), strict=True))
+    rng = random.Random(item.key)
+    for _ in range(rng.randint(1, 3)):
+        bw = max(12.0, (vx1 - vx0) * rng.uniform(0.08, 0.3))
+        bh = bw * float(np.exp(rng.uniform(-0.5, 0.5)))
+        x0 = rng.uniform(vx0, max(vx0, vx1 - bw))
+        y0 = rng.uniform(vy0 + 0.25 * (vy1 - vy0), max(vy0 + 0.25 * (vy1 - vy0), vy1 - bh))
+        src, poly = pool[rng.randrange(len(pool))]
+        rgb, _ = paste_damage(rgb, (x0, y0, x0 + bw, y0 + bh), src, tuple(poly), rng)
+    return rgb
 
 
 def trunk_session(trunk: Trunk, cache: Path, threads: int) -> object:
@@ -144,7 +241,8 @@ def trunk_session(trunk: Trunk, cache: Path, threads: int) -> object:
 
 
 def cache_trunk(items: list[base.Item], views: int, cache: Path, trunk: Trunk, tag: str,
-                threads: int = 2, batch: int = 32) -> np.ndarray:
+                threads: int = 2, batch: int = 32, recipe: str = "v2", data: Path | None = None,
+                folds: np.ndarray | None = None) -> np.ndarray:
     """fp16 [len(items), views, C, H, W] block-10 outputs, memory-mapped in cache; resumable per chunk."""
     shape_path = cache / f"trunk_{tag}.json"
     data_path = cache / f"trunk_{tag}.f16"
@@ -164,9 +262,9 @@ def cache_trunk(items: list[base.Item], views: int, cache: Path, trunk: Trunk, t
         chunk = items[n:n + batch]
         x = []
         for i, it in enumerate(chunk):
-            rgb = base.view_of(it)
+            rgb = view_rgb(it, data, int(folds[n + i]) if folds is not None else 0)
             rng = random.Random(f"{it.key}:{n + i}")
-            x.extend(make_view(rgb, v, rng) for v in range(views))
+            x.extend(make_view(rgb, v, rng, recipe) for v in range(views))
         out = session.run(["trunk"], {"images": np.stack(x)})[0].astype(np.float16)
         store[n:n + len(chunk)] = out.reshape(len(chunk), views, c, h, w)
         meta["done"] = n + len(chunk)
@@ -205,11 +303,22 @@ def train(args: argparse.Namespace) -> None:
     tail = Tail(net)
     items = base.train_items(args.data, seed=args.seed, vin_count=args.vin)
     held = base.eval_items(args.data, seed=args.seed)
-    folds = base.group_folds([it.group for it in items], base.FOLDS, args.seed)
+    if args.recipe == "v3":  # issue 21: the held-out clean source out, the verifier's folds, pasted damage
+        if args.hold_out_vehicles:  # the leave-source-out gate: its figures on clean_cars/vehicles are fair
+            items = [it for it in items if it.source != HELD_OUT_SOURCE]
+        folds = verifier_folds(items, args.data)
+        extra, extra_folds = pasted_items(items, folds, args.pastes)
+        items, folds = items + extra, np.r_[folds, np.array(extra_folds, int)]
+        tag = f"train_v3_s{args.seed}_v{args.vin}_p{args.pastes}{'_loso' if args.hold_out_vehicles else ''}"
+    else:
+        folds = base.group_folds([it.group for it in items], base.FOLDS, args.seed)
+        tag = f"train_s{args.seed}_v{args.vin}"
     fit_idx = np.flatnonzero(folds != SELECTION_FOLD)
     sel_idx = np.flatnonzero(folds == SELECTION_FOLD)
-    log.info("items: fit %d, selection %d, held-out %d", len(fit_idx), len(sel_idx), len(held))
-    feats = cache_trunk(items, VIEWS, args.cache, trunk, f"train_s{args.seed}_v{args.vin}", args.threads)
+    log.info("items (recipe %s): fit %d, selection %d, held-out %d %s", args.recipe, len(fit_idx), len(sel_idx),
+             len(held), json.dumps(base.counts(items)))
+    feats = cache_trunk(items, VIEWS, args.cache, trunk, tag, args.threads, recipe=args.recipe, data=args.data,
+                        folds=folds)
     labels = np.array([it.label for it in items], np.float32)
 
     sel_items = [items[i] for i in sel_idx]
@@ -225,7 +334,7 @@ def train(args: argparse.Namespace) -> None:
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(fit_idx) - pos) / pos))
     best: dict[str, object] = {"clean_false_damage": 2.0}
     history: list[dict[str, object]] = []
-    best_path = args.cache / "best_tail.pt"
+    best_path = args.cache / ("best_tail.pt" if args.recipe == "v2" else f"best_{tag}.pt")
     if args.export_from is not None:  # a finished run's best tail: no training, same selection and export
         tail.load_state_dict(torch.load(args.export_from, weights_only=True))
         best = selection_figures(sel_items, scores(tail, sel_feats))
@@ -257,8 +366,12 @@ def train(args: argparse.Namespace) -> None:
         sel.update(epoch=epoch + 1, loss=total / steps_per_epoch, seconds=round(time.monotonic() - start))
         history.append(sel)
         log.info("epoch %d %s", epoch + 1, json.dumps(sel))
-        if sel["clean_false_damage"] < best["clean_false_damage"] or (
-                sel["clean_false_damage"] == best["clean_false_damage"] and sel["roc_auc"] > best["roc_auc"]):
+        if args.recipe == "v3":  # about 50 clean cars in the selection fold: ROC AUC, not a rate of 2-3 photos
+            better = sel["roc_auc"] > best.get("roc_auc", -1.0)
+        else:
+            better = sel["clean_false_damage"] < best["clean_false_damage"] or (
+                sel["clean_false_damage"] == best["clean_false_damage"] and sel["roc_auc"] > best["roc_auc"])
+        if better:
             best = dict(sel)
             torch.save(tail.state_dict(), best_path)
             best_path.with_suffix(".json").write_text(json.dumps({"epoch": epoch + 1, "epochs": history}))
@@ -306,6 +419,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--export-from", type=Path, default=None,
                         help="skip training: select, evaluate and export this saved tail (best_tail.pt)")
     parser.add_argument("--scores", type=Path, default=None)
+    parser.add_argument("--recipe", choices=["v2", "v3"], default="v3",
+                        help="v3 (issue 21): clean_cars/vehicles held out, the verifier's folds, pasted damage on "
+                             "clean cars, stretched and re-encoded views; v2: the issue-11 gate")
+    parser.add_argument("--hold-out-vehicles", action="store_true",
+                        help="recipe v3: leave clean_cars/vehicles out (the leave-source-out gate of make "
+                             "eval-damage-unseen-source)")
+    parser.add_argument("--pastes", type=int, default=0, help="pasted-damage copies of each clean_cars/plates photo")
     parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args(argv)
     base.setup_run(args.log, args.threads, args.cache)

@@ -353,8 +353,33 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def combine_features(ver: np.ndarray, det: np.ndarray, part: np.ndarray) -> np.ndarray:
-    return np.stack([logit(ver), logit(det), part.astype(np.float64)], 1)
+FEATURES = ["logit(verifier)", "logit(detector)", "part_channel"]
+GATE_FEATURE = "logit(gate)"
+
+
+def combine_features(ver: np.ndarray, det: np.ndarray, part: np.ndarray, gate: np.ndarray | None = None
+                     ) -> np.ndarray:
+    cols = [logit(ver), logit(det), part.astype(np.float64)]
+    if gate is not None:
+        cols.append(logit(gate))
+    return np.stack(cols, 1)
+
+
+def gate_probabilities(photos: list[dict], fold: int, models_dir: Path, threads: int) -> dict[int, float]:
+    """The damage gate's probability for each photo of `fold` (index in candidates.jsonl -> probability), as the
+    service computes it. The gate (training/damage/gate_finetune.py, recipe v3) shares these folds: on the
+    selection fold its probabilities are fair."""
+    from picloss.inference import OnnxRunner
+    from picloss.models import damage_gate
+
+    runner = OnnxRunner(damage_gate.GATE_SPEC, models_dir, threads=threads)
+    out: dict[int, float] = {}
+    for n, ph in enumerate(photos):
+        if ph["fold"] == fold:
+            batch = damage_gate.to_batch([load_rgb(ph["path"])])
+            prob = runner.infer_sync({damage_gate.INPUT_IMAGES: batch})[damage_gate.OUTPUT_DAMAGE_PROB]
+            out[n] = float(np.asarray(prob).reshape(-1)[0])
+    return out
 
 
 def fit_combination(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
@@ -563,7 +588,10 @@ def train(args: argparse.Namespace) -> None:
     cand = np.array([it.kind == "cand" for it in sel_items])
     det = np.array([it.det_score for it in sel_items])
     part = np.array([it.channel == "part" for it in sel_items])
-    x = combine_features(ver[cand], det[cand], part[cand])
+    gate_of_photo = gate_probabilities(photos, SELECTION_FOLD, args.gate_models_dir, args.threads)
+    gate = np.array([gate_of_photo.get(it.photo, 1.0) for it in sel_items])
+    x_without = combine_features(ver[cand], det[cand], part[cand])
+    x = combine_features(ver[cand], det[cand], part[cand], gate[cand])
     lab = sel_y[cand] >= 0
     # The detector trained on the damage_severity train photos: its scores there are inflated (AUC ~0.9 against
     # ~0.8 on photos it never saw), and a combination fitted on them would trust it too much. The weights are
@@ -571,10 +599,14 @@ def train(args: argparse.Namespace) -> None:
     # trained on them); the figures below show every source.
     fair = lab & np.array([it.source != "damage_severity" for it in sel_items])[cand]
     w = fit_combination(x[fair], sel_y[cand][fair])
+    w_without = fit_combination(x_without[fair], sel_y[cand][fair])
     combined = np.full(len(sel_items), np.nan)
     combined[cand] = apply_combination(w, x)
+    combined_without = np.full(len(sel_items), np.nan)
+    combined_without[cand] = apply_combination(w_without, x_without)
     yc = sel_y[cand][lab]
     figures = {"auc_detector": auc(yc, det[cand][lab]), "auc_verifier": auc(yc, ver[cand][lab]),
+               "auc_gate": auc(yc, gate[cand][lab]), "auc_combined_without_gate": auc(yc, combined_without[cand][lab]),
                "auc_combined": auc(yc, combined[cand][lab])}
     for source in sorted({it.source for it in sel_items}):
         m = np.array([it.source == source for it in sel_items])[cand][lab]
@@ -584,7 +616,10 @@ def train(args: argparse.Namespace) -> None:
     curve = photo_curve(photos, sel_items, np.nan_to_num(combined, nan=0.0))
     det_curve = photo_curve(photos, sel_items, np.nan_to_num(np.where(cand, det, 0.0), nan=0.0))
     chosen = choose_threshold(curve, args.max_clean, args.min_precision)
+    curve_without = photo_curve(photos, sel_items, np.nan_to_num(combined_without, nan=0.0))
+    chosen_without = choose_threshold(curve_without, args.max_clean, args.min_precision)
     log.info("selection fold: %s", json.dumps(figures))
+    log.info("without the gate: chosen %s", json.dumps(chosen_without))
     for row, drow in zip(curve, det_curve, strict=True):
         log.info("t=%.3f combined P30 %.3f R30 %.3f clean %.3f found %.3f | detector P30 %.3f R30 %.3f clean %.3f",
                  row["threshold"], row["precision_iou30"], row["recall_iou30"], row["clean_false_damage"],
@@ -595,8 +630,14 @@ def train(args: argparse.Namespace) -> None:
         "model": (f"EfficientNet-Lite0 ImageNet, blocks {args.train_from}-15 + head conv fine-tuned, mean+max pool, "
                   "linear"),
         "input_size": vm.INPUT_SIZE, "context": vm.CONTEXT, "min_crop_side": vm.MIN_CROP_SIDE,
-        "combination": {"features": ["logit(verifier)", "logit(detector)", "part_channel"],
+        "combination": {"features": [*FEATURES, GATE_FEATURE],
                         "weights": [round(float(v), 6) for v in w[:-1]], "bias": round(float(w[-1]), 6)},
+        "combination_without_gate": {"features": FEATURES, "weights": [round(float(v), 6) for v in w_without[:-1]],
+                                     "bias": round(float(w_without[-1]), 6)},
+        "selection_point_without_gate": chosen_without,
+        "gate": {"model": str(args.gate_models_dir.resolve().relative_to(REPO)) if args.gate_models_dir.resolve(
+                 ).is_relative_to(REPO) else str(args.gate_models_dir),
+                 "folds": "the gate (recipe v3) and the verifier share the grouped folds; fold 0 trained by neither"},
         "threshold": chosen["threshold"],
         "threshold_rule": (f"lowest t on train fold {SELECTION_FOLD} (grouped by source photo, never trained on) "
                            f"with clean-car photos flagged <= {args.max_clean} and box precision at IoU 0.3 >= "
@@ -607,12 +648,21 @@ def train(args: argparse.Namespace) -> None:
     }
     args.cache.joinpath(f"selection_{tag}_b{args.train_from}.json").write_text(json.dumps(
         {"record": record, "curve": curve, "detector_curve": det_curve}, indent=1))
-    if not args.no_export:
+    if args.record_only:  # the same verifier model: only the combinations and the operating point are new
+        onnx = vm.VERIFIER_SPEC.onnx_path(args.models_dir)
+        if not onnx.exists():
+            raise SystemExit(f"--record-only needs the verifier model in {onnx}")
+        old = json.loads((onnx.parent.parent / "verifier.json").read_text())
+        record["onnx_vs_torch_max_abs_diff"] = old.get("onnx_vs_torch_max_abs_diff")
+        (onnx.parent.parent / "verifier.json").write_text(json.dumps(record, indent=2) + "\n")
+        log.info("recorded %s", onnx.parent.parent / "verifier.json")
+    elif not args.no_export:
         sample_idx = sel_idx[:2]
         samples = np.stack([vm.to_batch([make_view(items[i], 0, random.Random(0))])[0] for i in sample_idx])
         export(Verifier(trunk, frozen, tail), args.models_dir, record, samples)
-    print(json.dumps({k: record[k] for k in ("combination", "threshold", "selection_point", "selection_figures")},
-                     indent=1))
+    print(json.dumps({k: record[k] for k in ("combination", "combination_without_gate", "threshold",
+                                             "selection_point", "selection_point_without_gate",
+                                             "selection_figures")}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -636,6 +686,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--reuse-best", action="store_true",
                         help="no training: select and export the best tail a finished run saved in --cache")
+    parser.add_argument("--gate-models-dir", type=Path, default=REPO / "models",
+                        help="the models folder whose damage_gate enters the score combination")
+    parser.add_argument("--record-only", action="store_true",
+                        help="with --reuse-best: write only verifier.json (combinations, operating point) beside "
+                             "the verifier model already in --models-dir")
     parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args(argv)
     base.setup_run(args.log, args.threads, args.cache)

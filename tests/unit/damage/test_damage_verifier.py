@@ -12,8 +12,10 @@ from picloss.damage.assess import DamageAssessor, verified
 from picloss.damage.detector import Detection, PhotoDetections, reported
 from picloss.damage.verifier import (
     COMBINATION,
+    COMBINATION_WITHOUT_GATE,
     DEFAULT_MIN_CONFIDENCE,
     Combination,
+    combination_from_record,
     confirmed,
     verifier_probabilities,
     with_existence,
@@ -66,10 +68,39 @@ def test_existence_combines_both_scores_monotonically() -> None:
     assert c.existence(0.9, 0.5, False) == pytest.approx(1 / (1 + np.exp(-z)))
 
 
+def test_existence_with_the_gate_needs_its_probability_and_rises_with_it() -> None:
+    c = Combination(verifier_weight=1.0, detector_weight=1.0, part_weight=0.0, bias=0.0, gate_weight=0.8)
+    assert c.existence(0.6, 0.5, False, 0.9) > c.existence(0.6, 0.5, False, 0.5) > c.existence(0.6, 0.5, False, 0.1)
+    z = np.log(0.6 / 0.4) + 0.8 * np.log(0.9 / 0.1)
+    assert c.existence(0.6, 0.5, False, 0.9) == pytest.approx(1 / (1 + np.exp(-z)))
+    with pytest.raises(ValueError):
+        c.existence(0.6, 0.5, False, None)
+    # a combination without a gate term ignores the gate's probability
+    plain = Combination(1.0, 0.0, 0.0, 0.0)
+    assert plain.existence(0.7, 0.5, False, 0.01) == pytest.approx(plain.existence(0.7, 0.5, False))
+
+
+def test_with_existence_uses_the_combination_that_fits_the_service() -> None:
+    damages = [det((0, 0, 10, 10), 0.5)]
+    with_gate = with_existence(damages, [0.7], 0.95)
+    without = with_existence(damages, [0.7], None)
+    assert with_gate[0].existence == pytest.approx(COMBINATION.existence(0.7, 0.5, False, 0.95))
+    assert without[0].existence == pytest.approx(COMBINATION_WITHOUT_GATE.existence(0.7, 0.5, False))
+    assert COMBINATION_WITHOUT_GATE.gate_weight == 0.0
+
+
+def test_combination_from_record_reads_features_by_name() -> None:
+    entry = {"features": ["logit(verifier)", "logit(detector)", "part_channel", "logit(gate)"],
+             "weights": [0.5, 1.25, -1.0, 0.75], "bias": -0.5}
+    assert combination_from_record(entry) == Combination(0.5, 1.25, -1.0, -0.5, 0.75)
+    entry3 = {"features": ["logit(verifier)", "logit(detector)", "part_channel"], "weights": [1, 2, 3], "bias": 4}
+    assert combination_from_record(entry3) == Combination(1.0, 2.0, 3.0, 4.0, 0.0)
+
+
 def test_with_existence_orders_and_confirmed_cuts_at_the_operating_point() -> None:
     damages = [det((0, 0, 10, 10), 0.9), det((20, 20, 30, 30), 0.2), det((40, 40, 50, 50), 0.5)]
     c = Combination(1.0, 0.0, 0.0, 0.0)  # existence = the verifier's probability
-    scored = with_existence(damages, [0.1, 0.95, 0.6], c)
+    scored = with_existence(damages, [0.1, 0.95, 0.6], combination=c)
     assert [d.box for d in scored] == [(20, 20, 30, 30), (40, 40, 50, 50), (0, 0, 10, 10)]
     assert [round(d.existence or 0, 2) for d in scored] == [0.95, 0.6, 0.1]
     assert [d.box for d in confirmed(scored, 0.5)] == [(20, 20, 30, 30), (40, 40, 50, 50)]
@@ -87,10 +118,10 @@ def test_verified_assessment_keeps_candidates_and_says_why_nothing_is_reported()
     from picloss.damage.assess import decide
 
     base = decide(PhotoDetections([det((10, 10, 20, 20))], [], frozenset()), 640, 480, None, None, 0.5)
-    scored = with_existence(base.damages, [0.05], Combination(1.0, 0.0, 0.0, 0.0))
+    scored = with_existence(base.damages, [0.05], combination=Combination(1.0, 0.0, 0.0, 0.0))
     a = verified(base, scored, 0.5)
     assert a.damages == [] and a.reason == "not_verified" and len(a.candidates) == 1
-    b = verified(base, with_existence(base.damages, [0.9], Combination(1.0, 0.0, 0.0, 0.0)), 0.5)
+    b = verified(base, with_existence(base.damages, [0.9], combination=Combination(1.0, 0.0, 0.0, 0.0)), 0.5)
     assert [d.box for d in b.damages] == [(10, 10, 20, 20)] and b.reason == ""
 
 
@@ -130,10 +161,10 @@ def test_committed_verifier_scores_each_box_of_a_photo() -> None:
 @pytest.mark.skipif(not MODEL.exists(), reason="no committed verifier model")
 def test_combination_and_operating_point_match_the_recorded_model() -> None:
     record = json.loads(RECORD.read_text())
-    weights = record["combination"]["weights"]
-    assert (COMBINATION.verifier_weight, COMBINATION.detector_weight, COMBINATION.part_weight) == pytest.approx(
-        tuple(weights), abs=1e-6)
-    assert COMBINATION.bias == pytest.approx(record["combination"]["bias"], abs=1e-6)
+    for key, combination in (("combination", COMBINATION), ("combination_without_gate", COMBINATION_WITHOUT_GATE)):
+        recorded = combination_from_record(record.get(key, record["combination"]))
+        for field in ("verifier_weight", "detector_weight", "part_weight", "bias", "gate_weight"):
+            assert getattr(combination, field) == pytest.approx(getattr(recorded, field), abs=1e-6), (key, field)
     assert DEFAULT_MIN_CONFIDENCE == pytest.approx(record["threshold"], abs=1e-6)
     assert record["input_size"] == vm.INPUT_SIZE and record["context"] == vm.CONTEXT
     assert record["min_crop_side"] == vm.MIN_CROP_SIDE
