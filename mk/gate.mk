@@ -7,10 +7,15 @@ GATE_PASTES ?= 0
 
 .PHONY: train-damage-gate train-damage-gate-linear
 
-train-damage-gate: $(STAMP) ## fine-tune Lite0's last stage + head (cached trunk), select on a train fold, export models/damage_gate
+train-damage-gate: $(STAMP) ## fine-tune Lite0's last stage + head (cached trunk), select on a train fold, export models/damage_gate, re-fit the verifier's combination
 	@mkdir -p $(GATE_LOG_DIR)
 	nice -n 10 $(PY) -m training.damage.gate_finetune --cache $(GATE_FT_CACHE) --epochs $(GATE_EPOCHS) \
-	  --log $(GATE_LOG_DIR)/gate_finetune.log
+	  --pastes $(GATE_PASTES) --log $(GATE_LOG_DIR)/gate_finetune.log
+	@# the box verifier's existence confidence uses the gate's probability: its combination and operating point are
+	@# fitted again with the new gate (the verifier's best tail from `make train-damage-verifier` in $(VERIFIER_CACHE));
+	@# then copy the printed weights and threshold into picloss/damage/verifier.py and picloss/damage/gate.py
+	nice -n 10 $(PY) -m training.damage.verifier --reuse-best --record-only --cache $(VERIFIER_CACHE) \
+	  --candidates $(VERIFIER_CACHE)/candidates.jsonl --log $(GATE_LOG_DIR)/verifier_combination.log
 
 train-damage-gate-linear: $(STAMP) ## the first gate: frozen features + logistic head, grouped-CV threshold (for comparison)
 	@mkdir -p $(GATE_LOG_DIR)

@@ -54,10 +54,11 @@ class Combination:
 # or the damage gate, which share the folds); recorded with the model in models/damage_verifier/verifier.json (a
 # unit test checks that they agree). COMBINATION uses the photo's damage-gate probability too (the service's
 # default); COMBINATION_WITHOUT_GATE is what a service run without the gate (DAMAGE_GATE off) uses.
-COMBINATION = Combination(verifier_weight=0.705602, detector_weight=1.171793, part_weight=-0.956949,
-                          bias=1.72832)
-COMBINATION_WITHOUT_GATE = COMBINATION
-DEFAULT_MIN_CONFIDENCE = 0.85
+COMBINATION = Combination(verifier_weight=0.630036, detector_weight=1.340143, part_weight=-1.13698,
+                          bias=1.214869, gate_weight=0.199257)
+COMBINATION_WITHOUT_GATE = Combination(verifier_weight=0.705602, detector_weight=1.171793, part_weight=-0.956949,
+                                       bias=1.72832)
+DEFAULT_MIN_CONFIDENCE = 0.725
 
 
 def combination_from_record(entry: dict[str, Any]) -> Combination:
