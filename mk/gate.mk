@@ -38,5 +38,5 @@ eval-damage-unseen-source: $(STAMP) ## leave-source-out gate (no clean_cars/vehi
 	nice -n 10 $(PY) -m training.damage.verifier --reuse-best --record-only --cache $(VERIFIER_CACHE) \
 	  --candidates $(VERIFIER_CACHE)/candidates.jsonl --models-dir $(UNSEEN_DIR)/models \
 	  --gate-models-dir $(UNSEEN_DIR)/models --log $(GATE_LOG_DIR)/verifier_unseen.log
-	$(PY) -m training.damage.evaluate --models-dir $(UNSEEN_DIR)/models \
+	$(PY) -m training.damage.evaluate --models-dir $(UNSEEN_DIR)/models --sheet $(UNSEEN_DIR)/contact_sheet.png \
 	  --section "## Damage on an unseen clean-car source (make eval-damage-unseen-source)"

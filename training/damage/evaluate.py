@@ -540,7 +540,7 @@ def operating_curve(results: list[PhotoResult], clean: list[tuple[CleanCar, Seen
                 f30.add(as_arrays(dets)[0], gt)
                 f50.add(as_arrays(dets)[0], gt)
         row: dict[str, object] = {
-            "min confidence": (f"**{t:.2f} (default)**" if abs(t - round(default, 3)) < 1e-9
+            "min confidence": (f"**{t:g} (default)**" if abs(t - round(default, 3)) < 1e-9
                                else f"{t:.2f}"),
             "P @IoU0.3": f30.precision, "R @IoU0.3": f30.recall, "F1 @IoU0.3": f30.f1,
             "P @IoU0.5": f50.precision, "R @IoU0.5": f50.recall, "F1 @IoU0.5": f50.f1,
