@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -281,6 +281,71 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _photo_sizes(folder: Path, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    from picloss.report.images import find_local, upright_size
+
+    sizes = {}
+    for name in names:
+        path = find_local(folder, name)
+        size = upright_size(path.read_bytes()) if path else None
+        if size:
+            sizes[name] = size
+    return sizes
+
+
+def cmd_labels_export(args: argparse.Namespace) -> int:
+    from picloss.sdk import labels
+
+    callback, _ = _load_result(Path(args.callback))
+    if not Path(args.photos).is_dir():
+        raise UsageError(f"--photos {args.photos}: not a folder")
+    names = [f.file.name for f in callback.all_files()]
+    sizes = _photo_sizes(Path(args.photos), names)
+    photos = labels.from_callback(callback, sizes)
+    missing = sorted({f.file.name for f in callback.all_files() if f.image_class == "DAMAGE"} - set(sizes))
+    out = Path(args.output)
+    if args.format == "yolo":
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in labels.to_yolo(photos).items():
+            _write_atomic(out / name, text)
+    else:
+        doc = labels.to_coco(photos) if args.format == "coco" else labels.to_label_studio(photos)
+        _write_atomic(out, json.dumps(doc, ensure_ascii=False, indent=1))
+    boxes = sum(len(p.boxes) for p in photos)
+    print(f"labels: {len(photos)} photos, {boxes} boxes -> {out} ({args.format})"
+          + (f"; no photo in --photos for {', '.join(missing)}" if missing else ""))
+    return EXIT_OK
+
+
+def cmd_labels_import(args: argparse.Namespace) -> int:
+    from picloss.sdk import labels
+
+    source = Path(args.source)
+    if args.format == "coco":
+        try:
+            photos = labels.from_coco(json.loads(source.read_bytes()))
+        except ValueError as exc:
+            raise ResultError(f"{source}: {exc}") from None
+    else:
+        if not source.is_dir():
+            raise UsageError(f"{source}: a YOLO export is a folder of .txt files")
+        if not args.photos or not Path(args.photos).is_dir():
+            raise UsageError("--photos DIR is needed for YOLO (the photos' sizes)")
+        files = {p.name: p.read_text() for p in sorted(source.glob("*.txt"))}
+        photo_names = [p.name for p in sorted(Path(args.photos).iterdir()) if p.is_file()]
+        photos = labels.from_yolo(files, _photo_sizes(Path(args.photos), photo_names))
+    _write_atomic(Path(args.output), json.dumps(labels.to_coco(photos), ensure_ascii=False, indent=1))
+    print(f"labels: {len(photos)} photos, {sum(len(p.boxes) for p in photos)} boxes -> {args.output} (COCO, "
+          "protocol component ids)")
+    return EXIT_OK
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 # -------------------------------------------------------------------------------------------- parser
 def build_parser() -> Parser:
     parser = Parser(prog="picloss", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -354,6 +419,25 @@ def build_parser() -> Parser:
     p.add_argument("--show-personal", action="store_true", help=SHOW_PERSONAL_HELP + "; document photos too")
     _credential_flags(p)
     p.set_defaults(run=cmd_report)
+
+    p = verbs.add_parser("labels", help="damage labels: a callback's verdicts as COCO / YOLO / Label Studio, and back",
+                         description="Export a callback's damage verdicts as pre-annotations for a labelling tool "
+                         "(COCO with the protocol's 40 components as categories, YOLO, Label Studio tasks), or "
+                         "import a COCO or YOLO export (Label Studio, CVAT) as picloss COCO. docs/sdk.md, Labels.")
+    lverbs = p.add_subparsers(dest="labels_verb", metavar="ACTION", parser_class=Parser)
+    lverbs.required = True
+    e = lverbs.add_parser("export", help="a callback's damage boxes as labels")
+    e.add_argument("callback", metavar="CALLBACK.json")
+    e.add_argument("--photos", required=True, metavar="DIR", help="folder of the photos (their sizes)")
+    e.add_argument("--format", choices=("coco", "yolo", "label-studio"), default="coco")
+    e.add_argument("-o", "--output", required=True, metavar="OUT", help="a JSON file (a folder for yolo)")
+    e.set_defaults(run=cmd_labels_export)
+    i = lverbs.add_parser("import", help="a COCO file or YOLO folder from a labelling tool, as picloss COCO")
+    i.add_argument("source", metavar="COCO.json|YOLO_DIR")
+    i.add_argument("--format", choices=("coco", "yolo"), default="coco")
+    i.add_argument("--photos", metavar="DIR", help="folder of the photos (YOLO: their sizes)")
+    i.add_argument("-o", "--output", required=True, metavar="LABELS.json")
+    i.set_defaults(run=cmd_labels_import)
     return parser
 
 

@@ -69,6 +69,21 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def upright_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of the photo as the service sees it (EXIF orientation applied when Pillow is there, else
+    the header's size); None when it is not a PNG or JPEG."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return header_size(data)
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            w, h = opened.size
+            return (h, w) if opened.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+    except Exception:
+        return None
+
+
 def prepare(data: bytes) -> Photo | None:
     """The report's view of one photo; None when it is not an image the report can show."""
     mime = _mime(data)

@@ -15,10 +15,10 @@ SERVER_MODULES = ("aiohttp", "asyncpg", "confluent_kafka", "grpc", "google", "nu
 PROBE = """
 import io, json, sys, contextlib
 sys.path.insert(0, {repo!r})
-import picloss.sdk, picloss.report, picloss.cli
+import picloss.sdk, picloss.sdk.labels, picloss.report, picloss.cli
 codes = []
 for argv in (["--help"], ["submit", "--help"], ["listen", "--help"], ["verify", "--help"], ["query", "--help"],
-             ["report", "--help"]):
+             ["report", "--help"], ["labels", "--help"], ["labels", "export", "--help"]):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         try:
@@ -38,7 +38,7 @@ def test_sdk_report_and_help_import_only_the_standard_library() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     assert result["third_party"] == []
-    assert len(result["codes"]) == 6
+    assert len(result["codes"]) == 8
     assert all(code == 0 and size > 200 for code, size in result["codes"]), result["codes"]
 
 
