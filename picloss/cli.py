@@ -299,10 +299,10 @@ def cmd_labels_export(args: argparse.Namespace) -> int:
     callback, _ = _load_result(Path(args.callback))
     if not Path(args.photos).is_dir():
         raise UsageError(f"--photos {args.photos}: not a folder")
-    names = [f.file.name for f in callback.all_files()]
-    sizes = _photo_sizes(Path(args.photos), names)
+    files = callback.all_files()
+    sizes = _photo_sizes(Path(args.photos), [f.file.name for f in files])
     photos = labels.from_callback(callback, sizes)
-    missing = sorted({f.file.name for f in callback.all_files() if f.image_class == "DAMAGE"} - set(sizes))
+    missing = sorted({f.file.name for f in files if f.image_class == "DAMAGE"} - set(sizes))
     out = Path(args.output)
     if args.format == "yolo":
         out.mkdir(parents=True, exist_ok=True)

@@ -103,10 +103,13 @@ class Gates:
         view_path = view_classifier.VIEW_SPEC.onnx_path(models_dir)
         self.view_runner = (OnnxRunner(view_classifier.VIEW_SPEC, models_dir, threads=2)
                             if use_cars and use_view and view_path.exists() else None)
-        gate_record = models_dir / damage_gate.GATE_SPEC.name / "gate.json"  # a candidate gate's own threshold
-        recorded = json.loads(gate_record.read_text())["threshold"] if gate_record.exists() else None
-        self.threshold = threshold if threshold is not None else (
-            float(recorded) if recorded is not None else gate_mod.DAMAGE_THRESHOLD)
+        gate_path = models_dir / damage_gate.GATE_SPEC.name / "gate.json"  # a candidate gate's own record
+        gate_record = json.loads(gate_path.read_text()) if gate_path.exists() else {}
+        self.threshold = threshold if threshold is not None else float(
+            gate_record.get("threshold", gate_mod.DAMAGE_THRESHOLD))
+        # whether the gate trained on the held-out clean source (the shipped gate does, the leave-source-out one not)
+        self.trained_on_held_out = "train_counts" not in gate_record or any(
+            k.startswith(f"clean_cars/{HELD_OUT_CLEAN_SUBSET}/") for k in gate_record["train_counts"])
         self._gate_mod = gate_mod
         verifier_path = damage_verifier.VERIFIER_SPEC.onnx_path(models_dir)
         self.verifier_runner = (OnnxRunner(damage_verifier.VERIFIER_SPEC, models_dir, threads=2)
@@ -475,7 +478,7 @@ def on_plate(d: Detection, plates: np.ndarray) -> bool:
 
 
 # Whether the damage gate of the evaluated models trained on clean_cars/vehicles/train (the shipped gate does; the
-# leave-source-out gate of `make eval-damage-unseen-source` does not): set by main() from the gate's gate.json.
+# leave-source-out gate of `make eval-damage-unseen-source` does not): set by main() from `Gates`.
 GATE_TRAINED_ON_HELD_OUT = True
 
 
@@ -741,10 +744,7 @@ def main(argv: list[str] | None = None) -> None:
     runner = OnnxRunner(ms.DAMAGE_DETECTOR, args.models_dir, threads=2)
     gates = None if args.no_gates else Gates(args.models_dir, threshold=args.gate_threshold)
     global GATE_TRAINED_ON_HELD_OUT
-    gate_record = args.models_dir / damage_gate.GATE_SPEC.name / "gate.json"
-    if gate_record.exists():
-        counts = json.loads(gate_record.read_text()).get("train_counts", {})
-        GATE_TRAINED_ON_HELD_OUT = any(k.startswith(f"clean_cars/{HELD_OUT_CLEAN_SUBSET}/") for k in counts)
+    GATE_TRAINED_ON_HELD_OUT = gates.trained_on_held_out if gates else True
     gate_threshold = gates.threshold if gates else 0.5
     warm = np.full((480, 640, 3), 128, np.uint8)
     see(runner, gates, warm, args.threshold)  # warm-up

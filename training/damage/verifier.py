@@ -369,17 +369,15 @@ def gate_probabilities(photos: list[dict], fold: int, models_dir: Path, threads:
     """The damage gate's probability for each photo of `fold` (index in candidates.jsonl -> probability), as the
     service computes it. The gate (training/damage/gate_finetune.py, recipe v3) shares these folds: on the
     selection fold its probabilities are fair."""
+    import asyncio
+
+    from picloss.damage.gate import damage_probability
     from picloss.inference import OnnxRunner
     from picloss.models import damage_gate
 
     runner = OnnxRunner(damage_gate.GATE_SPEC, models_dir, threads=threads)
-    out: dict[int, float] = {}
-    for n, ph in enumerate(photos):
-        if ph["fold"] == fold:
-            batch = damage_gate.to_batch([load_rgb(ph["path"])])
-            prob = runner.infer_sync({damage_gate.INPUT_IMAGES: batch})[damage_gate.OUTPUT_DAMAGE_PROB]
-            out[n] = float(np.asarray(prob).reshape(-1)[0])
-    return out
+    return {n: asyncio.run(damage_probability(runner, [load_rgb(ph["path"])]))[0]
+            for n, ph in enumerate(photos) if ph["fold"] == fold}
 
 
 def fit_combination(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
