@@ -5,6 +5,7 @@
     picloss verify BODY_FILE [--signature S]                        check a body's signature (exit 0/1)
     picloss query ACCEPT_SEQNO | --req-seqno R                      state, delivery attempts, result
     picloss report CALLBACK.json [--photos DIR] -o report.html      the reviewer's HTML report
+    picloss review DIR [--port N] [--export-coco OUT.json]          the adjuster's review page over a folder
 
 Credentials: --gateway-url/--appid/--mchid/--key/--ca-cert, else PICLOSS_GATEWAY_URL, PICLOSS_APPID,
 PICLOSS_MCHID, PICLOSS_KEY, PICLOSS_CA_CERT, else the dotenv `make up` writes (.run/picloss.env, or
@@ -341,9 +342,61 @@ def cmd_labels_import(args: argparse.Namespace) -> int:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from picloss.review.atomic import write_atomic
+
+    write_atomic(path, text)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from picloss.review.folder import Limits, PhotoFinder, list_claims
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder (give the folder of callbacks `picloss listen --save` writes)")
+    photos = Path(args.photos) if args.photos else folder
+    if not photos.is_dir():
+        raise UsageError(f"--photos {photos}: not a folder")
+    limits = Limits(int(args.max_photo_mb * 2**20), int(args.max_megapixels * 1e6))
+    if args.export_coco:
+        from picloss.review.views import export, write_export
+
+        claims = [c for c in list_claims(folder) if not args.claim or c.id in args.claim]
+        for bad in (c for c in claims if c.error):
+            print(f"picloss review: skipped {bad.error}", file=sys.stderr)
+        if args.claim and sorted({c.id for c in claims}) != sorted(set(args.claim)):
+            raise UsageError(f"--claim: no callback {', '.join(sorted(set(args.claim) - {c.id for c in claims}))}.json "
+                             f"in {folder}")
+        exported = export(folder, claims, PhotoFinder(photos, limits), args.include_unreviewed)
+        coco, docs = write_export(exported, Path(args.export_coco))
+        print(f"review: {exported.photos} photos, {exported.boxes} boxes -> {coco} (COCO"
+              + (", reviewed photos only" if not args.include_unreviewed else ", unreviewed as source=service")
+              + f"); {len(exported.documents)} corrected document fields -> {docs}")
+        return EXIT_OK
+    return _serve_review(args, folder, photos, limits)
+
+
+def _serve_review(args: argparse.Namespace, folder: Path, photos: Path, limits: Any) -> int:
+    import secrets
+
+    try:
+        from aiohttp import web
+
+        from picloss.review.app import ReviewConfig, create_app, is_loopback
+    except ImportError as exc:
+        raise UsageError(f"the review page needs aiohttp ({exc}): pip install 'picloss[review]'") from None
+    token = args.token
+    if token is None and not is_loopback(args.host):
+        token = secrets.token_urlsafe(24)
+    try:
+        app = create_app(ReviewConfig(folder, photos, args.host, token, limits))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{shown_host}:{args.port}/" + (f"?token={token}" if token else "")
+    ready = f"review page: {url}  (folder {folder}; review saved in {folder / 'review'}; Ctrl-C stops)"
+    web.run_app(app, host=args.host, port=args.port, print=lambda _: print(ready, flush=True), access_log=None,
+                handle_signals=True)  # printed once the port is bound
+    return EXIT_OK
 
 
 # -------------------------------------------------------------------------------------------- parser
@@ -438,6 +491,29 @@ def build_parser() -> Parser:
     i.add_argument("--photos", metavar="DIR", help="folder of the photos (YOLO: their sizes)")
     i.add_argument("-o", "--output", required=True, metavar="LABELS.json")
     i.set_defaults(run=cmd_labels_import)
+
+    p = verbs.add_parser("review", help="the adjuster's review page over a folder of callbacks and photos",
+                         description="Serve a local web page to review a folder of callbacks (what `listen --save` "
+                         "writes) and their photos: accept, reject, redraw or add damage boxes, set component and "
+                         "repair/replace, correct document fields; saved in DIR/review/. Or, with --export-coco, "
+                         "write the reviewed labels as COCO. docs/sdk.md, Review page.")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--photos", metavar="PHOTOS", help="folder of the photos (default DIR; also PHOTOS/<claim>/)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs "
+                   "a token, generated when not given)")
+    p.add_argument("--port", type=_port, default=8790, metavar="N", help="default 8790")
+    p.add_argument("--token", metavar="T", help="require this token on every request")
+    p.add_argument("--max-photo-mb", type=_positive, default=50.0, metavar="MB", help="larger photos are not "
+                   "shown (default 50)")
+    p.add_argument("--max-megapixels", type=_positive, default=60.0, metavar="MPX", help="photos with more "
+                   "pixels are not shown (default 60, the service's MAX_PIXELS)")
+    p.add_argument("--export-coco", metavar="OUT.json", help="write the reviewed labels as COCO (and "
+                   "OUT.documents.json, the corrected fields) instead of serving")
+    p.add_argument("--claim", action="append", metavar="ID", help="with --export-coco: only this claim (the "
+                   "callback file's stem; repeatable)")
+    p.add_argument("--include-unreviewed", action="store_true", help="with --export-coco: also photos not "
+                   "reviewed, their undecided boxes as source=service")
+    p.set_defaults(run=cmd_review)
     return parser
 
 
