@@ -93,6 +93,7 @@ class Stack:
         self.broker: Broker | None = None
         self.postgres: Postgres | None = None
         self.key = ""
+        self.env_overrides: dict[str, dict[str, str]] = {}  # per process name, applied at its next start
 
     # --------------------------------------------------------------- settings
     @property
@@ -170,6 +171,7 @@ class Stack:
     def component_env(self, name: str) -> dict[str, str]:
         env = self.base_env()
         kind = kind_of(name)
+        env.update(self.env_overrides.get(name, {}))
         env["METRICS_PORT"] = str(self.s.metrics_ports[name])
         if kind in MODEL_SERVICES:
             env["GRPC_PORT"] = str(self.s.grpc_ports[name])

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from picloss.observability.metrics import INFERENCE_LATENCY
+from picloss.inference.versions import serving_version
+from picloss.observability.metrics import INFERENCE_LATENCY, MODEL_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS_DIR = REPO_ROOT / "models"
@@ -19,7 +21,8 @@ DEFAULT_ORT_THREADS = 2  # PICLOSS_ORT_THREADS of the services' configs
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model of the Triton repository: `models/<name>/<version>/model.onnx`."""
+    """A model of the Triton repository: `models/<name>/<version>/model.onnx`. `version` "" (Triton only): the
+    version Triton's policy serves, asked of Triton when the runner gets ready."""
 
     name: str
     inputs: tuple[str, ...]
@@ -46,17 +49,20 @@ class OnnxRunner:
 
     backend = "onnxruntime"
 
-    def __init__(self, spec: ModelSpec, models_dir: Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, spec: ModelSpec, models_dir: Path | None = None, threads: int | None = None,
+                 path: Path | None = None) -> None:
+        """`path`: a model file outside the repository (a candidate being compared), reported as `spec.version`."""
         import onnxruntime as ort
 
         self.spec = spec
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads if threads is not None else DEFAULT_ORT_THREADS
         opts.inter_op_num_threads = 1
-        path = spec.onnx_path(models_dir)
+        path = path or spec.onnx_path(models_dir)
         if not path.exists():
             raise FileNotFoundError(f"model file {path} not found")
         self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        MODEL_VERSION.labels(spec.name, self.backend).set(_as_number(spec.version))
 
     def infer_sync(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         start = time.perf_counter()
@@ -101,11 +107,22 @@ class TritonRunner:
         INFERENCE_LATENCY.labels(self.spec.name, self.backend).observe(time.perf_counter() - start)
         return {name: result.as_numpy(name) for name in self.spec.outputs}
 
+    async def _resolve_version(self) -> None:
+        """Version "": the one Triton's policy loaded (the highest ready one), so that verdicts name it."""
+        metadata = await self._client.get_model_metadata(self.spec.name)
+        versions = sorted(int(v) for v in metadata.versions if str(v).isdigit())
+        if not versions:
+            raise RuntimeError(f"Triton serves no numbered version of {self.spec.name}")
+        self.spec = replace(self.spec, version=str(versions[-1]))
+
     async def wait_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
+                if not self.spec.version:
+                    await self._resolve_version()
                 if await self._client.is_model_ready(self.spec.name, self.spec.version):
+                    MODEL_VERSION.labels(self.spec.name, self.backend).set(_as_number(self.spec.version))
                     return
             except Exception:
                 if time.monotonic() > deadline:
@@ -118,10 +135,17 @@ class TritonRunner:
         await self._client.close()
 
 
+def _as_number(version: str) -> float:
+    return float(version) if version.isdigit() else -1.0
+
+
 def make_runner(spec: ModelSpec, *, triton_url: str | None, models_dir: Path,
-                threads: int) -> OnnxRunner | TritonRunner:
+                threads: int, versions: Mapping[str, str] | None = None) -> OnnxRunner | TritonRunner:
     """Triton when a URL is given, in-process onnxruntime otherwise (`threads`: its intra-op threads). The service's
-    config passes every setting (TRITON_URL, PICLOSS_MODELS_DIR, PICLOSS_ORT_THREADS, read once there)."""
+    config passes every setting (TRITON_URL, PICLOSS_MODELS_DIR, PICLOSS_ORT_THREADS, PICLOSS_MODEL_VERSIONS, read
+    once there). The version: `versions[spec.name]` where given, else the repository's rule
+    (picloss/inference/versions.py); on Triton, else what Triton's policy serves."""
+    pinned = (versions or {}).get(spec.name)
     if triton_url:
-        return TritonRunner(spec, triton_url)
-    return OnnxRunner(spec, models_dir, threads)
+        return TritonRunner(replace(spec, version=pinned or ""), triton_url)
+    return OnnxRunner(replace(spec, version=serving_version(models_dir, spec.name, pinned)), models_dir, threads)

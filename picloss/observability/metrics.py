@@ -32,6 +32,10 @@ GRPC_REQUESTS = Counter(
 GRPC_LATENCY = Histogram(
     "picloss_grpc_request_seconds", "Model-service RPC latency", ["service", "method"],
     buckets=LATENCY_BUCKETS, registry=REGISTRY)
+MODEL_VERSION = Gauge(
+    "picloss_model_version", "The version of each model this process serves with (models/<name>/<n>; -1: not "
+    "numbered), by model and backend (issue 24: which model produced the verdicts)", ["model", "backend"],
+    registry=REGISTRY)
 INFERENCE_LATENCY = Histogram(
     "picloss_inference_seconds", "One model inference call (onnxruntime in-process or Triton)",
     ["model", "backend"], buckets=LATENCY_BUCKETS, registry=REGISTRY)

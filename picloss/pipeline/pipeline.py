@@ -55,6 +55,7 @@ class FileWork:
     detail: str | None = None
     document: ocr_pb2.ReadDocumentResponse | None = None
     damages: damage_pb2.ImageDamages | None = None
+    damage_model: str = ""  # the damage service's models behind `damages` (`name/version+...`; issue 24)
 
     @property
     def ok(self) -> bool:
@@ -209,11 +210,15 @@ class Pipeline:
         await asyncio.gather(*(read(f) for f in files))
 
     async def _detect(self, files: list[FileWork], features: bool) -> None:
+        versions: dict[str, str] = {}
+
         async def detect(images: list[common_pb2.Image]) -> damage_pb2.DetectResponse:
-            return await self._clients.detect(images, features=features)
+            resp = await self._clients.detect(images, features=features)
+            versions.update({r.fileid: resp.model_version for r in resp.results})
+            return resp
 
         for f, result in await batched_results(files, self._damage_batch, detect, "damage detection"):
-            f.damages = result
+            f.damages, f.damage_model = result, versions.get(str(f.idx), "")
             f.code = FileCode.OK if len(result.damages) else FileCode.NO_DAMAGE
 
     async def _second_opinions(self, docs: list[FileWork], cars: list[FileWork], features: bool) -> None:
@@ -228,6 +233,7 @@ class Pipeline:
                          and routing.needs_vehicle_check(f.classified, f.document)]
         texts: dict[int, ocr_pb2.ReadDocumentResponse] = {}
         vehicles: dict[int, damage_pb2.ImageDamages] = {}
+        vehicle_models: dict[int, str] = {}
 
         async def read(f: FileWork) -> None:
             try:
@@ -242,6 +248,7 @@ class Pipeline:
                 log.warning("vehicle check failed", files=len(chunk), code=exc.code)
                 return
             vehicles.update({int(r.fileid): r for r in resp.results})
+            vehicle_models.update({int(r.fileid): resp.model_version for r in resp.results})
 
         chunks = [vehicle_check[i:i + self._damage_batch] for i in range(0, len(vehicle_check), self._damage_batch)]
         await asyncio.gather(*(read(f) for f in text_check), *(detect(c) for c in chunks))
@@ -260,7 +267,7 @@ class Pipeline:
             found = vehicles.get(f.idx)
             if routing.car_evidence(found):  # a vehicle, or damage past the photo-level gate (a close-up)
                 assert found is not None
-                f.document, f.damages = None, found
+                f.document, f.damages, f.damage_model = None, found, vehicle_models.get(f.idx, "")
                 f.code = FileCode.OK if len(found.damages) else FileCode.NO_DAMAGE
                 switch(f, ImageClass.DAMAGE, routing.VEHICLE_SEEN)
 

@@ -66,6 +66,7 @@ class PhotoLabels:
     width: int
     height: int
     boxes: tuple[LabelBox, ...] = field(default=())
+    claim: str | None = None  # the claim the photo belongs to (accept_seqno): held-out splits are chosen by claim
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:
@@ -105,7 +106,7 @@ def from_callback(callback: Callback, sizes: Mapping[str, tuple[int, int]]) -> l
     for fileid, name in names.items():
         if name in sizes:
             w, h = sizes[name]
-            out.append(PhotoLabels(name, int(w), int(h), tuple(boxes.get(fileid, ()))))
+            out.append(PhotoLabels(name, int(w), int(h), tuple(boxes.get(fileid, ())), callback.accept_seqno or None))
     return out
 
 
@@ -120,7 +121,10 @@ def to_coco(photos: Iterable[PhotoLabels]) -> dict[str, Any]:
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for n, photo in enumerate(photos, start=1):
-        images.append({"id": n, "file_name": photo.file_name, "width": photo.width, "height": photo.height})
+        image: dict[str, Any] = {"id": n, "file_name": photo.file_name, "width": photo.width, "height": photo.height}
+        if photo.claim:
+            image["claim"] = photo.claim  # extra image key (COCO tools keep unknown keys)
+        images.append(image)
         for lab in photo.boxes:
             x0, y0, x1, y1 = lab.box
             attributes: dict[str, Any] = {"source": lab.source}
@@ -182,8 +186,10 @@ def from_coco(coco: Mapping[str, Any]) -> list[PhotoLabels]:
     out = []
     for image_id, img in images.items():
         where = f"image {image_id}"
+        claim = img.get("claim")
         out.append(PhotoLabels(_get(img, "file_name", str, where).rsplit("/", 1)[-1], _get(img, "width", int, where),
-                               _get(img, "height", int, where), tuple(boxes[image_id])))
+                               _get(img, "height", int, where), tuple(boxes[image_id]),
+                               claim if isinstance(claim, str) and claim else None))
     return out
 
 

@@ -95,6 +95,7 @@ class FileResult:
     file: FileRef
     image_class: str | None
     result_code: int
+    model_version: str | None = None  # extension (issue 24): the models behind this file's result
 
     @property
     def result_text(self) -> str:
@@ -392,7 +393,9 @@ def _file_results(obj: dict[str, Any]) -> list[FileResult]:
     for i, f in enumerate(_list(obj, "files")):
         where = f"files[{i}]."
         ref = FileRef(_req(f, "fileurl", str, where), str(f.get("fileid") or ""), f.get("filemd5") or None)
-        out.append(FileResult(ref, f.get("image_class"), _req(f, "result_code", int, where)))
+        version = f.get("model_version")
+        out.append(FileResult(ref, f.get("image_class"), _req(f, "result_code", int, where),
+                              version if isinstance(version, str) and version else None))
     return out
 
 

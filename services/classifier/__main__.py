@@ -20,7 +20,7 @@ async def main() -> None:
     setup_logging("classifier", config.log_level)
     start_metrics_server(config.metrics_port)
     runner = make_runner(PHOTO_CLASSIFIER, triton_url=config.triton_url, models_dir=config.models_dir,
-                         threads=config.ort_threads)
+                         threads=config.ort_threads, versions=config.model_versions)
     servicer = ClassifierServicer(runner, config.max_pixels)
     try:
         await serve(service_name="classifier", full_service_names=[SERVICE.full_name],

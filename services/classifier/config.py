@@ -9,6 +9,7 @@ from pathlib import Path
 from picloss.config import env_int, env_optional, env_str
 from picloss.imaging import DEFAULT_MAX_PIXELS
 from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
+from picloss.inference.versions import parse_versions
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class ClassifierConfig:
     models_dir: Path
     ort_threads: int
     max_pixels: int
+    model_versions: dict[str, str]  # PICLOSS_MODEL_VERSIONS pins (picloss/inference/versions.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClassifierConfig:
@@ -31,4 +33,5 @@ class ClassifierConfig:
             models_dir=Path(env_str("PICLOSS_MODELS_DIR", str(DEFAULT_MODELS_DIR), env)),
             ort_threads=env_int("PICLOSS_ORT_THREADS", DEFAULT_ORT_THREADS, env, minimum=1),
             max_pixels=env_int("CLASSIFIER_MAX_PIXELS", DEFAULT_MAX_PIXELS, env, minimum=1),
+            model_versions=parse_versions(env_str("PICLOSS_MODEL_VERSIONS", "", env)),
         )

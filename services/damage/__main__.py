@@ -25,7 +25,7 @@ async def main() -> None:
 
     def runner_for(spec: ModelSpec) -> ModelRunner:
         return make_runner(spec, triton_url=config.triton_url, models_dir=config.models_dir,
-                           threads=config.ort_threads)
+                           threads=config.ort_threads, versions=config.model_versions)
 
     runner = runner_for(DAMAGE_DETECTOR)
     gate_runner = runner_for(damage_gate.GATE_SPEC) if config.damage_gate else None
@@ -37,8 +37,7 @@ async def main() -> None:
         DamageDetector(runner, config.score_threshold), gate_runner=gate_runner,
         gate_threshold=config.damage_gate_threshold, car_runner=car_runner, car_threshold=config.car_score_threshold,
         view_runner=view_runner, verifier_runner=verifier_runner, min_confidence=config.min_confidence)
-    models = "+".join(f"{r.spec.name}/{r.spec.version}" for r in runners)
-    servicer = DamageServicer(assessor, model_version=models, runners=runners, max_pixels=config.max_pixels)
+    servicer = DamageServicer(assessor, runners=runners, max_pixels=config.max_pixels)
     try:
         await serve(service_name="damage", full_service_names=[SERVICE.full_name],
                     register=lambda server: damage_pb2_grpc.add_DamageServiceServicer_to_server(servicer, server),

@@ -13,6 +13,7 @@ from picloss.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_SCORE_THRESHO
 from picloss.damage.verifier import CANDIDATE_THRESHOLD, DEFAULT_MIN_CONFIDENCE
 from picloss.imaging import DEFAULT_MAX_PIXELS
 from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
+from picloss.inference.versions import parse_versions
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class DamageConfig:
     view_model: bool  # sides from the pose of the vehicle of interest (models/view_classifier; needs CAR_GATE)
     verifier: bool  # every candidate box verified on its crop (models/damage_verifier)
     min_confidence: float  # the operating point: damages with a lower existence confidence are not reported
+    model_versions: dict[str, str]  # PICLOSS_MODEL_VERSIONS pins (picloss/inference/versions.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DamageConfig:
@@ -55,4 +57,5 @@ class DamageConfig:
             view_model=env_bool("VIEW_MODEL", True, env),
             verifier=verifier,
             min_confidence=min(env_float("DAMAGE_MIN_CONFIDENCE", DEFAULT_MIN_CONFIDENCE, env, minimum=0.0), 1.0),
+            model_versions=parse_versions(env_str("PICLOSS_MODEL_VERSIONS", "", env)),
         )

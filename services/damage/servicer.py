@@ -31,12 +31,20 @@ class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
     damage models need (picloss.damage.assess.decode); boxes and registration features go back in the displayed
     photo's pixels."""
 
-    def __init__(self, assessor: DamageAssessor, model_version: str, runners: Sequence[ModelRunner] = (),
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(self, assessor: DamageAssessor, model_version: str | None = None,
+                 runners: Sequence[ModelRunner] = (), max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        """`model_version`: what the responses name; None: the runners' `name/version`s joined by "+" (issue 24:
+        the callback names the versions behind each verdict), taken when they are ready (Triton names its own)."""
         self._assessor = assessor
-        self._model_version = model_version
+        self._fixed_version = model_version
         self._runners = list(runners)
         self._max_pixels = max_pixels
+
+    @property
+    def _model_version(self) -> str:
+        if self._fixed_version is not None:
+            return self._fixed_version
+        return "+".join(f"{r.spec.name}/{r.spec.version}" for r in self._runners)
 
     async def warm_up(self) -> None:
         """Every model answers one photo before the service reports SERVING."""

@@ -113,7 +113,20 @@ def _file_entry(f: FileWork) -> dict[str, Any]:
     entry: dict[str, Any] = {"fileid": f.fileid, "fileurl": f.fileurl, "result_code": int(f.code)}
     if f.image_class is not None:  # absent when the file failed before it could be classified
         entry["image_class"] = f.image_class.value
+    version = model_version(f)
+    if version:  # extension (issue 24): the models behind this file's verdict
+        entry["model_version"] = version
     return entry
+
+
+def model_version(f: FileWork) -> str:
+    """The models that produced the file's reported result: the damage service's (`damage_detector/2+...`) for a
+    damage photo, the OCR's for a document read; "" for a file with no typed result."""
+    if f.damages is not None:
+        return f.damage_model
+    if f.document is not None:
+        return f.document.model_version
+    return ""
 
 
 def overall(files: list[FileWork]) -> tuple[CallbackCode, str]:

@@ -56,6 +56,29 @@ def config_pbtxt() -> str:
     )
 
 
+def export_onnx(net: DamageNet, onnx_path: Path) -> tuple[int, float]:
+    """`net` as the service's ONNX file (normalisation and decode inside, batch axis dynamic) at `onnx_path`;
+    returns its size in bytes and the largest onnxruntime-vs-torch difference of the first detections."""
+    import onnxruntime as ort
+
+    wrapper = ExportWrapper(net).eval()
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.from_numpy(fixture_input())
+    dynamic = {ms.INPUT_IMAGES: {0: "batch"}, **{name: {0: "batch"} for name in ms.DAMAGE_DETECTOR.outputs}}
+    torch.onnx.export(wrapper, (dummy,), str(onnx_path), input_names=[ms.INPUT_IMAGES],
+                      output_names=list(ms.DAMAGE_DETECTOR.outputs), dynamic_axes=dynamic, opset_version=17,
+                      dynamo=False)
+    size = onnx_path.stat().st_size
+    if size > MAX_BYTES:
+        raise SystemExit(f"{onnx_path} is {size} bytes, over 25 MB")
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    ort_out = session.run(None, {ms.INPUT_IMAGES: fixture_input()})
+    with torch.no_grad():
+        torch_out = wrapper(dummy)
+    worst = max(float(np.abs(o[:, :TOP] - t[:, :TOP].numpy()).max()) for o, t in zip(ort_out, torch_out, strict=True))
+    return size, worst
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=Path("training/runs/damage/last.pt"))

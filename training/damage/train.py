@@ -62,7 +62,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="clean-car photos (clean_cars/*/train, no damage anywhere) added to every batch; 0 = none")
     p.add_argument("--freeze-bn", action="store_true",
                    help="keep BatchNorm in eval mode (needed after training.damage.recover: statistics folded)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in all; 0 = the epochs")
+    p.add_argument("--no-base", action="store_true",
+                   help="train on the extra photos only (none of the class map's datasets); used by fixtures")
     return p.parse_args(argv)
+
+
+@dataclass(frozen=True)
+class ExtraPhotos:
+    """Photos given by the caller (an insurer's labels, issue 24), trained as their own stream of the DAMAGE
+    channel (`per_batch` of each batch); `negatives`: confirmed no-damage photos, added to the negative stream."""
+
+    samples: list[Sample]
+    per_batch: int
+    negatives: list[Sample]
 
 
 def seed_everything(seed: int) -> None:
@@ -154,7 +167,7 @@ def learning_rate(peak: float, progress: float, warmup: float = 0.03) -> float:
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, extra: ExtraPhotos | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
@@ -167,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
 
     classmap = ClassMap.load(args.classmap)
-    samples = dedupe_identical(read_split(classmap, "train", args.data_root))
+    samples = [] if args.no_base else dedupe_identical(read_split(classmap, "train", args.data_root))
     samples = [s for s in samples if len(s.boxes) > 0]
     if args.limit:  # smoke runs: the first N photos of each dataset
         datasets = dict.fromkeys(s.dataset for s in samples)
@@ -184,22 +197,34 @@ def main(argv: list[str] | None = None) -> None:
             images, boxes = load_cached(chosen, size)
             streams.append(Stream(channel, chosen, images, boxes, max(1, round(args.batch_size * share))))
 
+    if extra is not None and extra.samples:
+        with_boxes = [s for s in extra.samples if len(s.boxes) > 0]
+        images, boxes = load_cached(with_boxes, INPUT_SIZE)
+        streams.append(Stream(DAMAGE, with_boxes, images, boxes, extra.per_batch))
+        log.info("extra photos: %d with damage, %d per batch", len(with_boxes), extra.per_batch)
     if args.negatives:
-        clean = read_clean_cars("train", args.data_root)
+        clean = [] if args.no_base else read_clean_cars("train", args.data_root)
         if args.limit:
             clean = clean[: args.limit]
         negatives = [Sample(c.path, "clean_cars", np.concatenate([c.plates, c.vehicles])) for c in clean]
-        images, boxes = load_cached(negatives, INPUT_SIZE)
-        streams.append(Stream(NEGATIVE, negatives, images, boxes, args.negatives))
-        log.info("clean-car negatives: %d photos, %d per batch", len(negatives), args.negatives)
+        negatives += list(extra.negatives) if extra is not None else []
+        if negatives:
+            images, boxes = load_cached(negatives, INPUT_SIZE)
+            streams.append(Stream(NEGATIVE, negatives, images, boxes, args.negatives))
+            log.info("negatives (clean cars, confirmed no damage): %d photos, %d per batch", len(negatives),
+                     args.negatives)
+    if not any(st.channel != NEGATIVE for st in streams):
+        raise SystemExit("no train photo with a damage box: nothing to train on")
 
     heads = classmap.heads
     net = DamageNet(len(heads["damage_type"]), len(heads["severity"]), len(heads["part_kind"])).to(device)
     if args.init is not None and not (args.resume and (args.out / "last.pt").exists()):
         skipped = net.load_warm(torch.load(args.init, map_location=device, weights_only=False)["model"])
         log.info("warm start from %s (skipped: %s)", args.init, skipped or "none")
-    steps_per_epoch = max(len(st.samples) // st.per_batch for st in streams if st.channel != NEGATIVE)
+    steps_per_epoch = max(1, *(len(st.samples) // st.per_batch for st in streams if st.channel != NEGATIVE))
     total_steps = max(1, steps_per_epoch * args.epochs)
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     step, epoch = 0, 0
     ckpt_path = args.out / "last.pt"
@@ -266,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
             if step % args.save_every == 0:
                 save(epoch)
+            if step >= total_steps:
+                break
             if time.monotonic() > deadline:
                 save(epoch)
                 log.info("max minutes reached at step %d; checkpoint saved (resume with --resume)", step)

@@ -22,8 +22,9 @@ from devkit.triton_local import (
     free_port,
     local_triton,
 )
-from picloss.inference import ModelSpec, OnnxRunner, TritonRunner
+from picloss.inference import ModelSpec, OnnxRunner, TritonRunner, make_runner
 from picloss.inference.runner import DEFAULT_MODELS_DIR
+from picloss.inference.versions import serving_version
 
 pytestmark = pytest.mark.integration
 
@@ -160,3 +161,19 @@ def test_derived_config_is_a_cpu_python_backend_with_the_same_contract(models_di
         if len(source.input):
             assert [t.name for t in derived.input] == [t.name for t in source.input]
             assert [t.name for t in derived.output] == [t.name for t in source.output]
+
+
+async def test_a_runner_without_a_version_serves_the_one_triton_loaded(models_dir: Path,
+                                                                      triton: LocalTritonConfig) -> None:
+    """make_runner on Triton without PICLOSS_MODEL_VERSIONS asks Triton which version its policy serves (issue 24:
+    the callback and /metrics name it)."""
+    model_dir = model_dirs(models_dir)[0]
+    spec, inputs = spec_and_inputs(model_dir, 1, 3)
+    remote = make_runner(spec, triton_url=f"127.0.0.1:{triton.grpc_port}", models_dir=models_dir, threads=1)
+    assert remote.spec.version == ""
+    try:
+        await remote.wait_ready(30)
+        assert remote.spec.version == serving_version(models_dir, spec.name)
+        assert set(await remote.infer(inputs)) == set(spec.outputs)
+    finally:
+        await remote.close()
