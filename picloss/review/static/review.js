@@ -324,6 +324,8 @@ function renderPhoto() {
     const g = el("g", {"data-box": i}, svg);
     const colour = COLOURS[b.status];
     const sel = i === S.sel;
+    el("rect", {x: x0, y: y0, width: x1 - x0, height: y1 - y0, fill: "none", stroke: "#000", "stroke-opacity": 0.55,
+      "stroke-width": sel ? 7 : 5, "vector-effect": "non-scaling-stroke"}, g);  // contrast on any photo
     el("rect", {x: x0, y: y0, width: x1 - x0, height: y1 - y0, fill: sel ? "#ffffff22" : "transparent",
       stroke: colour, "stroke-width": sel ? 4 : 2.5, "vector-effect": "non-scaling-stroke",
       "stroke-dasharray": b.status === "accepted" ? "" : "8 5", class: "box", "data-box": i}, g);
