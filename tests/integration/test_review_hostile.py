@@ -167,8 +167,13 @@ async def test_changes_only_from_the_page_and_only_to_a_loopback_name(client: Te
 
 
 def test_the_page_references_nothing_outside_the_package() -> None:
+    import fnmatch
+    import tomllib
+
     static = REPO / "picloss" / "review" / "static"
+    shipped = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     for path in static.iterdir():
+        assert any(fnmatch.fnmatch(f"static/{path.name}", glob) for glob in shipped["picloss.review"]), path
         text = path.read_text()
         assert "http://" not in text.replace('"http://www.w3.org/2000/svg"', "") and "https://" not in text, path
         assert "//cdn" not in text and "@import" not in text, path
