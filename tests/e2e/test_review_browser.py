@@ -1,7 +1,7 @@
 """`picloss review` in a real headless Chromium (Debian's `chromium`, driven by Playwright; no browser download):
-an adjuster's whole review with the keyboard and the mouse, on a 1366×768 screen. Reject a box, accept another,
-draw one and give it a component (typed in Chinese) and a degree, correct a 行驶证 field, save, reload (the saved
-review is shown), export; the COCO file holds exactly those labels."""
+an adjuster's whole review with the keyboard and the mouse, on a 1366×768 screen. Reject a box (undo, reject
+again), accept another, draw one, redraw its corner, give it a component (typed in Chinese) and a degree, correct
+a 行驶证 field, save, reload (the saved review is shown), export; the COCO file holds exactly those labels."""
 
 from __future__ import annotations
 
@@ -61,6 +61,16 @@ def photo_to_screen(page: object, x: float, y: float) -> tuple[float, float]:
     return box["x"] + x * box["width"] / 1000, box["y"] + y * box["height"] / 800
 
 
+def drag(page: object, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A mouse drag between two points given in the photo's pixels."""
+    (x0, y0), (x1, y1) = photo_to_screen(page, *start), photo_to_screen(page, *end)
+    page.mouse.move(x0, y0)  # type: ignore[attr-defined]
+    page.mouse.down()  # type: ignore[attr-defined]
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)  # type: ignore[attr-defined]
+    page.mouse.move(x1, y1, steps=4)  # type: ignore[attr-defined]
+    page.mouse.up()  # type: ignore[attr-defined]
+
+
 def test_a_real_review_with_keyboard_and_mouse(served: tuple[str, Path], tmp_path: Path) -> None:
     url, folder = served
     errors: list[str] = []
@@ -87,15 +97,11 @@ def test_a_real_review_with_keyboard_and_mouse(served: tuple[str, Path], tmp_pat
             expect(page.locator("#boxtitle")).to_contain_text("1 of 2 · pending")  # the first box is selected
             press(page, "r")  # reject 左前车门: the next undecided box is selected
             expect(page.locator("#boxtitle")).to_contain_text("2 of 2 · pending")
-            press(page, "a")  # accept 左前车灯 left headlamp, replace
+            press(page, "z")  # undo: 左前车门 is undecided and selected again
+            expect(page.locator("#boxtitle")).to_contain_text("1 of 2 · pending")
+            press(page, "r", "a")  # reject it again; accept 左前车灯 left headlamp, replace
 
-            x0, y0 = photo_to_screen(page, DRAWN[0], DRAWN[1])
-            x1, y1 = photo_to_screen(page, DRAWN[2], DRAWN[3])
-            page.mouse.move(x0, y0)
-            page.mouse.down()
-            page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
-            page.mouse.move(x1, y1, steps=4)
-            page.mouse.up()
+            drag(page, (DRAWN[0], DRAWN[1]), (DRAWN[2] - 40, DRAWN[3] - 30))  # draw, a little too small
             expect(page.locator("#boxtitle")).to_contain_text("3 of 3 · accepted · drawn")
             expect(page.locator("#comp")).to_be_focused()  # the component picker waits for the name
             page.keyboard.type("bumper")
@@ -105,6 +111,8 @@ def test_a_real_review_with_keyboard_and_mouse(served: tuple[str, Path], tmp_pat
             expect(page.locator("#complist li")).to_have_text(["19 前保险杠 front bumper"])
             press(page, "Enter", "2")  # pick it; replace
             expect(page.locator("#boxes li").nth(2)).to_contain_text("前保险杠 front bumper · replace 换 · drawn")
+            drag(page, (DRAWN[2] - 40, DRAWN[3] - 30), (DRAWN[2], DRAWN[3]))  # redraw: its lower right corner
+            expect(page.locator("#msg")).to_contain_text("box redrawn")
             page.screenshot(path=str(tmp_path / "drawn.png"))
 
             press(page, "p", "p", "p")

@@ -228,3 +228,26 @@ async def test_a_malformed_save_is_refused_and_the_saved_review_is_unchanged(
     assert resp.status == 400 and message in error and "nothing saved" in error, error
     assert state.read_bytes() == before
     assert [p.name for p in state.parent.iterdir()] == [state.name], "no temporary file left"
+
+
+async def test_photos_in_a_folder_per_claim_and_a_saved_review_that_does_not_parse(tmp_path: Path) -> None:
+    folder = build_folder(tmp_path / "callbacks")
+    photos = tmp_path / "photos"
+    (photos / CLAIM).mkdir(parents=True)  # PHOTOS/<callback stem>/<name>: two claims may share photo names
+    for photo in folder.glob("*.jpg"):
+        photo.rename(photos / CLAIM / photo.name)
+    (folder / "review").mkdir()
+    torn = b'{"format": "picloss-review/1", "photos": {"F-5": {"bo'
+    (folder / "review" / f"{CLAIM}.json").write_bytes(torn)
+    client = await serve(ReviewConfig(folder, photos))
+    try:
+        claim = await get_json(client, f"/api/claims/{CLAIM}")
+        d1 = by_name(claim)["damage-1.jpg"]
+        assert (d1["src"], d1["width"]) == (f"{CLAIM}/damage-1.jpg", 1000)
+        assert (await client.get("/photo", params={"path": d1["src"]})).status == 200
+        assert claim["review"] is None and "the saved review is not JSON" in claim["review_error"]
+        resp = await client.post(f"/api/claims/{CLAIM}/review", json=review_body(claim), headers=POST)
+        assert resp.status == 409 and "move it away" in (await resp.json())["error"]
+        assert (folder / "review" / f"{CLAIM}.json").read_bytes() == torn  # never silently replaced
+    finally:
+        await client.close()

@@ -224,6 +224,7 @@ async function loadClaim(id) {
     S.idx = 0;
     S.sel = -1;
     $("claim").value = id;
+    $("claim").blur();  // the keys work at once
     history.replaceState(null, "", location.pathname + "?" + new URLSearchParams(
       Object.assign(token ? {token} : {}, {claim: id})).toString());
     say(claim.review_error ? claim.review_error : claim.review ? `saved review loaded (revision ${claim.revision})`
@@ -375,6 +376,10 @@ function toPhoto(ev) {
 function onDown(ev) {
   if (!photo() || ev.button !== 0) return;
   const target = ev.target;
+  if (!photo().src && !target.classList.contains("box")) {
+    say("no photo shown here: boxes are drawn on the photo itself", "err");
+    return;
+  }
   const at = toPhoto(ev);
   $("overlay").setPointerCapture(ev.pointerId);
   if (target.classList.contains("handle")) {
