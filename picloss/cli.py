@@ -357,6 +357,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     if not photos.is_dir():
         raise UsageError(f"--photos {photos}: not a folder")
     limits = Limits(int(args.max_photo_mb * 2**20), int(args.max_megapixels * 1e6))
+    if (args.claim or args.include_unreviewed) and not args.export_coco:
+        raise UsageError("--claim and --include-unreviewed go with --export-coco (the page exports its own claim)")
     if args.export_coco:
         from picloss.review.views import export, write_export
 

@@ -60,6 +60,8 @@ def test_command_line_errors_are_one_line(tmp_path: Path, capsys: pytest.Capture
     assert "not a folder" in capsys.readouterr().err
     assert main(["review", str(folder), "--export-coco", str(tmp_path / "x.json"), "--claim", "NOPE"]) == 2
     assert "--claim: no callback NOPE.json" in capsys.readouterr().err
+    assert main(["review", str(folder), "--include-unreviewed"]) == 2
+    assert "go with --export-coco" in capsys.readouterr().err
     (folder / "review").mkdir()
     (folder / "review" / f"{CLAIM}.json").write_text('{"format": "picloss-review/1", "photos": {')  # torn by hand
     assert main(["review", str(folder), "--export-coco", str(tmp_path / "x.json")]) == 1
@@ -87,3 +89,15 @@ def test_served_beyond_loopback_only_with_a_token(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_atomic_write_keeps_the_files_mode_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    from picloss.review.atomic import write_atomic
+
+    target = tmp_path / "labels.json"
+    write_atomic(target, "{}")
+    assert target.stat().st_mode & 0o777 == 0o644 and target.read_text() == "{}"
+    target.chmod(0o600)  # a file the user keeps private stays private
+    write_atomic(target, b'{"a": 1}')
+    assert target.stat().st_mode & 0o777 == 0o600 and json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.json"]
