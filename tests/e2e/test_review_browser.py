@@ -115,7 +115,13 @@ def test_a_real_review_with_keyboard_and_mouse(served: tuple[str, Path], tmp_pat
             expect(page.locator("#msg")).to_contain_text("box redrawn")
             page.screenshot(path=str(tmp_path / "drawn.png"))
 
-            press(page, "p", "p", "p")
+            press(page, "n")  # damage-2.jpg is stored sideways (EXIF orientation 6): shown upright, boxes on it
+            expect(page.locator("#where")).to_contain_text("6 / 8 · damage-2.jpg")
+            page.wait_for_function("document.getElementById('img').complete")
+            assert page.eval_on_selector("#img", "i => [i.naturalWidth, i.naturalHeight]") == [640, 480]
+            assert page.get_attribute("#overlay", "viewBox") == "0 0 640 480"
+
+            press(page, "p", "p", "p", "p")
             expect(page.locator("#where")).to_contain_text("2 / 8 · xingshizheng.jpg")
             plate = page.get_by_label("号牌号码")
             plate.fill("京A12346")

@@ -27,11 +27,18 @@ SIZES = {"damage-1.jpg": (1000, 800), "damage-2.jpg": (640, 480), "idcard.jpg": 
 COLOURS = {"damage-1.jpg": (40, 160, 60), "damage-2.jpg": (60, 90, 170)}
 
 
-def jpeg(size: tuple[int, int], rgb: tuple[int, int, int]) -> bytes:
+def jpeg(size: tuple[int, int], rgb: tuple[int, int, int], sideways: bool = False) -> bytes:
+    """A JPEG whose upright size is `size`; `sideways`: stored turned a quarter with EXIF orientation 6, as a phone
+    held upright writes it (the service's boxes are in the upright pixels)."""
     buf = io.BytesIO()
     image = Image.new("RGB", size, rgb)
     image.paste((250, 250, 250), (size[0] // 3, size[1] // 3, size[0] // 3 + 40, size[1] // 3 + 30))
-    image.save(buf, format="JPEG", quality=90)
+    if sideways:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotate 90° clockwise to show
+        image.transpose(Image.Transpose.ROTATE_90).save(buf, format="JPEG", quality=90, exif=exif.tobytes())
+    else:
+        image.save(buf, format="JPEG", quality=90)
     return buf.getvalue()
 
 
@@ -59,7 +66,7 @@ def build_folder(root: Path, mode: str = "BATCH", claim: str = CLAIM) -> Path:
     body["accept_seqno"] = claim
     md5s = {}
     for name, size in SIZES.items():
-        data = jpeg(size, COLOURS.get(name, (200, 200, 180)))
+        data = jpeg(size, COLOURS.get(name, (200, 200, 180)), sideways=name == "damage-2.jpg")
         (root / name).write_bytes(data)
         md5s[name] = hashlib.md5(data).hexdigest()
     (root / "broken.jpg").write_bytes(b"not a photo at all")
@@ -128,6 +135,7 @@ async def test_claims_list_and_a_claims_view(client: Any) -> None:
     assert (d1["width"], d1["height"], d1["src"], d1["error"]) == (1000, 800, "damage-1.jpg", None)
     assert [(b["component_id"], b["degree"], b["box"]) for b in d1["service_boxes"]] == [
         (1, "repair", [120.0, 340.0, 610.0, 720.0]), (25, "replace", [700.0, 300.0, 900.0, 420.0])]
+    assert (photos["damage-2.jpg"]["width"], photos["damage-2.jpg"]["height"]) == (640, 480)  # upright (EXIF)
     assert "not found" in photos["missing.jpg"]["error"] and "not a JPEG" in photos["broken.jpg"]["error"]
     plate = next(f for f in photos["xingshizheng.jpg"]["document"]["fields"] if f["name"] == "号牌号码")
     assert (plate["value"], plate["read"], plate["corrected"]) == ("京A12345", "京A12345", False)
