@@ -103,10 +103,10 @@ def safe_relative(root: Path, rel: str) -> Path:
     pure = PurePosixPath(rel)
     if pure.is_absolute() or re.match(r"^[A-Za-z]:", rel):
         raise Refused(400, f"photo path {rel!r}: absolute; photos are served only from the photos folder, "
-                                "by a path relative to it")
+                           "by a path relative to it")
     if ".." in pure.parts:
         raise Refused(400, f"photo path {rel!r}: '..' is refused; photos are served only from the photos "
-                                "folder")
+                           "folder")
     base = root.resolve()
     resolved = (base / pure).resolve()
     if not resolved.is_relative_to(base):
@@ -121,7 +121,7 @@ def check_photo(path: Path, limits: Limits) -> tuple[int, int]:
     n_bytes = path.stat().st_size
     if n_bytes > limits.max_photo_bytes:
         raise Refused(413, f"{path.name}: {n_bytes / 2**20:.1f} MiB, over the review page's limit of "
-                                f"{limits.max_photo_bytes / 2**20:.1f} MiB (--max-photo-mb); not shown")
+                           f"{limits.max_photo_bytes / 2**20:.1f} MiB (--max-photo-mb); not shown")
     with path.open("rb") as f:
         head = f.read(256 * 1024)
     if _mime(head) == "application/octet-stream":
@@ -129,10 +129,10 @@ def check_photo(path: Path, limits: Limits) -> tuple[int, int]:
     declared = header_size(head)
     if declared is not None and declared[0] * declared[1] > limits.max_pixels:
         raise Refused(413, _too_many_pixels(path.name, declared, limits))
-    size = upright_size(path.read_bytes()) if declared is None or _has_pillow() else declared
+    size = upright_size(path.read_bytes())  # EXIF-upright with Pillow, else the header's
     if size is None:
         raise Refused(415, f"{path.name}: the photo cannot be decoded (a truncated or corrupt file?); "
-                                "not shown")
+                           "not shown")
     if size[0] * size[1] > limits.max_pixels:
         raise Refused(413, _too_many_pixels(path.name, size, limits))
     return size
@@ -141,14 +141,6 @@ def check_photo(path: Path, limits: Limits) -> tuple[int, int]:
 def _too_many_pixels(name: str, size: tuple[int, int], limits: Limits) -> str:
     return (f"{name}: {size[0]}×{size[1]} px ({size[0] * size[1] / 1e6:.0f} Mpx), over the review page's limit "
             f"of {limits.max_pixels / 1e6:.0f} Mpx (--max-megapixels); not shown")
-
-
-def _has_pillow() -> bool:
-    try:
-        import PIL  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class PhotoFinder:
@@ -194,7 +186,7 @@ class PhotoFinder:
                 size = check_photo(path, self.limits)
                 if filemd5 and hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() != filemd5.lower():
                     raise Refused(409, f"{path.name}: md5 differs from the one the service computed (another "
-                                            "photo under the same name?); not shown")
+                                       "photo under the same name?); not shown")
                 self._cache[key] = PhotoInfo(rel, size, None)
             except Refused as exc:
                 self._cache[key] = PhotoInfo(None, _size_or_none(path), exc.message)

@@ -217,3 +217,13 @@ def test_a_save_cut_by_sigkill_leaves_the_old_or_the_new_review_never_a_torn_one
     assert kills == 6
     leftovers = [p.name for p in target.parent.iterdir() if p.name != target.name]
     assert all(name.startswith(".tmp-claim.json.") for name in leftovers), leftovers  # never read as a review
+
+
+async def test_a_photo_changed_since_the_service_saw_it_is_not_shown_under_its_boxes(folder: Path) -> None:
+    (folder / "damage-1.jpg").write_bytes((folder / "damage-2.jpg").read_bytes())  # another photo, same name
+    client = await serve(ReviewConfig(folder))
+    try:
+        d1 = by_name(await get_json(client, f"/api/claims/{CLAIM}"))["damage-1.jpg"]
+    finally:
+        await client.close()
+    assert d1["src"] is None and "md5 differs from the one the service computed" in d1["error"]
