@@ -259,3 +259,23 @@ async def test_photos_in_a_folder_per_claim_and_a_saved_review_that_does_not_par
         assert (folder / "review" / f"{CLAIM}.json").read_bytes() == torn  # never silently replaced
     finally:
         await client.close()
+
+
+async def test_a_single_claim_keeps_damage_type_and_existence_score_of_an_accepted_box(tmp_path: Path) -> None:
+    folder = build_folder(tmp_path / "callbacks", mode="SINGLE")
+    client = await serve(ReviewConfig(folder))
+    try:
+        claim = await get_json(client, f"/api/claims/{CLAIM}")
+        assert claim["mode"] == "SINGLE" and claim["batch"] is None
+        d1 = by_name(claim)["damage-1.jpg"]
+        first = d1["service_boxes"][0]
+        assert (first["damage_type"], first["existence_score"], first["degree_score"]) == ("scratch", 64, 83)
+        boxes = [{**b, "status": "accepted", "origin": i} for i, b in enumerate(d1["service_boxes"])]
+        body = {"revision": 0, "photos": {d1["fileid"]: {"boxes": boxes}}, "documents": {}}
+        assert (await client.post(f"/api/claims/{CLAIM}/review", json=body, headers=POST)).status == 200
+        coco = await get_json(client, f"/api/claims/{CLAIM}/coco")
+    finally:
+        await client.close()
+    assert [a["attributes"] for a in coco["annotations"]] == [
+        {"source": "adjuster", "degree": "repair", "damage_type": "scratch", "existence_score": 64},
+        {"source": "adjuster", "degree": "replace"}]
