@@ -214,6 +214,32 @@ def test_gpu_scenario_serves_models_on_triton(helm: Path) -> None:
         assert "TRITON_URL" not in container_env(deployments[f"rel-picloss-{model}"])
 
 
+def test_model_versions_pin_triton_and_the_in_process_runner_alike(helm: Path, tmp_path: Path) -> None:
+    """modelVersions (issue 24): the model services get PICLOSS_MODEL_VERSIONS, and Triton's copied repository gets
+    the same versions as its policy (the line the runner's own rule reads back)."""
+    from picloss.inference.versions import parse_versions, pinned_version
+
+    docs = render(helm, [CHART / "ci" / "gpu-triton-values.yaml"],
+                  ["modelVersions.damage_detector=2", "modelVersions.damage_gate=1"])
+    deployments = by_kind(docs, "Deployment")
+    for model in ("classifier", "ocr", "damage", "aggregator"):
+        env = container_env(deployments[f"rel-picloss-{model}"])
+        assert parse_versions(env["PICLOSS_MODEL_VERSIONS"]) == {"damage_detector": "2", "damage_gate": "1"}
+    script = deployments["rel-picloss-triton"]["spec"]["template"]["spec"]["initContainers"][0]["command"][-1]
+    for model in ("damage_detector", "damage_gate"):
+        (tmp_path / model).mkdir()
+        (tmp_path / model / "config.pbtxt").write_text(f'name: "{model}"\nversion_policy: {{ latest: {{ }} }}\n')
+    config = tmp_path / "damage_detector" / "config.pbtxt"
+    copy = script.replace("cp -R /models/. /repository/", "true").replace("/repository/", f"{tmp_path}/")
+    done = subprocess.run(["sh", "-c", copy.replace("ls -R", "true")], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert pinned_version(config.read_text()) == 2 and config.read_text().count("version_policy") == 1
+    plain = by_kind(render(helm, [CHART / "ci" / "gpu-triton-values.yaml"]), "Deployment")
+    assert "PICLOSS_MODEL_VERSIONS" not in container_env(plain["rel-picloss-damage"])
+    assert "version_policy" not in plain["rel-picloss-triton"]["spec"]["template"]["spec"]["initContainers"][0][
+        "command"][-1]
+
+
 def test_autoscaling_scenario_has_an_hpa_per_component(helm: Path) -> None:
     docs = render(helm, [CHART / "ci" / "autoscaling-values.yaml"])
     hpas = by_kind(docs, "HorizontalPodAutoscaler")
@@ -234,6 +260,7 @@ def test_autoscaling_scenario_has_an_hpa_per_component(helm: Path) -> None:
     (["components.orchestrator.autoscaling.enabled=true", "components.orchestrator.autoscaling.maxReplicas=40"],
      "partitions"),
     (["postgresql.enabled=false"], "externalDatabase"),
+    (["modelVersions.damage_detector=latest"], "schema"),
 ])
 def test_bad_values_are_refused(helm: Path, sets: list[str], message: str) -> None:
     args = ["template", "rel", str(CHART)]

@@ -25,6 +25,7 @@ from pathlib import Path
 from picloss.inference.runner import DEFAULT_MODELS_DIR
 from picloss.inference.versions import numbered_versions, serving_version, with_pinned_version
 from picloss.models.damage_detector import DAMAGE_DETECTOR
+from picloss.review.atomic import write_atomic
 
 BESIDE = ("MODEL_CARD.md", "candidate.json", "compare.md", "compare.json")
 
@@ -33,24 +34,11 @@ class PromoteError(RuntimeError):
     pass
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def pin(models_dir: Path, name: str, version: int) -> None:
     config = models_dir / name / "config.pbtxt"
     if not config.is_file():
         raise PromoteError(f"{config}: no model configuration")
-    _write_atomic(config, with_pinned_version(config.read_text(), version))
+    write_atomic(config, with_pinned_version(config.read_text(), version))
 
 
 def promote(candidate: Path, models_dir: Path = DEFAULT_MODELS_DIR, name: str = DAMAGE_DETECTOR.name,

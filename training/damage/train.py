@@ -70,12 +70,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @dataclass(frozen=True)
 class ExtraPhotos:
-    """Photos given by the caller (an insurer's labels, issue 24), trained as their own stream of the DAMAGE
-    channel (`per_batch` of each batch); `negatives`: confirmed no-damage photos, added to the negative stream."""
+    """Photos given by the caller (an insurer's labels, issue 24), trained as their own stream of one object
+    channel (`per_batch` of each batch; DAMAGE: the damage itself, PART: whole damaged parts); `negatives`:
+    confirmed no-damage photos, added to the negative stream."""
 
     samples: list[Sample]
     per_batch: int
     negatives: list[Sample]
+    channel: int = DAMAGE
 
 
 def seed_everything(seed: int) -> None:
@@ -199,8 +201,8 @@ def main(argv: list[str] | None = None, extra: ExtraPhotos | None = None) -> Non
 
     if extra is not None and extra.samples:
         with_boxes = [s for s in extra.samples if len(s.boxes) > 0]
-        images, boxes = load_cached(with_boxes, INPUT_SIZE)
-        streams.append(Stream(DAMAGE, with_boxes, images, boxes, extra.per_batch))
+        images, boxes = load_cached(with_boxes, INPUT_SIZE if extra.channel == DAMAGE else CROP)
+        streams.append(Stream(extra.channel, with_boxes, images, boxes, extra.per_batch))
         log.info("extra photos: %d with damage, %d per batch", len(with_boxes), extra.per_batch)
     if args.negatives:
         clean = [] if args.no_base else read_clean_cars("train", args.data_root)

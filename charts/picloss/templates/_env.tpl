@@ -37,6 +37,13 @@ Secrets (DATABASE_URL) come by reference, never as plain values.
 {{- if eq $c.role "model" -}}
 {{- $_ := set $derived "GRPC_PORT" (toString $c.port) -}}
 {{- $_ := set $derived "PICLOSS_MODELS_DIR" "/app/models" -}}
+{{- with $root.Values.modelVersions -}}
+{{- $pins := list -}}
+{{- range $model := keys . | sortAlpha -}}
+{{- $pins = append $pins (printf "%s=%v" $model (index $root.Values.modelVersions $model)) -}}
+{{- end -}}
+{{- $_ := set $derived "PICLOSS_MODEL_VERSIONS" (join "," $pins) -}}
+{{- end -}}
 {{- if include "picloss.component.usesTriton" (dict "root" $root "c" $c) -}}
 {{- $triton := $root.Values.components.triton -}}
 {{- $_ := set $derived "TRITON_URL" (printf "%s:%v" (include "picloss.component.fullname" (dict "root" $root "name" "triton")) $triton.port) -}}

@@ -113,3 +113,18 @@ def test_a_vin_plate_that_disagrees_with_the_licence_keeps_its_read_and_the_body
 def test_no_vin_check_without_a_licence_vin() -> None:
     b = body("SINGLE", Outcome(files()))  # the 行驶证 of files() has no 车辆识别代号 read
     assert "vin_checks" not in b
+
+
+def test_each_file_names_the_models_behind_its_result() -> None:
+    """Extension (issue 24): files[].model_version, the damage service's models for a damage photo, the OCR's for
+    a document; none for a file without a typed result."""
+    fs = files()
+    fs[3].damage_model = "damage_detector/2+damage_gate/1"
+    fs[4].damage_model = "damage_detector/2+damage_gate/1"
+    fs[0].document.model_version = "rapidocr-3.10.0/PP-OCRv6-small"  # type: ignore[union-attr]
+    b = body("SINGLE", Outcome(fs))
+    SCHEMA.validate(b)
+    by_id = {f["fileid"]: f for f in b["files"]}
+    assert by_id["f3"]["model_version"] == by_id["f4"]["model_version"] == "damage_detector/2+damage_gate/1"
+    assert by_id["f0"]["model_version"] == "rapidocr-3.10.0/PP-OCRv6-small"
+    assert "model_version" not in by_id["f5"] and "model_version" not in by_id["f1"]  # lost; read without a version
