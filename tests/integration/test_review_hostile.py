@@ -227,3 +227,13 @@ async def test_a_photo_changed_since_the_service_saw_it_is_not_shown_under_its_b
     finally:
         await client.close()
     assert d1["src"] is None and "md5 differs from the one the service computed" in d1["error"]
+
+
+async def test_an_oversized_save_is_refused_and_the_server_stays_up(client: TestClient, folder: Path) -> None:
+    from picloss.review.app import MAX_SAVE_BYTES
+
+    resp = await client.post(f"/api/claims/{CLAIM}/review", data=b"[" + b" " * MAX_SAVE_BYTES + b"]",
+                             headers={**POST, "Content-Type": "application/json"})
+    assert resp.status == 413 and "MiB" in (await resp.json())["error"]
+    assert not (folder / "review").exists()
+    assert (await client.get("/api/claims")).status == 200
