@@ -237,7 +237,7 @@ def reviewed_labels(callback: Callback, state: dict[str, Any] | None, sizes: dic
         width, height = sizes[fileid]
         if photo is None:
             if name in service:
-                out.append(PhotoLabels(name, width, height, service[name].boxes))
+                out.append(service[name])  # the verdicts as they came, source="service"
             continue
         boxes = []
         for b in photo["boxes"]:
@@ -250,13 +250,9 @@ def reviewed_labels(callback: Callback, state: dict[str, Any] | None, sizes: dic
                 boxes.append(LabelBox(origin.box, origin.component_id, origin.degree, origin.damage_type,
                                       "service", origin.existence_score))
         if boxes or name in damage_photos or originals.get(fileid):
-            out.append(PhotoLabels(name, width, height, tuple(boxes), **_claim_of(callback)))
+            # the claim, as `from_callback` records it: retraining holds out whole claims
+            out.append(PhotoLabels(name, width, height, tuple(boxes), callback.accept_seqno or None))
     return out
-
-
-def _claim_of(callback: Callback) -> dict[str, Any]:
-    """The photo's claim, where `PhotoLabels` records it (held-out splits by claim), as `from_callback` sets it."""
-    return {"claim": callback.accept_seqno or None} if "claim" in PhotoLabels.__dataclass_fields__ else {}
 
 
 def document_corrections(callback: Callback, state: dict[str, Any] | None) -> list[dict[str, Any]]:

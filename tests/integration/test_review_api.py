@@ -169,7 +169,7 @@ async def test_save_then_reopen_shows_the_review_and_export_holds_exactly_it(cli
     assert resp.status == 200 and (done["photos"], done["boxes"], done["corrections"]) == (1, 2, 1), done
     coco = read_json(done["coco"])
     (photo,) = from_coco(coco)  # damage-2 is not reviewed: not exported
-    assert (photo.file_name, photo.width, photo.height) == ("damage-1.jpg", 1000, 800)
+    assert (photo.file_name, photo.width, photo.height, photo.claim) == ("damage-1.jpg", 1000, 800, CLAIM)
     assert [(b.box, b.component_id, b.degree, b.source) for b in photo.boxes] == [
         ((700.0, 300.0, 900.0, 420.0), 25, "repair", "adjuster"), ((50.0, 60.0, 250.0, 200.0), 12, "replace",
                                                                      "adjuster")]

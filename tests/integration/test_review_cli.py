@@ -50,7 +50,7 @@ def test_export_coco_from_the_command_line(tmp_path: Path, capsys: pytest.Captur
 
     assert main(["review", str(folder), "--export-coco", str(out), "--include-unreviewed"]) == 0
     every = from_coco(json.loads(out.read_text()))
-    assert sorted(p.file_name for p in every) == ["damage-1.jpg", "damage-2.jpg"]
+    assert sorted((p.file_name, p.claim) for p in every) == [("damage-1.jpg", CLAIM), ("damage-2.jpg", CLAIM)]
     assert {b.source for p in every if p.file_name == "damage-2.jpg" for b in p.boxes} == {"service"}
 
 
