@@ -131,6 +131,7 @@ async def test_export_import_retrain_compare_promote_serve_rollback(
     assert set(result) == set(insurer.FIGURES)
     assert {r["verdict"] for r in result.values()} <= {"better", "worse", "within noise", "not measured"}
     assert (candidate / "compare.md").read_text().count("\n|") == len(insurer.FIGURES) + 2  # head, rule, rows
+    assert (candidate / "compare.md").read_text() in (candidate / "MODEL_CARD.md").read_text()
 
     # 5. promoted: version 2, pinned; the stack's damage service restarted on it names it
     assert promote.promote(candidate, models, force=True) == 2

@@ -26,6 +26,7 @@ from picloss.models.damage_detector import DAMAGE_DETECTOR
 from training.damage import insurer
 
 BETTER, WORSE, NOISE = "better", "worse", "within noise"
+CARD_SECTION = "## Figures: the candidate against the model in service (make compare-models)"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,6 +120,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, object]]:
     text = table(result, f"v{version}", len(ev_serving.claims), len(held), args.bootstrap)
     print(text, end="")
     (args.candidate / "compare.md").write_text(text)
+    card = args.candidate / "MODEL_CARD.md"
+    if card.is_file():  # the card carries the figures that decide a promotion
+        head = card.read_text().split(CARD_SECTION)[0].rstrip("\n")
+        card.write_text(f"{head}\n\n{CARD_SECTION}\n\n{text}")
     (args.candidate / "compare.json").write_text(json.dumps(
         {"serving_version": version, "held_out_claims": len(ev_serving.claims), "held_out_photos": len(held),
          "bootstrap": args.bootstrap, "figures": result}, indent=1, default=list) + "\n")

@@ -2,7 +2,8 @@
 
 A labels folder (`DATA`) is what `picloss labels export|import` or the review page writes: one COCO file whose
 categories are the protocol's component ids 1-40 (`picloss/sdk/labels.py`; `labels.json`, or the only `*.json` of
-the folder) and the photos it names, beside it or in `DATA/images/` (or `--photos`).
+the folder; or DATA is that file) and the photos it names, beside it or in `DATA/images/` (or `--photos DIR`), each
+directly there or in a folder named after its claim (`DIR/<accept_seqno>/`).
 
 The held-out split is chosen **by claim** (the `claim` of each COCO image, the callback's accept_seqno; a photo
 without one is its own claim): a claim is held out when the SHA-256 of its id falls in the first `HELD_OUT_SHARE`
@@ -77,7 +78,9 @@ def load(data: Path, photos: Path | None = None) -> list[LabelledPhoto]:
     dirs = [photos] if photos is not None else [base / "images", base]
     out, missing = [], []
     for photo in labelled:
-        found = next((d / photo.file_name for d in dirs if (d / photo.file_name).is_file()), None)
+        # PHOTOS/<claim>/ first (how `picloss review` and `picloss listen --save` folders keep photos), then PHOTOS/
+        places = [d / photo.claim / photo.file_name for d in dirs if photo.claim] + [d / photo.file_name for d in dirs]
+        found = next((p for p in places if p.is_file()), None)
         if found is None:
             missing.append(photo.file_name)
         else:

@@ -135,3 +135,19 @@ def test_bootstrap_verdicts() -> None:
     assert compare.compare(base, base, reps=50)["no-damage photos with a false damage"]["verdict"] == "not measured"
     lo, hi = up[recall]["candidate_ci"]  # type: ignore[misc]
     assert lo < 0.8 < hi
+
+
+def test_labels_find_photos_beside_them_or_in_their_claims_folder(tmp_path: Path) -> None:
+    from picloss.sdk.labels import to_coco
+
+    photos = [PhotoLabels("a.jpg", 4, 4, (LabelBox((0, 0, 2, 2), 22),), "PL1"), PhotoLabels("b.jpg", 4, 4, (), "PL2")]
+    (tmp_path / "labels.json").write_text(json.dumps(to_coco(photos)))
+    (tmp_path / "shots" / "PL1").mkdir(parents=True)
+    (tmp_path / "shots" / "PL1" / "a.jpg").write_bytes(b"a")
+    (tmp_path / "shots" / "b.jpg").write_bytes(b"b")
+    found = insurer.load(tmp_path / "labels.json", tmp_path / "shots")
+    assert [p.path.relative_to(tmp_path).as_posix() for p in found] == ["shots/PL1/a.jpg", "shots/b.jpg"]
+    assert [p.claim for p in found] == ["PL1", "PL2"]
+    (tmp_path / "shots" / "b.jpg").unlink()
+    with pytest.raises(insurer.LabelsError, match="1 labelled photos not found"):
+        insurer.load(tmp_path / "labels.json", tmp_path / "shots")
