@@ -8,5 +8,6 @@ chromium: ## install chromium (Debian package; the report tests screenshot with 
 
 test: chromium
 
-test-cli: $(STAMP) chromium ## the command line, SDK and report tests (CLI verbs run against a local stack)
-	$(VENV)/bin/pytest -q tests/unit/shared/test_sdk*.py tests/e2e/test_cli*.py tests/integration/test_report*.py
+test-cli: $(STAMP) chromium ## the command line, SDK, report and review-page tests (CLI verbs run against a local stack)
+	$(VENV)/bin/pytest -q tests/unit/shared/test_sdk*.py tests/e2e/test_cli*.py tests/integration/test_report*.py \
+	  tests/integration/test_review*.py tests/e2e/test_review_browser.py
