@@ -35,7 +35,8 @@ WEAK_CAP = 0.89
 OPEN_CAP = 0.85
 # A VIN without check digit (Europe, Russia, Japan, Korea…) read the same, character for character, by this many
 # reads (picloss/ocr/vin_read.py), no read disputing any character and some read sure (LOW_CHAR_SCORE) of each
-# (the read's char_scores: per character the best read's probability, vin_read.DISPUTED where a read disagreed),
+# (the read's char_scores: per character the best read's probability, vin_read.DISPUTED where a read disagreed, the
+# reads' mean for a character of a commonly confused pair after the WMI: vin_read.proof_scores),
 # with a listed WMI: its agreement is the proof a check digit would give, capped lower.
 AGREEING_READS = 3
 AGREED_CAP = 0.95

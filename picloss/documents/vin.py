@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from picloss.documents.confusions import ALTERNATIVES, TO_DIGIT, unique_valid
+from picloss.documents.confusions import ALTERNATIVES, CONFUSION_GROUPS, TO_DIGIT, unique_valid
 from picloss.documents.wmi import known_wmi
 
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -29,6 +29,9 @@ MODEL_YEAR = frozenset("ABCDEFGHJKLMNPRSTVWXY123456789")
 # Glyphs a recogniser mixes up on plates besides the OCR confusion groups (V/W/Y in WVW, X/K/N in X7L, XTA):
 # used only where the character was unsure and exactly one reading fits.
 PLATE_CONFUSIONS = ("VWY", "XKN", "6G", "EF", "MN", "HN", "UV")
+# Every character of a commonly confused pair (OCR groups and plate glyphs): one sure read of it proves less.
+CONFUSABLE = frozenset("".join(CONFUSION_GROUPS + PLATE_CONFUSIONS))
+WMI_LENGTH = 3
 _TRANSLITERATION = {
     **{str(d): d for d in range(10)},
     "A": 1, "B": 2, "C": 3, "D": 4, "E": 5, "F": 6, "G": 7, "H": 8,
@@ -144,7 +147,7 @@ def check_vin(raw: str, char_scores: Sequence[float] | None = None,
     if known_wmi(base) is None:
         # an unlisted WMI read unsure (WWW for WVW, K7L for X7L, 294 for Z94): the one listed reading, if only one
         # fits; before the check digit, which a misread WMI may satisfy by chance or put in another market
-        fixed = unique_valid(_substitutions(base, range(3), unsure, alternatives),
+        fixed = unique_valid(_substitutions(base, range(WMI_LENGTH), unsure, alternatives),
                              lambda v: known_wmi(v) is not None and vin_passes(v))
         if fixed is not None:
             return _result(fixed, True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -331,6 +332,7 @@ def extract_labelled(image_class: str, rows: list[Row]) -> list[FieldRead]:
         if current is not None and current not in MULTILINE_FIELDS and found[current].chars:
             current = None
     _claim_numbers(image_class, found, loose)
+    _claim_by_content(image_class, found, loose)
     fields = []
     for name, value in found.items():
         raw = value.text()
@@ -370,6 +372,62 @@ def _claim_numbers(image_class: str, found: dict[str, _Value], loose: list[tuple
             hits.append((seg, y, line))
     if len({h[0].text for h in hits}) == 1:
         seg, y, line = hits[0]
+        found[name] = _Value(last_y=y)
+        found[name].add(seg, y, line)
+
+
+def _id_number(image_class: str, found: dict[str, _Value]) -> str | None:
+    from picloss.documents.idnumber import is_valid_id_number
+
+    name = {"IDCARD_FRONT": "id", "DRIVER_LICENSE": "证号"}.get(image_class)
+    value = found.get(name) if name else None
+    number = re.sub(r"[\s\-]", "", value.text()).upper() if value is not None else ""
+    return number if is_valid_id_number(number) else None
+
+
+def _content_rules(image_class: str, found: dict[str, _Value]) -> dict[str, Callable[[str], bool]]:
+    """Per field, what a value alone must be to be that field without its label: a closed value of the field
+    (a nation, 中国, a vehicle class, a use character, a plate, an issuing authority, a validity period), or the
+    birth date and sex that the checksum-valid ID number of the same card encodes."""
+    from picloss.documents.dates import normalize_period
+    from picloss.documents.idnumber import id_birth_date
+    from picloss.documents.validators import AUTHORITY, PLATE, USE_CHARACTERS, VEHICLE_CLASSES
+
+    def period(style: str) -> Callable[[str], bool]:
+        return lambda v: (p := normalize_period(v, style)) is not None and p[1]
+
+    rules: dict[str, dict[str, Callable[[str], bool]]] = {
+        "IDCARD_FRONT": {"nation": lambda v: v.removesuffix("族") in NATIONS},
+        "IDCARD_BACK": {"authority": lambda v: bool(AUTHORITY.match(v)), "valid_date": period("idcard")},
+        "DRIVER_LICENSE": {"国籍": lambda v: v == "中国", "准驾车型": lambda v: bool(VEHICLE_CLASSES.match(v)),
+                           "有效期限": period("licence")},
+        "DRIVING_LICENSE": {"使用性质": lambda v: v in USE_CHARACTERS,
+                            "号牌号码": lambda v: bool(PLATE.match(v.replace("·", "")))},
+    }
+    out = dict(rules.get(image_class, {}))
+    number = _id_number(image_class, found)
+    birth = id_birth_date(number) if number else None
+    if number and birth:
+        birth_name, sex_name = ("birth", "sex") if image_class == "IDCARD_FRONT" else ("出生日期", "性别")
+        out[birth_name] = lambda v: normalize_date(v) == birth.isoformat()
+        out[sex_name] = lambda v: v == ("男" if int(number[16]) % 2 else "女")
+    return out
+
+
+def _claim_by_content(image_class: str, found: dict[str, _Value],
+                      loose: list[tuple[Segment, float, OcrLine]]) -> None:
+    """A value whose label was not read (small light print lost on a blurred photo) is its field when its content
+    alone says so (`_content_rules`) and exactly one unclaimed value of the photo fits; nothing is ever guessed
+    from a position, so another template's layout cannot mislead it."""
+    taken: set[int] = set()
+    for name, fits in _content_rules(image_class, found).items():
+        if name in found and found[name].chars:
+            continue
+        hits = [i for i, (seg, _, _) in enumerate(loose) if i not in taken and fits(_clean(name, seg.text))]
+        if len({_clean(name, loose[i][0].text) for i in hits}) != 1:
+            continue
+        seg, y, line = loose[hits[0]]
+        taken.update(hits)
         found[name] = _Value(last_y=y)
         found[name].add(seg, y, line)
 

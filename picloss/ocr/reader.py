@@ -19,7 +19,7 @@ from picloss.ocr.engine import OcrEngine
 from picloss.ocr.extract import MIN_EVIDENCE, class_scores, decide_class, extract_fields
 from picloss.ocr.layout import Row, group_rows
 from picloss.ocr.v1 import ocr_pb2
-from picloss.ocr.vin_read import read_vin
+from picloss.ocr.vin_read import names_vin, read_vin
 from picloss.protocol.codes import FileCode
 from picloss.protocol.proto import class_value
 
@@ -34,7 +34,7 @@ class DocumentResult:
     detected_class: str | None  # the final class when it differs from the one asked for, else None
     rotation: int = 0  # degrees (counter-clockwise) the photo was turned for the kept read
     ocr_passes: int = 1
-    text_class: str | None = None  # the document class the text itself names (labels, title, a valid VIN), or None
+    text_class: str | None = None  # the document class the text itself names (labels, title, a VIN line), or None
 
 
 def shrink(rgb: np.ndarray, max_side: int = MAX_OCR_SIDE) -> np.ndarray:
@@ -125,8 +125,11 @@ def read_document(engine: OcrEngine, rgb: np.ndarray, image_class: str,
                 break
     final, fields = best.final, best.fields
     named = best.scores.get(final, 0) >= MIN_EVIDENCE or (final == "VIN" and bool(fields))
-    return DocumentResult(fields, final if final != image_class else None, rotation, passes,
-                          final if named else None)
+    # A VIN line (vin_read.names_vin: letters and digits ending in a serial) names a VIN plate even when its VIN does
+    # not validate (a character misread, cut or covered): a VIN photo without field, never a car photo
+    # (picloss/pipeline/routing.py).
+    text_class = final if named else "VIN" if names_vin(best.rows) else None
+    return DocumentResult(fields, final if final != image_class else None, rotation, passes, text_class)
 
 
 MODEL_VERSION = "rapidocr-3.10.0/PP-OCRv6-small"

@@ -15,8 +15,9 @@ divided by the number of reads, so a character the reads disagree on, or read un
 listed WMI, the check digit where the market has one). The read returned carries, per character, the highest
 probability any read gave it, at most DISPUTED where some read gave another character, and how many reads gave
 exactly the final value (`FieldRead.agreeing`): validators._vin_rule lets a VIN without check digit reach 0.9 only
-when several reads gave it character for character, no read disputed any character, some read was sure of each,
-its WMI is listed and nothing was corrected.
+when several reads gave it character for character, no read disputed any character, some read was sure of each
+(and the reads on average, for a character of a commonly confused pair after the WMI: `proof_scores`), its WMI is
+listed and nothing was corrected.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from picloss.documents.model import FieldRead
-from picloss.documents.vin import FORCED, check_vin, compact_vin
+from picloss.documents.vin import CONFUSABLE, FORCED, WMI_LENGTH, check_vin, compact_vin, uses_check_digit
 from picloss.ocr.engine import OcrEngine, OcrLine
 from picloss.ocr.extract import _vin_candidates
 from picloss.ocr.layout import Row, group_rows
@@ -71,6 +72,25 @@ MIN_DIGITS = 4
 def _near_vin(text: str) -> bool:
     runs = NEAR_VIN.findall(compact_vin(text))
     return any(sum(ch.isdigit() for ch in run) >= MIN_DIGITS and not run.isdigit() for run in runs)
+
+
+# A VIN line even where its VIN does not validate: a run of 15 to 19 letters and digits ending in four digits (the
+# ISO 3779 serial; I/O/Q read as 1/0/0) and holding six digits or more. A watermark or a name with a year in it
+# (D2005CHRISENIDLE) is none.
+VIN_LINE = re.compile(r"[0-9A-Z]{11,15}[0-9IOQ]{4}")
+VIN_LINE_DIGITS = 6
+
+
+def names_vin(rows: list[Row]) -> bool:
+    """The text holds a VIN line (VIN_LINE) outside approval codes."""
+    for row in rows:
+        for line in row.lines:
+            if _latin(line.text) < MIN_LATIN or APPROVAL.search(line.text):
+                continue
+            runs = [m.group() for m in VIN_LINE.finditer(compact_vin(line.text))]
+            if any(sum(ch.isdigit() for ch in run) >= VIN_LINE_DIGITS for run in runs):
+                return True
+    return False
 
 
 def vin_boxes(rows: list[Row]) -> list[OcrLine]:
@@ -172,6 +192,19 @@ def consensus(reads: list[VinRead]) -> list[Consensus]:
     return sorted(out, key=lambda c: -weight[c.value])
 
 
+def proof_scores(value: str, cand: Consensus) -> tuple[float, ...]:
+    """The per-character scores the confidence rests on: the best read's (`Consensus.best_scores`), except on a VIN
+    without check digit, where a character of a commonly confused pair (CONFUSABLE: V/Y, D/0, B/8, ...) after the
+    WMI (which the table checks) scores the mean over the reads. One sure read of a character the recogniser mixes
+    up is no proof when the other reads of the same line were unsure of it: a consistent misread (every read a Y
+    for a V, some of them sure) gives such a mean; on the development photos the one consistent misread seen (a D
+    read 0 by every read, best 0.93, mean 0.87) is of this kind."""
+    if uses_check_digit(value):
+        return cand.best_scores
+    return tuple(min(best, mean) if i >= WMI_LENGTH and ch in CONFUSABLE else best
+                 for i, (ch, best, mean) in enumerate(zip(value, cand.best_scores, cand.char_scores, strict=True)))
+
+
 def enlarge(rgb: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
     import cv2
 
@@ -222,7 +255,7 @@ def read_vin(engine: OcrEngine, image: np.ndarray, rows: list[Row]) -> list[Fiel
         # the corrections above used the mean probabilities (a character read unsure by most reads may change); the
         # confidence uses the best read of each character and the reads' disputes (validators._vin_rule)
         read = FieldRead("vin", check.value, round(line_score, 4), corrected=check.corrected,
-                         char_scores=cand.best_scores, agreeing=agreeing)
+                         char_scores=proof_scores(check.value, cand), agreeing=agreeing)
         key = (check.checksum, check.wmi, agreeing, sum(cand.char_scores))
         if best is None or key > best[0]:
             best = (key, read)

@@ -4,7 +4,7 @@ The classifier sees a 224-pixel thumbnail; it is wrong most on documents that fi
 crops) and on real VIN plates against damage close-ups. Two cheap facts decide those cases:
 
 - the text: a photo whose OCR text names a document (its title, its labels, a VIN) and yields at least one
-  field is that document, never DAMAGE;
+  field is that document, never DAMAGE; a VIN line names a VIN plate even when its VIN does not validate;
 - the vehicle: a photo with a vehicle of interest (car gate of the damage service) and no document text is
   DAMAGE, whatever the classifier said.
 
@@ -65,11 +65,15 @@ def needs_text_check(classified: ImageClass, doc_score: float, damages: damage_p
 
 
 def text_document(document: ocr_pb2.ReadDocumentResponse | None) -> ImageClass | None:
-    """The document class the text names, when the OCR also read at least one field of it."""
-    if document is None or not document.fields or not document.text_class:
+    """The document class the text names, when the OCR also read at least one field of it, or a VIN plate: a VIN line
+    in the text (picloss/ocr/reader.py) is itself the evidence, whether or not its VIN validates (a VIN photo the
+    classifier took for a close-up of a car is answered as a VIN photo without field, not as a car photo)."""
+    if document is None or not document.text_class:
         return None
     klass = class_name(document.text_class)
-    return klass if klass in DOCUMENT_CLASSES else None
+    if klass not in DOCUMENT_CLASSES:
+        return None
+    return klass if document.fields or klass is ImageClass.VIN else None
 
 
 def needs_vehicle_check(classified: ImageClass, document: ocr_pb2.ReadDocumentResponse | None) -> bool:

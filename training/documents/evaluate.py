@@ -249,6 +249,8 @@ def ocr_lines(outcomes: list[Outcome]) -> list[str]:
 
     stats: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     per_field: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    # per field and level: exact / missing (no value) / wrong (a value that is not the truth)
+    outcome_of: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reported: dict[str, int] = defaultdict(int)
     confident_wrong: dict[str, int] = defaultdict(int)
     confident: dict[str, int] = defaultdict(int)
@@ -262,6 +264,7 @@ def ocr_lines(outcomes: list[Outcome]) -> list[str]:
             stats[b][kind].append(ok)
             stats[b]["all"].append(ok)
             per_field[(o.photo.label, name)].append(ok)
+            outcome_of[(o.photo.label, name, b)]["exact" if ok else "missing" if read is None else "wrong"] += 1
         for name, (value, conf) in o.fields.items():
             reported[b] += 1
             if conf >= 0.9:
@@ -284,14 +287,24 @@ def ocr_lines(outcomes: list[Outcome]) -> list[str]:
         wrong = f"{confident_wrong[b] / reported[b]:.2%} ({confident_wrong[b]}/{reported[b]})" if reported[b] else "-"
         lines.append(f"| {b} | {n} | {share(stats[b]['id'])} | {share(stats[b]['vin'])} | {share(stats[b]['other'])} "
                      f"| {share(stats[b]['photo all fields exact'])} | {wrong} |")
+    buckets = (*LEVELS, "turned")
     total_rep, total_wrong = sum(reported.values()), sum(confident_wrong.values())
     latencies = [o.ocr_s for o in docs]
     lines += ["", f"Wrong values at confidence >= 0.9, all held-back photos: **{total_wrong / max(1, total_rep):.2%}** "
               f"({total_wrong} of {total_rep} reported values; {sum(confident.values())} reported at >= 0.9). "
               f"OCR latency per photo (read_document, full-size photo): median **{statistics.median(latencies):.3f} s**"
               f", p90 {sorted(latencies)[max(0, int(0.9 * len(latencies)) - 1)]:.3f} s.", "",
-              "| document | field | n | exact |", "|---|---|---|---|"]
-    lines += [f"| {c} | {n} | {len(v)} | {sum(v) / len(v):.3f} |" for (c, n), v in sorted(per_field.items())]
+              "Per field: exact over every level, then per level exact / missing (no value returned) / wrong (a value "
+              "that is not the truth).", "",
+              "| document | field | n | exact | " + " | ".join(f"{b} ex/miss/wrong" for b in buckets) + " |",
+              "|---|---|---|---|" + "---|" * len(buckets)]
+
+    def cell(c: str, n: str, b: str) -> str:
+        k = outcome_of.get((c, n, b))
+        return f"{k['exact']}/{k['missing']}/{k['wrong']}" if k else "-"
+
+    lines += [f"| {c} | {n} | {len(v)} | {sum(v) / len(v):.3f} | " + " | ".join(cell(c, n, b) for b in buckets) + " |"
+              for (c, n), v in sorted(per_field.items())]
     return lines
 
 

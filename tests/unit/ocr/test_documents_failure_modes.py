@@ -310,3 +310,36 @@ def test_a_closed_field_label_glued_inside_a_box_is_cut_only_before_a_whole_valu
     assert _fields("IDCARD_FRONT", [_line("住址 北京市性别街5号", 40, 80, 400),
                                     _line("民族大道7号", 40, 115, 200)])["address"] == "北京市性别街5号民族大道7号"
     assert _fields("IDCARD_FRONT", [_line("住址 北京市民族大道5号", 40, 80, 400)]) == {"address": "北京市民族大道5号"}
+
+
+def test_a_vin_line_that_does_not_validate_names_a_vin_plate_without_field() -> None:
+    """A VIN line whose VIN fails its check (one character misread) gives no field, but the text names a VIN plate;
+    a watermark, an approval code or a short number names nothing."""
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[0, 0] = 255
+    broken = CN_VIN[:5] + ("8" if CN_VIN[5] != "8" else "7") + CN_VIN[6:]  # check digit no longer holds
+    result = read_document(FakeEngine([_line(broken, 40, 120, 400)]), photo, "VIN")  # type: ignore[arg-type]
+    assert result.fields == [] and result.text_class == "VIN"
+    for text in ("TC RU E-RU.MT02.00095", "京A12345", "SHUTTERSTOCK"):
+        result = read_document(FakeEngine([_line(text, 40, 120, 400)]), photo, "VIN")  # type: ignore[arg-type]
+        assert result.fields == [] and result.text_class is None, text
+
+
+def test_values_whose_labels_were_not_read_are_claimed_by_their_content_only() -> None:
+    """Hard photos lose the small light label print: a value is still its field when its content alone says so (a
+    closed value, or the birth date and sex the checksum-valid ID number encodes), never by its position."""
+    lines = [_line("石玉", 120, 40, 80), _line("女", 120, 90, 30), _line("汉", 300, 90, 30),
+             _line("1949年12月31日", 120, 140, 200), _line("浙江省朝阳区光胜路37号", 120, 190, 300),
+             _line("公民身份号码", 40, 300, 150), _line(ID, 220, 300, 300)]
+    fields, _ = _read(lines, "IDCARD_FRONT")
+    assert {n: f.value for n, f in fields.items()} == {"id": ID, "birth": "1949-12-31", "sex": "女", "nation": "汉"}
+    assert fields["birth"].validated and fields["birth"].confidence > 0.9  # confirmed by the ID number's checksum
+    # a date or a sex the ID number does not encode is claimed by nothing
+    other = [_line("1950年1月1日", 120, 140, 200), _line("男", 120, 90, 30), *lines[5:]]
+    assert set(_read(other, "IDCARD_FRONT")[0]) == {"id"}
+    # two values that fit (two vehicle classes) leave the field unread; one fits: it is claimed
+    licence = [_line("中华人民共和国机动车驾驶证", 100, 20, 400), _line("中国", 120, 90, 60), _line("C1", 120, 140, 40),
+               _line("C2", 300, 140, 40)]
+    fields, _ = _read(licence, "DRIVER_LICENSE")
+    assert fields["国籍"].value == "中国" and "准驾车型" not in fields
+    assert _read(licence[:3], "DRIVER_LICENSE")[0]["准驾车型"].value == "C1"

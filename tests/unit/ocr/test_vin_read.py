@@ -10,7 +10,7 @@ from picloss.documents.vin import check_vin, vin_check_digit, vin_passes
 from picloss.documents.wmi import WMI, known_wmi, region
 from picloss.ocr.engine import OcrLine
 from picloss.ocr.layout import Row
-from picloss.ocr.vin_read import DISPUTED, VinRead, consensus, read_vin, rectify, variants, vin_boxes
+from picloss.ocr.vin_read import DISPUTED, VinRead, consensus, proof_scores, read_vin, rectify, variants, vin_boxes
 
 SURE = (0.99,) * 17
 
@@ -194,3 +194,24 @@ def test_only_boxes_that_could_be_a_vin_are_read_again() -> None:
              "KTAGFK330OLY407349", "VF18854063708186", "XWEKU814DEC003645"]
     rows = [Row((_line(text),)) for text in texts]
     assert {line.text for line in vin_boxes(rows)} == {"KTAGFK330OLY407349", "VF18854063708186", "XWEKU814DEC003645"}
+
+
+def test_a_confusable_character_needs_the_reads_sure_on_average_not_one_sure_read() -> None:
+    """A consistent misread (every read a Y for a V, one of them sure): a character of a confused pair after the WMI
+    scores the reads' mean on a VIN without check digit, so the agreement alone gives no 0.9; any other character,
+    and a VIN whose check digit holds, keeps the best read's score."""
+    def reads(value: str, position: int) -> list[VinRead]:
+        sure = VinRead(value, 0.97, (0.99,) * 17)
+        unsure = VinRead(value, 0.95, tuple(0.75 if i == position else 0.99 for i in range(17)))
+        return [sure, unsure, unsure, unsure]
+
+    def confidence(value: str, position: int) -> float:
+        [top] = consensus(reads(value, position))
+        read = FieldRead("vin", value, 0.97, char_scores=proof_scores(value, top), agreeing=4)
+        return validate_fields([read])[0].confidence
+
+    assert confidence("X7L4SRLY461360433", 7) < 0.9  # the Y of a V/Y pair, sure in one read of four
+    assert confidence("XWEKU814DEC003645", 8) < 0.9  # D of D/0
+    assert confidence("XWEKU814DEC003645", 10) == AGREED_CAP  # C is confused with nothing: one sure read is proof
+    assert confidence("X7L4SRLY461360433", 1) == AGREED_CAP  # the WMI is checked against the table instead
+    assert confidence("1G1ZD5E00CF274441", 4) > 0.9  # the check digit proves the D

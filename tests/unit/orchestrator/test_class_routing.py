@@ -233,3 +233,18 @@ async def test_a_failed_text_check_leaves_the_damage_photo_as_it_was() -> None:
 def test_needs_text_check(classified: ImageClass, doc_score: float, vehicle: bool, expected: bool) -> None:
     damages = damage_pb2.ImageDamages(vehicles=[damage_pb2.Vehicle(of_interest=True)] if vehicle else [])
     assert routing.needs_text_check(classified, doc_score, damages) is expected
+
+
+async def test_a_vin_line_that_does_not_validate_still_names_a_vin_photo() -> None:
+    """A VIN plate the classifier took for a close-up (the VIN line read, its VIN not validated): a VIN photo without
+    field, not a car photo; an unread VIN-classed photo with a VIN line is not given to the vehicle check."""
+    files, clients, body = await run({"http://x/plate-as-damage": Photo(DAMAGE, {DAMAGE: 0.8, VIN: 0.2}, text_class=VIN,
+                                                                        vehicle=True)})
+    assert len(clients.ocr_calls) == 1 and files[0].image_class is VIN and files[0].code == FileCode.NO_FIELD
+    assert files[0].damages is None and "single_loss" not in body
+    files, clients, body = await run({"http://x/plate": Photo(VIN, {VIN: 0.6, DAMAGE: 0.4}, text_class=VIN,
+                                                              vehicle=True, damages=1, gate=True)})
+    assert clients.detect_calls == [] and files[0].image_class is VIN and files[0].code == FileCode.NO_FIELD
+    # a document named by its labels but without any field read stays as the classifier said
+    files, _, _ = await run({"http://x/labels": Photo(DAMAGE, {DAMAGE: 0.8, FRONT: 0.2}, text_class=FRONT)})
+    assert files[0].image_class is DAMAGE
