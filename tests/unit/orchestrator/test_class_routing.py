@@ -248,3 +248,14 @@ async def test_a_vin_line_that_does_not_validate_still_names_a_vin_photo() -> No
     # a document named by its labels but without any field read stays as the classifier said
     files, _, _ = await run({"http://x/labels": Photo(DAMAGE, {DAMAGE: 0.8, FRONT: 0.2}, text_class=FRONT)})
     assert files[0].image_class is DAMAGE
+
+
+@pytest.mark.parametrize(("probability", "expected"), [(0.3, False), (0.49, False), (0.5, True), (0.9, True)])
+def test_damage_without_a_vehicle_is_car_evidence_only_when_the_gate_finds_it_likely(probability: float,
+                                                                                      expected: bool) -> None:
+    """The service's gate passes at 0.27 (set for damage recall); a VIN plate's embossed characters pass it as
+    scratches, so a close-up without a vehicle needs the gate at CLOSE_UP_GATE to be a car photo."""
+    damages = damage_pb2.ImageDamages(damages=[damage_pb2.Damage(score=0.5)], damage_gate_passed=True,
+                                      damage_probability=probability)
+    assert routing.car_evidence(damages) is expected
+    assert routing.car_evidence(damage_pb2.ImageDamages(vehicles=[damage_pb2.Vehicle(of_interest=True)]))

@@ -9,7 +9,8 @@ from picloss.protocol.codes import ImageClass
 
 def _gated(vehicle: bool = False) -> damage_pb2.ImageDamages:
     return damage_pb2.ImageDamages(vehicles=[damage_pb2.Vehicle(of_interest=True)] if vehicle else [],
-                                   damages=[damage_pb2.Damage(score=0.7)], damage_gate_passed=True)
+                                   damages=[damage_pb2.Damage(score=0.7)], damage_gate_passed=True,
+                                   damage_probability=0.9)
 
 
 def test_other_photo_is_read_even_when_the_damage_gate_passed() -> None:
