@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from picloss.documents.confusions import ALTERNATIVES, CONFUSION_GROUPS, TO_DIGIT, unique_valid
+from picloss.documents.confusions import ALTERNATIVES, TO_DIGIT, unique_valid
 from picloss.documents.wmi import known_wmi
 
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
@@ -29,8 +29,6 @@ MODEL_YEAR = frozenset("ABCDEFGHJKLMNPRSTVWXY123456789")
 # Glyphs a recogniser mixes up on plates besides the OCR confusion groups (V/W/Y in WVW, X/K/N in X7L, XTA):
 # used only where the character was unsure and exactly one reading fits.
 PLATE_CONFUSIONS = ("VWY", "XKN", "6G", "EF", "MN", "HN", "UV")
-# Every character of a commonly confused pair (OCR groups and plate glyphs): one sure read of it proves less.
-CONFUSABLE = frozenset("".join(CONFUSION_GROUPS + PLATE_CONFUSIONS))
 WMI_LENGTH = 3
 _TRANSLITERATION = {
     **{str(d): d for d in range(10)},
@@ -109,6 +107,15 @@ def _result(value: str, corrected: bool) -> VinCheck:
 
 
 _PLATE_ALTERNATIVES = {ch: group.replace(ch, "") for group in PLATE_CONFUSIONS for ch in group}
+
+
+def confusable_at(value: str, i: int) -> bool:
+    """Could the character at `i` be a commonly confused one (OCR groups, plate glyphs) misread, by the structure?
+    Only when one of its confused readings still gives a plausible VIN: a digit of the numeric serial (the last four
+    characters) is proven a digit by ISO 3779 itself."""
+    ch = value[i]
+    options = ALTERNATIVES.get(ch, "") + _PLATE_ALTERNATIVES.get(ch, "")
+    return any(alt in VIN_ALPHABET and plausible_vin(value[:i] + alt + value[i + 1:]) for alt in options)
 
 
 def _substitutions(value: str, positions: range, unsure: Callable[[int], bool],

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from picloss.documents.model import FieldRead
-from picloss.documents.vin import CONFUSABLE, FORCED, WMI_LENGTH, check_vin, compact_vin, uses_check_digit
+from picloss.documents.vin import FORCED, WMI_LENGTH, check_vin, compact_vin, confusable_at, uses_check_digit
 from picloss.ocr.engine import OcrEngine, OcrLine
 from picloss.ocr.extract import _vin_candidates
 from picloss.ocr.layout import Row, group_rows
@@ -194,15 +194,15 @@ def consensus(reads: list[VinRead]) -> list[Consensus]:
 
 def proof_scores(value: str, cand: Consensus) -> tuple[float, ...]:
     """The per-character scores the confidence rests on: the best read's (`Consensus.best_scores`), except on a VIN
-    without check digit, where a character of a commonly confused pair (CONFUSABLE: V/Y, D/0, B/8, ...) after the
-    WMI (which the table checks) scores the mean over the reads. One sure read of a character the recogniser mixes
-    up is no proof when the other reads of the same line were unsure of it: a consistent misread (every read a Y
-    for a V, some of them sure) gives such a mean; on the development photos the one consistent misread seen (a D
-    read 0 by every read, best 0.93, mean 0.87) is of this kind."""
+    without check digit, where a character of a commonly confused pair (V/Y, D/0, B/8, ...: `vin.confusable_at`)
+    after the WMI (which the table checks) scores the mean over the reads. One sure read of a character the
+    recogniser mixes up is no proof when the other reads of the same line were unsure of it: a consistent misread
+    (every read a Y for a V, some of them sure) gives such a mean; on the development photos the one consistent
+    misread seen (a D read 0 by every read, best 0.93, mean 0.87) is of this kind."""
     if uses_check_digit(value):
         return cand.best_scores
-    return tuple(min(best, mean) if i >= WMI_LENGTH and ch in CONFUSABLE else best
-                 for i, (ch, best, mean) in enumerate(zip(value, cand.best_scores, cand.char_scores, strict=True)))
+    return tuple(min(best, mean) if i >= WMI_LENGTH and confusable_at(value, i) else best
+                 for i, (best, mean) in enumerate(zip(cand.best_scores, cand.char_scores, strict=True)))
 
 
 def enlarge(rgb: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:

@@ -215,3 +215,4 @@ def test_a_confusable_character_needs_the_reads_sure_on_average_not_one_sure_rea
     assert confidence("XWEKU814DEC003645", 10) == AGREED_CAP  # C is confused with nothing: one sure read is proof
     assert confidence("X7L4SRLY461360433", 1) == AGREED_CAP  # the WMI is checked against the table instead
     assert confidence("1G1ZD5E00CF274441", 4) > 0.9  # the check digit proves the D
+    assert confidence("XWEKU814DEC003645", 16) == AGREED_CAP  # a serial digit: S for 5 would be no VIN (ISO 3779)
