@@ -74,10 +74,10 @@ def _near_vin(text: str) -> bool:
     return any(sum(ch.isdigit() for ch in run) >= MIN_DIGITS and not run.isdigit() for run in runs)
 
 
-# A VIN line even where its VIN does not validate: a run of 15 to 19 letters and digits ending in four digits (the
-# ISO 3779 serial; I/O/Q read as 1/0/0) and holding six digits or more. A watermark or a name with a year in it
-# (D2005CHRISENIDLE) is none.
-VIN_LINE = re.compile(r"[0-9A-Z]{11,15}[0-9IOQ]{4}")
+# A VIN line even where its VIN does not validate: a whole run of 15 to 19 letters and digits (separators removed)
+# ending in four digits (the ISO 3779 serial; I/O/Q read as 1/0/0) and holding six digits or more. A watermark or a
+# name with a year in it (D2005CHRISENIDLE), a camera's time stamp (Jul 15,2022 2:05:37 PM) is none.
+VIN_LINE = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{11,15}[0-9IOQ]{4}(?![0-9A-Z])")
 VIN_LINE_DIGITS = 6
 
 

@@ -320,7 +320,7 @@ def test_a_vin_line_that_does_not_validate_names_a_vin_plate_without_field() -> 
     broken = CN_VIN[:5] + ("8" if CN_VIN[5] != "8" else "7") + CN_VIN[6:]  # check digit no longer holds
     result = read_document(FakeEngine([_line(broken, 40, 120, 400)]), photo, "VIN")  # type: ignore[arg-type]
     assert result.fields == [] and result.text_class == "VIN"
-    for text in ("TC RU E-RU.MT02.00095", "京A12345", "SHUTTERSTOCK"):
+    for text in ("TC RU E-RU.MT02.00095", "京A12345", "SHUTTERSTOCK", "D2005 Chris enidle", "Jul 15,2022 2:05:37 PM"):
         result = read_document(FakeEngine([_line(text, 40, 120, 400)]), photo, "VIN")  # type: ignore[arg-type]
         assert result.fields == [] and result.text_class is None, text
 
