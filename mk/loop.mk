@@ -8,7 +8,7 @@ RETRAIN_STEPS ?= 600
 RETRAIN_MAX_MINUTES ?= 0
 CANDIDATE ?= $(RETRAIN_OUT)/candidate
 MODEL ?= damage_detector
-CURVE_STEPS ?= 300
+CURVE_STEPS ?= 800
 
 .PHONY: retrain compare-models promote-model rollback-model model-versions learning-curve
 
