@@ -22,4 +22,4 @@ triton-local: triton-deps ## serve models/ on a local CPU tritonserver (then TRI
 	$(PY) -m devkit.triton_local --run-dir $(RUN_DIR)/triton
 
 test-triton: triton-deps ## onnxruntime vs tritonserver parity on the same inputs
-	$(VENV)/bin/pytest -q tests/integration/triton
+	$(VENV)/bin/pytest -q tests/integration/tritonserver

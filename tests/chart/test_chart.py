@@ -282,7 +282,7 @@ def test_bad_values_file_is_refused(helm: Path, tmp_path: Path) -> None:
 # ---- Grafana dashboard -------------------------------------------------------------------------
 
 DASHBOARD = CHART / "dashboards" / "picloss-overview.json"
-# Triton's own metric names the dashboard may use; tests/integration/triton checks a real scrape has them.
+# Triton's own metric names the dashboard may use; tests/integration/tritonserver checks a real scrape has them.
 TRITON_METRICS = {"nv_inference_request_success", "nv_inference_queue_duration_us",
                   "nv_inference_compute_infer_duration_us", "nv_inference_exec_count"}
 
