@@ -4,7 +4,7 @@ The photo is OCRed once; the class is then decided from the text (labels and tit
 `decide_class`) and the fields are extracted AND validated with that final class, so a 行驶证 sent as an
 ID card gets 行驶证 fields, never ID-card fields. Only when a pass yields no validated field is the photo
 tried rotated (90/270° when most text boxes stand upright, else 180°), and a photo whose text runs vertically is
-tried at 90/270° whatever it yielded: ordinary photos pay nothing.
+tried at 90° and 270° (both, the better read kept) whatever it yielded: ordinary photos pay nothing.
 """
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ def read_document(engine: OcrEngine, rgb: np.ndarray, image_class: str,
             passes += 1
             if _quality(turned.fields) > _quality(best.fields):
                 best, rotation = turned, degrees
-            if any(f.validated for f in turned.fields) and best is turned:
-                break
+            # a photo on its side is read both ways: text read upside down still yields a closed value by chance
+            # (a vehicle class, a nation), so a first side with a field is not proof it was the right one
     final, fields = best.final, best.fields
     named = best.scores.get(final, 0) >= MIN_EVIDENCE or (final == "VIN" and bool(fields))
     # A VIN line (vin_read.names_vin: letters and digits ending in a serial) names a VIN plate even when its VIN does

@@ -75,8 +75,9 @@ def _near_vin(text: str) -> bool:
 
 
 # A VIN line even where its VIN does not validate: a whole run of 15 to 19 letters and digits (separators removed)
-# ending in four digits (the ISO 3779 serial; I/O/Q read as 1/0/0) and holding six digits or more. A watermark or a
-# name with a year in it (D2005CHRISENIDLE), a camera's time stamp (Jul 15,2022 2:05:37 PM) is none.
+# ending in four digits (the ISO 3779 serial; I/O/Q read as 1/0/0), holding six digits or more and a letter. A
+# watermark or a name with a year in it (D2005CHRISENIDLE), a camera's time stamp (Jul 15,2022 2:05:37 PM), an ID
+# number (18 digits) is none.
 VIN_LINE = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{11,15}[0-9IOQ]{4}(?![0-9A-Z])")
 VIN_LINE_DIGITS = 6
 
@@ -88,7 +89,7 @@ def names_vin(rows: list[Row]) -> bool:
             if _latin(line.text) < MIN_LATIN or APPROVAL.search(line.text):
                 continue
             runs = [m.group() for m in VIN_LINE.finditer(compact_vin(line.text))]
-            if any(sum(ch.isdigit() for ch in run) >= VIN_LINE_DIGITS for run in runs):
+            if any(sum(ch.isdigit() for ch in run) >= VIN_LINE_DIGITS and not run.isdigit() for run in runs):
                 return True
     return False
 
