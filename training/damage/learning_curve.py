@@ -225,11 +225,11 @@ def main(argv: list[str] | None = None) -> None:
              f"{args.threads} CPU thread(s) · evaluated on damaged_parts valid without its leaked photos "
              f"({int(rows[0]['valid photos'])} photos, {int(rows[0]['valid part boxes'])} part boxes) · plot: "
              "[learning-curve.svg](learning-curve.svg)", "",
-             "| damaged_parts train added | photos | " + " | ".join(keys) + " | minutes |",
-             "|---|---|" + "---|" * len(keys) + "---|"]
+             "| damaged_parts train added | photos | " + " | ".join(keys) + " | steps | minutes |",
+             "|---|---|" + "---|" * len(keys) + "---|---|"]
     for r in rows:
         lines.append(f"| {int(r['pct'])} % | {int(r['photos'])} | " + " | ".join(f"{r[k]:.3f}" for k in keys)
-                     + f" | {r['minutes']:.0f} |")
+                     + f" | {int(r['steps'])} | {r['minutes']:.0f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     from training.damage.evaluate import write_section

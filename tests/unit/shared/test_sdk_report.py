@@ -111,3 +111,13 @@ def test_the_vin_cross_check_is_shown() -> None:
     body["vin_checks"][0].update(result="MATCH", differing_characters=0)
     assert "✓ match" in render(parse_callback(body))
     assert "VIN plate against 行驶证" not in render(parse_callback(single_callback()))
+
+
+def test_each_file_shows_the_models_behind_its_result() -> None:
+    body = single_callback()
+    body["files"][0]["model_version"] = "damage_detector/2+damage_gate/1"
+    callback = parse_callback(body)
+    assert callback.files[0].model_version == "damage_detector/2+damage_gate/1"
+    assert callback.files[1].model_version is None
+    html = render(callback)
+    assert "<code>damage_detector/2+damage_gate/1</code>" in html and "<code>–</code>" in html
