@@ -119,6 +119,11 @@ async def test_export_import_retrain_compare_promote_serve_rollback(
         "--data", str(data), "--out", str(run), "--models-dir", str(models), "--no-base", "--steps", "2",
         "--insurer-share", "2", "--negatives", "1", "--threads", "1"])
     # (blocking work runs in a thread: the test's event loop serves the callback receiver)
+    (data / "labels.json").write_text((data / "labels.json").read_text().replace('"dent"', '"scratch"'))
+    with pytest.raises(SystemExit, match="other labels"):  # a resumed run never switches to other labels
+        await asyncio.to_thread(retrain.main, ["--data", str(data), "--out", str(run), "--models-dir", str(models),
+                                               "--no-base", "--steps", "3", "--resume"])
+    assert cli.main(["labels", "import", str(tmp_path / "corrected.json"), "-o", str(data / "labels.json")]) == 0
     meta = json.loads((candidate / "candidate.json").read_text())
     assert meta["parent"]["version"] == "1" and meta["training"]["steps"] == 2
     assert meta["data"]["held_out_claims"] == 2 and meta["data"]["held_out_photos"] == 4

@@ -118,6 +118,16 @@ def main(argv: list[str] | None = None) -> Path:
     parent_onnx = args.models_dir / DAMAGE_DETECTOR.name / version / "model.onnx"
     recovered = args.out / "recovered.pt"
     ckpt_dir = args.out / "ckpt"
+    labels_path = insurer.labels_file(args.data)
+    run_key = {"labels_sha256": sha256(labels_path), "parent_sha256": sha256(parent_onnx), "no_base": args.no_base}
+    key_file = ckpt_dir / "run.json"
+    if args.resume and (ckpt_dir / "last.pt").exists():
+        before = json.loads(key_file.read_text()) if key_file.exists() else {}
+        if before != run_key:  # never continue a run on other labels or from another parent
+            raise SystemExit(f"{ckpt_dir} holds a run on other labels or another parent model; use another --out "
+                             "(make retrain RETRAIN_OUT=...) or delete it")
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(json.dumps(run_key) + "\n")
     if not (args.resume and (ckpt_dir / "last.pt").exists()):
         net = recover(parent_onnx)
         diff = check(net, parent_onnx)
@@ -142,7 +152,6 @@ def main(argv: list[str] | None = None) -> Path:
     net.load_state_dict(ckpt["model"])
     candidate = args.out / "candidate"
     size, diff = export_onnx(net, candidate / "model.onnx")
-    labels_path = insurer.labels_file(args.data)
     meta = {
         "model": DAMAGE_DETECTOR.name,
         "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -150,7 +159,7 @@ def main(argv: list[str] | None = None) -> Path:
         "parent": {"version": version, "sha256": sha256(parent_onnx)},
         "sha256": sha256(candidate / "model.onnx"),
         "data": {
-            "labels": str(labels_path), "labels_sha256": sha256(labels_path),
+            "labels": str(labels_path), "labels_sha256": run_key["labels_sha256"],
             "photos": len(photos), "claims": len({p.claim for p in photos}),
             "boxes": sum(len(p.labels.boxes) for p in photos),
             "held_out_share": args.held_out_share, "held_out_photos": len(held),
