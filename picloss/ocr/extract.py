@@ -293,7 +293,7 @@ def _label_only(seg: Segment) -> bool:
     return not _clean(seg.field or "", seg.text)
 
 
-def extract_labelled(image_class: str, rows: list[Row]) -> list[FieldRead]:
+def extract_labelled(image_class: str, rows: list[Row], by_content: bool = False) -> list[FieldRead]:
     drop_seal = image_class in ("DRIVER_LICENSE", "DRIVING_LICENSE")
     found: dict[str, _Value] = {}
     current: str | None = None
@@ -332,7 +332,8 @@ def extract_labelled(image_class: str, rows: list[Row]) -> list[FieldRead]:
         if current is not None and current not in MULTILINE_FIELDS and found[current].chars:
             current = None
     _claim_numbers(image_class, found, loose)
-    _claim_by_content(image_class, found, loose)
+    if by_content:
+        _claim_by_content(image_class, found, loose)
     fields = []
     for name, value in found.items():
         raw = value.text()
@@ -418,7 +419,8 @@ def _claim_by_content(image_class: str, found: dict[str, _Value],
                       loose: list[tuple[Segment, float, OcrLine]]) -> None:
     """A value whose label was not read (small light print lost on a blurred photo) is its field when its content
     alone says so (`_content_rules`) and exactly one unclaimed value of the photo fits; nothing is ever guessed
-    from a position, so another template's layout cannot mislead it."""
+    from a position, so another template's layout cannot mislead it. Claimed only on the pass whose orientation
+    was kept (picloss/ocr/reader.py): text read upside down yields a closed value by chance (土, 中国, C5)."""
     taken: set[int] = set()
     for name, fits in _content_rules(image_class, found).items():
         if name in found and found[name].chars:
@@ -514,11 +516,12 @@ def extract_vin(rows: list[Row]) -> list[FieldRead]:
     return [FieldRead("vin", cand.value, round(cand.score, 4), char_scores=cand.char_scores)]
 
 
-def extract_fields(image_class: str, rows: list[Row]) -> list[FieldRead]:
+def extract_fields(image_class: str, rows: list[Row], by_content: bool = False) -> list[FieldRead]:
+    """The fields of one pass; `by_content`: also the values whose labels were not read (`_claim_by_content`)."""
     if image_class == "VIN":
         return extract_vin(rows)
     if image_class in LABELS:
-        return extract_labelled(image_class, rows)
+        return extract_labelled(image_class, rows, by_content)
     return []
 
 

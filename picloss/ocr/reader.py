@@ -124,6 +124,12 @@ def read_document(engine: OcrEngine, rgb: np.ndarray, image_class: str,
             # a photo on its side is read both ways: text read upside down still yields a closed value by chance
             # (a vehicle class, a nation), so a first side with a field is not proof it was the right one
     final, fields = best.final, best.fields
+    # values without their label, claimed by content only now that the orientation is decided (upside-down text
+    # yields closed values by chance, and a pass with a validated field would not be turned)
+    if final != "VIN":
+        read = {f.name for f in fields}
+        fields = fields + [f for f in validate_fields(extract_fields(final, best.rows, by_content=True))
+                           if f.name not in read]
     named = best.scores.get(final, 0) >= MIN_EVIDENCE or (final == "VIN" and bool(fields))
     # A VIN line (vin_read.names_vin: letters and digits ending in a serial) names a VIN plate even when its VIN does
     # not validate (a character misread, cut or covered): a VIN photo without field, never a car photo

@@ -340,8 +340,15 @@ def test_values_whose_labels_were_not_read_are_claimed_by_their_content_only() -
     other = [_line("1950年1月1日", 120, 140, 200), _line("男", 120, 90, 30), *lines[5:]]
     assert set(_read(other, "IDCARD_FRONT")[0]) == {"id"}
     # two values that fit (two vehicle classes) leave the field unread; one fits: it is claimed
-    licence = [_line("中华人民共和国机动车驾驶证", 100, 20, 400), _line("中国", 120, 90, 60), _line("C1", 120, 140, 40),
-               _line("C2", 300, 140, 40)]
+    licence = [_line("中华人民共和国机动车驾驶证", 100, 20, 400), _line("证号" + ID, 40, 60, 400),
+               _line("中国", 120, 90, 60), _line("C1", 120, 140, 40), _line("C2", 300, 140, 40)]
     fields, _ = _read(licence, "DRIVER_LICENSE")
     assert fields["国籍"].value == "中国" and "准驾车型" not in fields
-    assert _read(licence[:3], "DRIVER_LICENSE")[0]["准驾车型"].value == "C1"
+    assert _read(licence[:4], "DRIVER_LICENSE")[0]["准驾车型"].value == "C1"
+    # claimed only on the kept orientation: a photo whose first pass yields only a claimable value is still turned
+    upside_down = [_line("中国", 120, 90, 60)]
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[0, 0], photo[-1, -1] = 255, 180  # np.rot90(k=2) brings the last corner to [0, 0]
+    engine = FakeEngine(upside_down, {180: licence[:4]})
+    result = read_document(engine, photo, "DRIVER_LICENSE")  # type: ignore[arg-type]
+    assert result.rotation == 180 and {f.name for f in result.fields} == {"证号", "国籍", "准驾车型"}
