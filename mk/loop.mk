@@ -31,4 +31,4 @@ model-versions: $(STAMP) ## the versions of MODEL in models/ and the one that se
 	$(PY) -m training.damage.promote status --model $(MODEL)
 
 learning-curve: $(STAMP) ## damaged_parts as an insurer's claims: 0/25/50/100 % added; docs/benchmarks.md + docs/learning-curve.svg
-	nice -n 10 $(PY) -m training.damage.learning_curve --steps $(CURVE_STEPS)
+	nice -n 10 $(PY) -m training.damage.learning_curve --steps $(CURVE_STEPS) --device $(DEVICE)

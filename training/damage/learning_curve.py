@@ -58,8 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--arms", default="0,25,50,100", help="percent of damaged_parts train added")
     p.add_argument("--steps", type=int, default=800)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cuda on a GPU")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--reference", type=Path, default=REPO / "models" / "damage_detector" / "1" / "model.onnx",
+                   help="a fully trained detector shown for scale (the first one in service: all of damaged_parts "
+                        "train, hours of training); '' = none")
     p.add_argument("--benchmarks", type=Path, default=REPO / "docs" / "benchmarks.md")
     p.add_argument("--plot", type=Path, default=REPO / "docs" / "learning-curve.svg")
     return p.parse_args(argv)
@@ -151,6 +155,7 @@ def train_arm(args: argparse.Namespace, pct: int, base_classmap: Path, arm_dir: 
     train.main(["--classmap", str(base_classmap), "--data-root", str(args.data_root), "--out", str(arm_dir / "ckpt"),
                 "--epochs", "1000", "--max-steps", str(args.steps), "--batch-size", "8", "--negatives", "2",
                 "--lr", str(args.lr), "--threads", str(args.threads), "--seed", str(args.seed), "--resume",
+                "--device", args.device,
                 "--save-every", "25"], extra=extra)
     import torch
 
@@ -167,7 +172,7 @@ def train_arm(args: argparse.Namespace, pct: int, base_classmap: Path, arm_dir: 
 
 def svg(rows: list[dict[str, float]], keys: list[str]) -> str:
     """A small line chart (no plotting library in the project): x = percent added, one line per figure."""
-    w, h, left, bottom, top, right = 560, 320, 50, 40, 20, 190
+    w, h, left, bottom, top, right = 720, 320, 50, 40, 20, 330
     colours = ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c"]
 
     def x(p: float) -> float:
@@ -192,7 +197,7 @@ def svg(rows: list[dict[str, float]], keys: list[str]) -> str:
             if not np.isnan(r[key]):
                 parts.append(f'<circle cx="{x(r["pct"]):.1f}" cy="{y(r[key]):.1f}" r="3" fill="{colour}"/>')
         parts.append(f'<rect x="{w - right + 10}" y="{top + 18 * k}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{w - right + 26}" y="{top + 9 + 18 * k}">{key.split(" @")[0]}</text>')
+                     f'<text x="{w - right + 26}" y="{top + 9 + 18 * k}">{key}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -230,6 +235,15 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         lines.append(f"| {int(r['pct'])} % | {int(r['photos'])} | " + " | ".join(f"{r[k]:.3f}" for k in keys)
                      + f" | {int(r['steps'])} | {r['minutes']:.0f} |")
+    if str(args.reference) not in ("", "."):
+        cached = args.out / "reference.json"
+        if not cached.exists():
+            cached.write_text(json.dumps(evaluate_arm(args.reference, args.data_root, args.threads)))
+        ref = json.loads(cached.read_text())
+        shown = args.reference.relative_to(REPO) if args.reference.is_relative_to(REPO) else args.reference
+        lines.append(f"| for scale: `{shown}`"
+                     " (100 %, fully trained: the 4-CPU-epoch one-channel start + 8 epochs, docs/models.md) | 3399 | "
+                     + " | ".join(f"{ref[k]:.3f}" for k in keys) + " | 3392+ | hours |")
     text = "\n".join(lines) + "\n"
     print(text)
     from training.damage.evaluate import write_section
