@@ -38,10 +38,10 @@ class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
         self._assessor = assessor
         self._fixed_version = model_version
         self._runners = list(runners)
+        self._model_version = self._versions()
         self._max_pixels = max_pixels
 
-    @property
-    def _model_version(self) -> str:
+    def _versions(self) -> str:
         if self._fixed_version is not None:
             return self._fixed_version
         return "+".join(f"{r.spec.name}/{r.spec.version}" for r in self._runners)
@@ -50,6 +50,7 @@ class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
         """Every model answers one photo before the service reports SERVING."""
         for runner in self._runners:
             await runner.wait_ready()
+        self._model_version = self._versions()  # Triton names the version it loaded once ready
         await self._assessor.assess([np.full((480, 640, 3), 128, dtype=np.uint8)])
         log.info("models warmed up", backends=sorted({r.backend for r in self._runners}), models=self._model_version)
 

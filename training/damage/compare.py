@@ -57,13 +57,14 @@ def compare(serving: insurer.Evaluation, candidate: insurer.Evaluation, reps: in
         raise ValueError("the two evaluations cover different claims")
     rng = np.random.default_rng(seed)
     draws = [[claims[i] for i in rng.integers(0, len(claims), len(claims))] for _ in range(reps)]
+    totals = [(serving.total(keys), candidate.total(keys)) for keys in draws]  # once per resample, every figure
     out: dict[str, dict[str, object]] = {}
     for name, (_, _, higher_better) in insurer.FIGURES.items():
         a = insurer.figure(serving.total(), name)
         b = insurer.figure(candidate.total(), name)
         sa, sb, sd = [], [], []
-        for keys in draws:
-            va, vb = insurer.figure(serving.total(keys), name), insurer.figure(candidate.total(keys), name)
+        for ta, tb in totals:
+            va, vb = insurer.figure(ta, name), insurer.figure(tb, name)
             sa.append(va)
             sb.append(vb)
             sd.append(vb - va)

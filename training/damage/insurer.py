@@ -218,17 +218,17 @@ def service_fn(detector_onnx: Path, models_dir: Path, threads: int = 2) -> Servi
         view_runner=runner(view_classifier.VIEW_SPEC), verifier_runner=runner(damage_verifier.VERIFIER_SPEC),
         min_confidence=DEFAULT_MIN_CONFIDENCE)
 
-    def run(photos: list[LabelledPhoto]) -> list[list[Reported]]:
+    async def reported(photos: list[LabelledPhoto]) -> list[list[Reported]]:
         out = []
-        for p in photos:
+        for p in photos:  # one photo at a time, as the service's batches of one
             image = decode(p.path.read_bytes())
-            [a] = asyncio.run(assessor.assess([image.rgb]))
+            [a] = await assessor.assess([image.rgb])
             shown = in_photo_pixels(a, image)
             out.append([Reported(tuple(float(v) for v in d.box), d.components[0][0] if d.components else 40)
                         for d in shown.damages])
         return out
 
-    return run
+    return lambda photos: asyncio.run(reported(photos))
 
 
 def evaluate(photos: list[LabelledPhoto], run: ServiceFn) -> Evaluation:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,21 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def split_classmaps(out: Path) -> tuple[Path, dict]:  # type: ignore[type-arg]
-    """The base class map (every dataset but the insurer's) and the insurer's entry."""
+def classmap_of(out: Path, keep_insurer: bool) -> Path:
+    """The class map with only the insurer's dataset (`keep_insurer`) or every dataset but it (the base)."""
     raw = yaml.safe_load((HERE / "classmap.yaml").read_text())
-    insurer = next(d for d in raw["datasets"] if d["name"] == INSURER)
-    base = dict(raw, datasets=[d for d in raw["datasets"] if d["name"] != INSURER])
-    path = out / "base-classmap.yaml"
-    path.write_text(yaml.safe_dump(base, allow_unicode=True, sort_keys=False))
-    return path, insurer
-
-
-def insurer_classmap(out: Path) -> Path:
-    raw = yaml.safe_load((HERE / "classmap.yaml").read_text())
-    path = out / "insurer-classmap.yaml"
-    path.write_text(yaml.safe_dump(dict(raw, datasets=[d for d in raw["datasets"] if d["name"] == INSURER]),
-                                   allow_unicode=True, sort_keys=False))
+    datasets = [d for d in raw["datasets"] if (d["name"] == INSURER) == keep_insurer]
+    path = out / ("insurer-classmap.yaml" if keep_insurer else "base-classmap.yaml")
+    path.write_text(yaml.safe_dump(dict(raw, datasets=datasets), allow_unicode=True, sort_keys=False))
     return path
 
 
@@ -100,7 +90,7 @@ def evaluate_arm(onnx: Path, data_root: Path, threads: int) -> dict[str, float]:
     from picloss.models import damage_detector as ms
     from picloss.models.damage_detector import INPUT_SIZE, letterbox
 
-    classmap = ClassMap.load(insurer_classmap(onnx.parent))
+    classmap = ClassMap.load(classmap_of(onnx.parent, keep_insurer=True))
     leaked = leaked_val_files(data_root / "DUPLICATES.tsv", classmap)
     samples = [s for s in without_leaked(read_split(classmap, "val", data_root), leaked) if len(s.boxes)]
     opts = ort.SessionOptions()
@@ -146,7 +136,7 @@ def train_arm(args: argparse.Namespace, pct: int, base_classmap: Path, arm_dir: 
     from training.damage.export import export_onnx
     from training.damage.model import DamageNet
 
-    classmap = ClassMap.load(insurer_classmap(arm_dir))
+    classmap = ClassMap.load(classmap_of(arm_dir, keep_insurer=True))
     photos = [s for s in dedupe_identical(read_split(classmap, "train", args.data_root)) if len(s.boxes)]
     chosen = [photos[i] for i in subset(len(photos), pct, args.seed)]
     log.info("arm %d %%: %d of %d damaged_parts train photos", pct, len(chosen), len(photos))
@@ -207,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=[logging.FileHandler(args.out / "learning-curve.log"), logging.StreamHandler()])
-    base_classmap, _ = split_classmaps(args.out)
+    base_classmap = classmap_of(args.out, keep_insurer=False)
     rows = []
     for pct in (int(a) for a in args.arms.split(",")):
         arm_dir = args.out / f"arm-{pct}"
@@ -221,8 +211,9 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"pct": float(pct), **figures})
         log.info("arm %d %%: %s", pct, figures)
     rows.sort(key=lambda r: r["pct"])
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=REPO).stdout.strip()
+    from training.damage.retrain import git_commit
+
+    commit = git_commit()
     keys = ["damaged-part recall with the right kind @IoU 0.5", "same, any score (top-30 candidates)",
             "part box AP @IoU 0.5", "part precision @IoU 0.5 (score >= 0.3)"]
     lines = [SECTION, "", f"date: {datetime.now(UTC):%Y-%m-%d} · commit: {commit} · `make learning-curve` "
