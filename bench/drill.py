@@ -41,11 +41,15 @@ from loadtest.target import is_backbone_only, start_stack
 from picloss.ledger import Ledger
 from picloss.ledger.reseal import reseal_all
 from picloss.ledger.sealing import DataKeys, new_key_entry
+from picloss.processes import CONSUMERS, GATEWAYS
 from picloss.protocol import json as pjson
 
 DRILL_ENV = {"CALLBACK_RETRY_DELAYS": "1,1,2,2,3,3", "CALLBACK_TIMEOUT_S": "2", "LOG_LEVEL": "INFO",
              "REDRIVE_AFTER_S": "20", "REDRIVE_EVERY_S": "2", "KAFKA_SESSION_TIMEOUT_MS": "6000"}
 FINAL = ("DELIVERED", "DELIVERY_FAILED")
+# Every process is killed and restarted in the order a request meets them (checked against picloss/processes.py).
+KILL_ORDER = ("gateway", "orchestrator", *MODEL_SERVICES, "dispatcher")
+SEALERS = (*GATEWAYS, *CONSUMERS)  # the processes that read the data keys file when they start
 HEADING = "## Latest drill"
 
 
@@ -140,7 +144,7 @@ class Drill:
 
     async def lose_broker(self) -> None:
         """Stop the consumers, let accepted events and result events pile up, then lose the broker's data."""
-        consumers = [n for kind in ("orchestrator", "dispatcher") for n in instances(kind, self.stack.s.replicas)]
+        consumers = [n for kind in CONSUMERS for n in instances(kind, self.stack.s.replicas)]
         for name in consumers:
             self.note(f"SIGKILL {name}")
             await asyncio.to_thread(self.stack.kill, name)
@@ -209,7 +213,7 @@ class Drill:
     async def _restart_sealers(self) -> None:
         """Gateways, orchestrators and dispatchers read the data keys file when they start: SIGTERM, start, one
         replica at a time."""
-        for kind in ("gateway", "orchestrator", "dispatcher"):
+        for kind in SEALERS:
             for name in instances(kind, self.stack.s.replicas):
                 await asyncio.to_thread(self.stack.restart, name, signal.SIGTERM)
 
@@ -239,8 +243,7 @@ class Drill:
         await asyncio.sleep(self.hold_s)
         if len(self.load.clients) > 1:
             await self.across_gateways()
-        models = [n for n in MODEL_SERVICES if n in self.stack.procs]
-        for kind in ("gateway", "orchestrator", *models, "dispatcher"):
+        for kind in (k for k in KILL_ORDER if k not in MODEL_SERVICES or k in self.stack.procs):
             for name in instances(kind, self.stack.s.replicas):
                 await self.kill_and_restart(name)
         await self.rotate_data_keys()

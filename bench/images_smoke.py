@@ -36,15 +36,17 @@ from devkit.stack import (
     DEMO_APPID,
     DEMO_MCHID,
     MODEL_SERVICES,
+    PROCESS_KINDS,
     REPO_ROOT,
     Stack,
     StackSettings,
     grpc_serving,
     http_ok,
 )
+from picloss.processes import BY_NAME
 from picloss.protocol.codes import CallbackCode, FileCode
 
-PROCESSES = (*MODEL_SERVICES, "orchestrator", "dispatcher", "gateway")
+PROCESSES = PROCESS_KINDS  # picloss/processes.py, in the dev kit's start order
 DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "images" / "val"
 # Where the chart mounts them (charts/picloss templates); the smoke run mounts the same paths.
 KEYS_MOUNT = "/etc/picloss/keys/keys.json"
@@ -235,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
             wanted = [m for m in mounts if (name in ("gateway", "dispatcher") and m[1] == KEYS_MOUNT)
                       or (name in ("gateway", "orchestrator", "dispatcher") and m[1] == DATA_KEYS_MOUNT)
                       or (name == "gateway" and m[1] in (TLS_CERT_MOUNT, TLS_KEY_MOUNT))]
-            started[name] = containers.run(name, f"{args.registry}/picloss-{name}:{args.tag}", env, wanted)
+            started[name] = containers.run(name, f"{args.registry}/{BY_NAME[name].image}:{args.tag}", env, wanted)
             print(f"  started {started[name]}: {' '.join(f'{k}={v}' for k, v in sorted(env.items()))}",
                   flush=True)
         wait_ready(stack, containers, started, args.ready_timeout)

@@ -36,6 +36,8 @@ from typing import Any
 
 import yaml
 
+from picloss.processes import NAMES, TRITON
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHART = REPO_ROOT / "charts" / "picloss"
 DASHBOARD = CHART / "dashboards" / "picloss-overview.json"
@@ -43,7 +45,7 @@ RULES = CHART / "alerts" / "picloss-rules.yaml"
 DOC = REPO_ROOT / "docs" / "monitoring.md"
 DOC_BEGIN, DOC_END = "<!-- monitor-check:begin -->", "<!-- monitor-check:end -->"
 
-COMPONENTS = ("gateway", "orchestrator", "dispatcher", "classifier", "ocr", "damage", "aggregator")
+COMPONENTS = NAMES  # picloss/processes.py: every process, in the chart's order
 CHART_NAME = "picloss"
 DEFAULT_RELEASE = "picloss"
 DEFAULT_NAMESPACE = "picloss"
@@ -84,7 +86,7 @@ def component_of(process: str) -> tuple[str, str]:
     """(component, pod suffix) of a local process name: `damage` -> (damage, local), a second replica
     `damage-2` -> (damage, local-2)."""
     base, _, n = process.rpartition("-")
-    if base in (*COMPONENTS, "triton") and n.isdigit():
+    if base in (*COMPONENTS, TRITON.name) and n.isdigit():
         return base, f"local-{n}"
     return process, "local"
 
@@ -116,7 +118,7 @@ def scrape_config(targets: Mapping[str, str], *, namespace: str = DEFAULT_NAMESP
 
 def local_targets(metrics_ports: Mapping[str, int], host: str = "127.0.0.1") -> dict[str, str]:
     """process name -> host:port, the components first in COMPONENTS order, then replicas."""
-    order = {c: i for i, c in enumerate((*COMPONENTS, "triton"))}
+    order = {c: i for i, c in enumerate((*COMPONENTS, TRITON.name))}
     known = [n for n in metrics_ports if component_of(n)[0] in order]
     known.sort(key=lambda n: (order[component_of(n)[0]], n))
     return {name: f"{host}:{metrics_ports[name]}" for name in known}
@@ -660,7 +662,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"stack up in {time.monotonic() - t0:.0f} s: {', '.join(n for n in stack.procs)}", flush=True)
         ports = {n: p for n, p in stack.s.metrics_ports.items() if n in stack.procs}
         if triton_metrics:
-            ports["triton"] = triton_metrics
+            ports[TRITON.name] = triton_metrics
         prom = Prometheus(run_dir / "prometheus", free_port())
         prom.start(scrape_config(local_targets(ports), interval=args.interval))
         cleanup.callback(prom.stop)
@@ -750,7 +752,7 @@ def monitor_up(args: argparse.Namespace) -> int:
         return 0
     ports = dict(StackSettings(run_dir=run_dir).metrics_ports)  # what `make up` uses
     if args.triton_metrics_port and (args.triton_metrics_port == -1 or port_open(args.triton_metrics_port)):
-        ports["triton"] = abs(args.triton_metrics_port)
+        ports[TRITON.name] = abs(args.triton_metrics_port)
     prom = Prometheus(prom_dir, pick_port(args.port))
     prom.start(scrape_config(local_targets(ports), namespace=args.namespace, interval=args.interval))
     if not (run_dir / "state.json").exists():
@@ -789,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.choices["up"]
     up.add_argument("--port", type=int, default=int(os.environ.get("MONITOR_PORT", DEFAULT_PORT)),
                     help="listen port on 127.0.0.1 (a free one when taken)")
-    up.add_argument("--triton-metrics-port", type=int, default=8002,
+    up.add_argument("--triton-metrics-port", type=int, default=TRITON.metrics_port,
                     help="also scrape `make triton-local` when this port listens at start (0: never)")
     check = sub.choices["check"]
     check.add_argument("--stack", choices=["auto", "full", "backbone"], default="full",

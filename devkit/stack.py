@@ -17,11 +17,12 @@ from devkit.infra import Broker, Postgres, create_topics, start_broker, start_po
 from devkit.procs import free_port, pid_alive, port_open, spawn, stop_pid, wait_until
 from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
 from picloss.ledger.sealing import new_key_entry
+from picloss.processes import BY_NAME, CONSUMERS, GATEWAYS, MODEL_SERVICES, PROCESSES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MODEL_SERVICES = ("classifier", "ocr", "damage", "aggregator")
-PROCESS_KINDS = (*MODEL_SERVICES, "orchestrator", "dispatcher", "gateway")
-STOP_ORDER = ("gateway", "orchestrator", "dispatcher", *MODEL_SERVICES, "postgres", "broker")
+# Started in this order (the model services warm up while the rest start), stopped the other way round.
+PROCESS_KINDS = (*MODEL_SERVICES, *CONSUMERS, *GATEWAYS)
+STOP_ORDER = (*GATEWAYS, *CONSUMERS, *MODEL_SERVICES, "postgres", "broker")
 
 
 def kind_of(name: str) -> str:
@@ -45,12 +46,9 @@ ENV_FILE_NAME = "picloss.env"
 @dataclass
 class StackSettings:
     run_dir: Path
-    gateway_port: int = 8443
-    grpc_ports: dict[str, int] = field(default_factory=lambda: {
-        "classifier": 50051, "ocr": 50052, "damage": 50053, "aggregator": 50054})
-    metrics_ports: dict[str, int] = field(default_factory=lambda: {
-        "gateway": 9100, "orchestrator": 9101, "dispatcher": 9102, "classifier": 9103, "ocr": 9104,
-        "damage": 9105, "aggregator": 9106})
+    gateway_port: int = BY_NAME["gateway"].port or 0
+    grpc_ports: dict[str, int] = field(default_factory=lambda: {n: BY_NAME[n].port or 0 for n in MODEL_SERVICES})
+    metrics_ports: dict[str, int] = field(default_factory=lambda: {p.name: p.metrics_port for p in PROCESSES})
     broker_port: int = 19092
     postgres_port: int = 15432
     partitions: int = 4
@@ -73,10 +71,9 @@ class StackSettings:
     @classmethod
     def ephemeral(cls, run_dir: Path, **kwargs: object) -> StackSettings:
         """Free ports everywhere (tests)."""
-        names = ("classifier", "ocr", "damage", "aggregator")
         return cls(run_dir=run_dir, gateway_port=free_port(), broker_port=free_port(), postgres_port=free_port(),
-                   grpc_ports={n: free_port() for n in names},
-                   metrics_ports={n: free_port() for n in ("gateway", "orchestrator", "dispatcher", *names)},
+                   grpc_ports={n: free_port() for n in MODEL_SERVICES},
+                   metrics_ports={p.name: free_port() for p in PROCESSES},
                    **kwargs)  # type: ignore[arg-type]
 
     def names(self, kinds: tuple[str, ...] = PROCESS_KINDS) -> list[str]:
@@ -160,10 +157,7 @@ class Stack:
             "PICLOSS_ORT_THREADS": env.get("PICLOSS_ORT_THREADS", "1"),
             "FETCH_ALLOW_CIDRS": "127.0.0.0/8",
             "CALLBACK_ALLOW_CIDRS": "127.0.0.0/8",
-            "CLASSIFIER_ADDR": self._addresses("classifier"),
-            "OCR_ADDR": self._addresses("ocr"),
-            "DAMAGE_ADDR": self._addresses("damage"),
-            "AGGREGATOR_ADDR": self._addresses("aggregator"),
+            **{f"{kind.upper()}_ADDR": self._addresses(kind) for kind in MODEL_SERVICES},
         })
         env.update(self.s.env)
         return env
@@ -200,8 +194,7 @@ class Stack:
         create_topics(self.broker.bootstrap, {REQUESTS_TOPIC: self.s.partitions, RESULTS_TOPIC: self.s.partitions})
 
     def start(self, name: str, wait: bool = True) -> subprocess.Popen[bytes]:
-        kind = kind_of(name)
-        module = "gateway" if kind == "gateway" else f"services.{kind}"
+        module = BY_NAME[kind_of(name)].module
         proc = spawn([sys.executable, "-m", module], self.logs / f"{name}.log", env=self.component_env(name),
                      cwd=REPO_ROOT)
         self.procs[name] = proc

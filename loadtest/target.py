@@ -17,8 +17,9 @@ from devkit.stack import (
     Stack,
     StackSettings,
 )
+from picloss.processes import CONSUMERS, GATEWAYS
 
-BACKBONE = ("orchestrator", "dispatcher", "gateway")
+BACKBONE = (*CONSUMERS, *GATEWAYS)
 # no model service listens: fail each RPC fast (wait_for_ready would otherwise wait the whole deadline)
 BACKBONE_ONLY_ENV = {"RPC_RETRY_BUDGET_S": "1", "RPC_TIMEOUT_S": "1"}
 

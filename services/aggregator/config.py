@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from picloss.config import env_int, env_str
+from picloss.processes import BY_NAME
+
+PROCESS = BY_NAME["aggregator"]  # its default ports: picloss/processes.py
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,7 @@ class AggregatorConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AggregatorConfig:
         return cls(
-            grpc_port=env_int("GRPC_PORT", 50054, env, minimum=0),
-            metrics_port=env_int("METRICS_PORT", 9106, env, minimum=0),
+            grpc_port=env_int("GRPC_PORT", PROCESS.port or 0, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", PROCESS.metrics_port, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
         )

@@ -10,6 +10,9 @@ from picloss.config import env_int, env_optional, env_str
 from picloss.imaging import DEFAULT_MAX_PIXELS
 from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
 from picloss.inference.versions import parse_versions
+from picloss.processes import BY_NAME
+
+PROCESS = BY_NAME["classifier"]  # its default ports: picloss/processes.py
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,8 @@ class ClassifierConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClassifierConfig:
         return cls(
-            grpc_port=env_int("GRPC_PORT", 50051, env, minimum=0),
-            metrics_port=env_int("METRICS_PORT", 9103, env, minimum=0),
+            grpc_port=env_int("GRPC_PORT", PROCESS.port or 0, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", PROCESS.metrics_port, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
             triton_url=env_optional("TRITON_URL", env),
             models_dir=Path(env_str("PICLOSS_MODELS_DIR", str(DEFAULT_MODELS_DIR), env)),

@@ -14,6 +14,9 @@ from picloss.damage.verifier import CANDIDATE_THRESHOLD, DEFAULT_MIN_CONFIDENCE
 from picloss.imaging import DEFAULT_MAX_PIXELS
 from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
 from picloss.inference.versions import parse_versions
+from picloss.processes import BY_NAME
+
+PROCESS = BY_NAME["damage"]  # its default ports: picloss/processes.py
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,8 @@ class DamageConfig:
         threshold = env_float("DAMAGE_SCORE_THRESHOLD", CANDIDATE_THRESHOLD if verifier else DEFAULT_SCORE_THRESHOLD,
                               env, minimum=0.0)
         return cls(
-            grpc_port=env_int("GRPC_PORT", 50053, env, minimum=0),
-            metrics_port=env_int("METRICS_PORT", 9105, env, minimum=0),
+            grpc_port=env_int("GRPC_PORT", PROCESS.port or 0, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", PROCESS.metrics_port, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
             triton_url=env_optional("TRITON_URL", env),
             models_dir=Path(env_str("PICLOSS_MODELS_DIR", str(DEFAULT_MODELS_DIR), env)),

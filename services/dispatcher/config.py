@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from picloss.config import ConfigError, env_float, env_int, env_list, env_str
 from picloss.kafka import RESULTS_TOPIC
 from picloss.netguard import Network, parse_cidrs
+from picloss.processes import BY_NAME
 
 DEFAULT_DELAYS = "15,30,180,600,1200,1800"
 DEFAULT_RETENTION_DAYS = 30.0  # kept for reconciliation after delivery; docs/privacy.md
 MAX_RETRIES = 6  # PROTOCOL §1: at most 6 retries, 7 attempts in all
+
+PROCESS = BY_NAME["dispatcher"]  # its default ports: picloss/processes.py
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,6 @@ class DispatcherConfig:
             purge_every_s=env_float("RESULT_PURGE_EVERY_S", 300.0, env, minimum=0.1),
             purge_batch=env_int("RESULT_PURGE_BATCH", 500, env, minimum=1),
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, env, minimum=1000),
-            metrics_port=env_int("METRICS_PORT", 9102, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", PROCESS.metrics_port, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
         )

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from picloss.config import env_bool, env_int, env_str
 from picloss.imaging import DEFAULT_MAX_PIXELS
 from picloss.inference.runner import DEFAULT_ORT_THREADS
+from picloss.processes import BY_NAME
+
+PROCESS = BY_NAME["ocr"]  # its default ports: picloss/processes.py
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,8 @@ class OcrConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OcrConfig:
         return cls(
-            grpc_port=env_int("GRPC_PORT", 50052, env, minimum=0),
-            metrics_port=env_int("METRICS_PORT", 9104, env, minimum=0),
+            grpc_port=env_int("GRPC_PORT", PROCESS.port or 0, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", PROCESS.metrics_port, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
             ort_threads=env_int("PICLOSS_ORT_THREADS", DEFAULT_ORT_THREADS, env, minimum=1),
             det_side=env_int("OCR_DET_SIDE", 736, env, minimum=320),

@@ -10,6 +10,9 @@ from picloss.imaging import DEFAULT_MAX_PIXELS
 from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
 from picloss.netguard import Network, parse_cidrs
 from picloss.pipeline.pipeline import MAX_IN_FLIGHT
+from picloss.processes import BY_NAME, local_address
+
+PROCESS = BY_NAME["orchestrator"]  # its default ports: picloss/processes.py
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,10 @@ class OrchestratorConfig:
             requests_topic=env_str("KAFKA_REQUESTS_TOPIC", REQUESTS_TOPIC, env),
             results_topic=env_str("KAFKA_RESULTS_TOPIC", RESULTS_TOPIC, env),
             group=env_str("KAFKA_GROUP", "picloss-orchestrator", env),
-            classifier_addr=env_str("CLASSIFIER_ADDR", "127.0.0.1:50051", env),
-            ocr_addr=env_str("OCR_ADDR", "127.0.0.1:50052", env),
-            damage_addr=env_str("DAMAGE_ADDR", "127.0.0.1:50053", env),
-            aggregator_addr=env_str("AGGREGATOR_ADDR", "127.0.0.1:50054", env),
+            classifier_addr=env_str("CLASSIFIER_ADDR", local_address("classifier"), env),
+            ocr_addr=env_str("OCR_ADDR", local_address("ocr"), env),
+            damage_addr=env_str("DAMAGE_ADDR", local_address("damage"), env),
+            aggregator_addr=env_str("AGGREGATOR_ADDR", local_address("aggregator"), env),
             rpc_timeout_s=env_float("RPC_TIMEOUT_S", 60.0, env, minimum=0.1),
             rpc_retry_budget_s=env_float("RPC_RETRY_BUDGET_S", 120.0, env, minimum=0),
             fetch_timeout_s=env_float("FETCH_TIMEOUT_S", 20.0, env, minimum=0.1),
@@ -66,6 +69,6 @@ class OrchestratorConfig:
             redrive_after_s=env_float("REDRIVE_AFTER_S", 120.0, env, minimum=1.0),
             redrive_every_s=env_float("REDRIVE_EVERY_S", 10.0, env, minimum=0.1),
             redrive_batch=env_int("REDRIVE_BATCH", 100, env, minimum=1),
-            metrics_port=env_int("METRICS_PORT", 9101, env, minimum=0),
+            metrics_port=env_int("METRICS_PORT", PROCESS.metrics_port, env, minimum=0),
             log_level=env_str("LOG_LEVEL", "INFO", env),
         )

@@ -16,6 +16,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from picloss.processes import MODEL_SERVICES
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "picloss"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
@@ -23,7 +25,6 @@ SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 # and the newest that kubernetes-validate ships offline.
 K8S_VERSIONS = ("1.27.0", "1.37.0")
 CRD_GROUPS = ("monitoring.coreos.com/",)
-MODEL_SERVICES = ("classifier", "ocr", "damage", "aggregator")
 
 
 def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
