@@ -12,10 +12,8 @@ from typing import Any
 import aiohttp
 
 from picloss.protocol import json as pjson
+from picloss.protocol.endpoints import QUERY_PATH, REQUEST_PATH
 from picloss.protocol.signing import new_nonce, sign, verify
-
-REQUEST_PATH = "/car-insur/pic-loss/picloss_request.cgi"
-QUERY_PATH = "/car-insur/pic-loss/picloss_query.cgi"
 
 
 @dataclass(frozen=True)

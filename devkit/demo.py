@@ -26,9 +26,9 @@ from devkit.receiver import CallbackReceiver
 from devkit.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
 from picloss.protocol.codes import DOCUMENT_CLASSES
 from picloss.protocol.components import component_name
+from picloss.protocol.results import parse_callback, parse_query
 from picloss.report import write_report
 from picloss.sdk.masking import shown
-from picloss.sdk.results import parse_callback, parse_query
 
 DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "images" / "val"
 

@@ -17,10 +17,8 @@ from gateway.state import CONFIG, DEPS, LIMITER, Deps
 from picloss.kafka import AsyncProducer
 from picloss.ledger import Ledger
 from picloss.ledger.sealing import DataKeys
+from picloss.protocol.endpoints import QUERY_PATH, REQUEST_PATH
 from picloss.protocol.keys import KeyStore
-
-REQUEST_PATH = "/car-insur/pic-loss/picloss_request.cgi"
-QUERY_PATH = "/car-insur/pic-loss/picloss_query.cgi"
 
 log = structlog.get_logger()
 

@@ -22,12 +22,13 @@ from gateway.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
 from gateway.state import CONFIG, DEPS, LIMITER, SIGNING_KEY
 from picloss.kafka import BrokerUnavailable
 from picloss.ledger import LedgerUnavailable
-from picloss.ledger.sealing import DataKeys, SealError
-from picloss.ledger.store import AcceptStatus, NewFile, RequestRow
+from picloss.ledger.sealing import SealError
+from picloss.ledger.store import AcceptStatus, NewFile
 from picloss.netguard import PLAIN_HTTP_REFUSED, plain_http_allowed
 from picloss.observability.logs import bind_request, clear_request
 from picloss.protocol import json as pjson
 from picloss.protocol.codes import HTTP_STATUS, ProtocolError, ResultCode
+from picloss.protocol.endpoints import query_answer, response_body
 from picloss.protocol.signing import sign, verify
 from picloss.protocol.validation import (
     check_body_size,
@@ -53,11 +54,14 @@ def new_fileid() -> str:
 
 
 def respond(code: ResultCode, msg: str = "", key: str | None = None, **extra: Any) -> web.Response:
-    body: dict[str, Any] = {"result_code": code.value, "result_msg": msg or code.value}
-    body.update({k: v for k, v in extra.items() if v is not None})
+    return send(response_body(code, msg, **extra), key)
+
+
+def send(body: dict[str, Any], key: str | None) -> web.Response:
+    """An answer built by `picloss.protocol.endpoints`, serialised once and signed with the pair's key."""
     raw = pjson.dumps(body)
     headers = {"Signature": sign(raw, key)} if key else {}
-    return web.Response(body=raw, status=HTTP_STATUS[code], headers=headers,
+    return web.Response(body=raw, status=HTTP_STATUS[ResultCode(body["result_code"])], headers=headers,
                         content_type=CONTENT_TYPE, charset="utf-8")
 
 
@@ -154,33 +158,6 @@ async def request_handler(request: web.Request) -> web.Response:
     return respond(ResultCode.SUCCESS, "", key, accept_seqno=result.accept_seqno)
 
 
-RESULT_EXPIRED = "result expired"  # result_msg of a query whose result the retention deleted
-
-
-def query_body(row: RequestRow, attempts: list[dict[str, Any]], data_keys: DataKeys) -> dict[str, Any]:
-    """The SUCCESS answer's fields; the stored result is opened here, where it is sent. Past the retention it is
-    gone: `result_msg` says "result expired" and `result_expired_at` when (docs/protocol-decisions.md)."""
-    body: dict[str, Any] = {
-        "accept_seqno": row.accept_seqno,
-        "req_seqno": row.req_seqno,
-        "state": row.state,
-        "attempts": [{
-            "attempt": a["attempt"],
-            "at": a["started_at"].isoformat(),
-            "outcome": a["outcome"],
-            "http_status": a["http_status"],
-            "error": a["error"],
-            "duration_ms": a["duration_ms"],
-        } for a in attempts],
-    }
-    if row.has_result:
-        body["result"] = row.open_result(data_keys)
-    elif row.result_expired_at is not None:
-        body["result_msg"] = RESULT_EXPIRED
-        body["result_expired_at"] = row.result_expired_at.isoformat()
-    return body
-
-
 @endpoint("query")
 async def query_handler(request: web.Request) -> web.Response:
     config, deps = request.app[CONFIG], request.app[DEPS]
@@ -198,10 +175,11 @@ async def query_handler(request: web.Request) -> web.Response:
     if row is None:
         selector = "accept_seqno" if query.accept_seqno else "req_seqno"
         raise ProtocolError(ResultCode.PARAM_ERROR, f"{selector}: no such request for this appid")
-    try:
-        answer = query_body(row, attempts, deps.data_keys)
+    try:  # the stored result is opened here, where it is sent
+        result = row.open_result(deps.data_keys) if row.has_result else None
     except SealError as exc:  # a data key this replica does not hold yet (mid-rotation)
         log.error("stored result does not open here", error=str(exc))
         raise ProtocolError(ResultCode.SYSTEM_BUSY, "stored result cannot be read now; retry later") from exc
-    msg = answer.pop("result_msg", "")
-    return respond(ResultCode.SUCCESS, msg, key, **answer)
+    return send(query_answer(accept_seqno=row.accept_seqno, req_seqno=row.req_seqno, state=row.state,
+                             attempts=attempts, result=result,
+                             result_expired_at=None if row.has_result else row.result_expired_at), key)

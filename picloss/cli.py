@@ -23,10 +23,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from picloss.protocol.results import Callback, QueryResult, ResultError, file_code_text, parse_callback, parse_query
 from picloss.sdk.client import MODES, ApiError, Client, PiclossError, file_desc
 from picloss.sdk.credentials import CredentialsError, load_credentials, settings
 from picloss.sdk.masking import SHOW_PERSONAL_HELP, shown
-from picloss.sdk.results import Callback, QueryResult, ResultError, file_code_text, parse_callback, parse_query
 from picloss.sdk.servers import CallbackListener, Delivery, PhotoServer, save_delivery
 
 FINAL_STATES = ("DONE", "DELIVERED", "DELIVERY_FAILED")

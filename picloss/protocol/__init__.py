@@ -1,11 +1,12 @@
-"""The wire protocol (PROTOCOL.md): codes, components, signing, keys, messages, validation, JSON, schemas.
+"""The wire protocol (PROTOCOL.md): codes, components, signing, keys, messages, validation, JSON, schemas, the
+endpoints (paths and answers), the callback body's builder (`callback`) and the parsers of the answers (`results`).
 
 Import from the submodules (`picloss.protocol.validation`, ...); the most used names are
 re-exported here, lazily (PEP 562): `import picloss.protocol.signing` must not pull in the
 validated messages and their protobuf code, so that the client SDK (`picloss.sdk`, the `client`
 extra) signs with these very modules without the server's dependencies. `proto` converts the
-vocabulary to and from the protobuf contracts (it imports the generated code); `schemas` needs
-jsonschema, a dev dependency.
+vocabulary to and from the protobuf contracts (it imports the generated code); `callback` reads the pipeline's
+outcome (the document cross-check); `schemas` needs jsonschema, a dev dependency.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from picloss.protocol.results import Callback, QueryResult
 from picloss.report.html import label_text, render
 from picloss.report.images import collect
-from picloss.sdk.results import Callback, QueryResult
 
 
 def write_report(callback: Callback, out: str | Path, photos_dir: str | Path | None = None,

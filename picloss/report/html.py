@@ -15,10 +15,7 @@ from html import escape
 
 from picloss.documents.idnumber import check_id_number
 from picloss.documents.vin import check_vin
-from picloss.report.images import Photo, prepare
-from picloss.sdk._protocol import codes
-from picloss.sdk.masking import MASKED_FIELDS, PERSONAL_PHOTO_CLASSES, shown
-from picloss.sdk.results import (
+from picloss.protocol.results import (
     Box,
     Callback,
     Component,
@@ -27,6 +24,9 @@ from picloss.sdk.results import (
     accepted_at,
     file_code_text,
 )
+from picloss.report.images import Photo, prepare
+from picloss.sdk._protocol import codes
+from picloss.sdk.masking import MASKED_FIELDS, PERSONAL_PHOTO_CLASSES, shown
 
 DEGREE_COLOURS = {"repair": "#f59e0b", "replace": "#dc2626"}  # amber, red
 UNKNOWN_COLOUR = "#7c3aed"

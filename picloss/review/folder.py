@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from picloss.protocol.results import Callback, ResultError, parse_callback, parse_query
 from picloss.report.images import _mime, header_size, upright_size
-from picloss.sdk.results import Callback, ResultError, parse_callback, parse_query
 
 MAX_CALLBACK_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_PHOTO_BYTES = 50 * 1024 * 1024

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from picloss.protocol.results import IDCARD_FIELDS, Callback, ResultError
 from picloss.review.atomic import remove_stale_temporaries, write_atomic
 from picloss.sdk.labels import DEGREE_NAMES, LabelBox, LabelError, PhotoLabels, from_callback
-from picloss.sdk.results import IDCARD_FIELDS, Callback, ResultError
 
 FORMAT = "picloss-review/1"
 STATUSES = ("accepted", "rejected", "pending")

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from picloss.protocol.results import COMPONENTS, DEGREES, Callback, Document, file_code_text
 from picloss.report.html import CLASS_WORDS, DOC_TITLES, IDCARD_LABELS, _check
 from picloss.review import state as review_state
 from picloss.review.atomic import write_atomic
 from picloss.review.folder import ClaimFile, PhotoFinder, PhotoInfo
 from picloss.sdk import labels
-from picloss.sdk.results import COMPONENTS, DEGREES, Callback, Document, file_code_text
 
 
 def components() -> list[dict[str, Any]]:

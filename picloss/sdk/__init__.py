@@ -16,22 +16,8 @@ Guide: docs/sdk.md.
 
 from __future__ import annotations
 
-from picloss.sdk.client import (
-    MODES,
-    QUERY_PATH,
-    REQUEST_PATH,
-    Accepted,
-    ApiError,
-    Client,
-    PiclossError,
-    SignatureError,
-    TransportError,
-    file_desc,
-    sign,
-    verify,
-)
-from picloss.sdk.credentials import Credentials, CredentialsError, load_credentials
-from picloss.sdk.results import (
+from picloss.protocol.endpoints import QUERY_PATH, REQUEST_PATH
+from picloss.protocol.results import (
     COMPONENTS,
     Attempt,
     BatchEntry,
@@ -53,6 +39,19 @@ from picloss.sdk.results import (
     parse_callback,
     parse_query,
 )
+from picloss.sdk.client import (
+    MODES,
+    Accepted,
+    ApiError,
+    Client,
+    PiclossError,
+    SignatureError,
+    TransportError,
+    file_desc,
+    sign,
+    verify,
+)
+from picloss.sdk.credentials import Credentials, CredentialsError, load_credentials
 from picloss.sdk.servers import CallbackListener, Delivery, PhotoServer, save_delivery
 
 __all__ = [

@@ -12,12 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from picloss.protocol.endpoints import QUERY_PATH, REQUEST_PATH
+from picloss.protocol.results import QueryResult, parse_query
 from picloss.sdk._protocol import pjson, signing
 from picloss.sdk.credentials import Credentials
-from picloss.sdk.results import QueryResult, parse_query
 
-REQUEST_PATH = "/car-insur/pic-loss/picloss_request.cgi"
-QUERY_PATH = "/car-insur/pic-loss/picloss_query.cgi"
 MODES = ("SINGLE", "BATCH")
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from picloss.sdk.results import COMPONENTS, Callback, ResultError
+from picloss.protocol.results import COMPONENTS, Callback, ResultError
 
 DEGREE_NAMES = ("repair", "replace")
 SOURCES = ("service", "adjuster")

@@ -7,7 +7,6 @@ so retries survive restarts."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from picloss.ledger import Delivery, Ledger
 from picloss.ledger.sealing import DataKeys, SealError
 from picloss.netguard import BlockedAddress, Network, check_callback_url, guarded_connector_kwargs
 from picloss.protocol import json as pjson
+from picloss.protocol.endpoints import callback_accepted
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.signing import new_nonce, sign
 from services.dispatcher.metrics import (
@@ -29,19 +29,6 @@ from services.dispatcher.metrics import (
 )
 
 log = structlog.get_logger()
-
-
-def is_success(status: int, body: bytes) -> bool:
-    """PROTOCOL §5: HTTP 2xx and, if the body is JSON with a result_code, that value is SUCCESS."""
-    if not 200 <= status < 300:
-        return False
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return True
-    if isinstance(parsed, dict) and "result_code" in parsed:
-        return parsed["result_code"] == "SUCCESS"
-    return True
 
 
 class Dispatcher:
@@ -135,7 +122,7 @@ class Dispatcher:
                 async with self._session.post(url, data=raw, allow_redirects=False, headers={
                         "Content-Type": "text/json; charset=utf-8", "Signature": sign(raw, key)}) as resp:
                     reply = await resp.content.read(65536)
-                    ok = is_success(resp.status, reply)
+                    ok = callback_accepted(resp.status, reply)
                     return resp.status, None if ok else f"receiver answered {resp.status}", ok
         except TimeoutError:
             return None, f"no answer within {self._timeout}s", False

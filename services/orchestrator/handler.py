@@ -15,8 +15,8 @@ from picloss.ledger.sealing import DataKeys
 from picloss.ledger.store import FileOutcome
 from picloss.observability.logs import bind_request, clear_request
 from picloss.pipeline.pipeline import FileWork, Pipeline
+from picloss.protocol.callback import build_body
 from picloss.protocol.signing import new_nonce
-from services.orchestrator.callback import build_body
 from services.orchestrator.metrics import REQUESTS_DONE
 from services.orchestrator.redrive import heartbeat
 

@@ -2,8 +2,8 @@ import pytest
 
 from gateway.ratelimit import RateLimiter
 from picloss.config import ConfigError
+from picloss.protocol.endpoints import callback_accepted as is_success
 from services.dispatcher.config import DispatcherConfig
-from services.dispatcher.delivery import is_success
 
 BASE = {"DATABASE_URL": "postgresql://x", "KAFKA_BOOTSTRAP_SERVERS": "x:1", "PICLOSS_KEYS_FILE": "k.json",
         "PICLOSS_DATA_KEYS_FILE": "d.json"}

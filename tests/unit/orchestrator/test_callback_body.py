@@ -11,9 +11,9 @@ from picloss.common.v1 import common_pb2
 from picloss.damage.v1 import damage_pb2
 from picloss.ocr.v1 import ocr_pb2
 from picloss.pipeline.pipeline import FileWork, Outcome
+from picloss.protocol.callback import build_body
 from picloss.protocol.codes import FileCode, ImageClass
 from picloss.protocol.schemas import validator
-from services.orchestrator.callback import build_body
 
 SCHEMA = validator("callback")
 

@@ -23,8 +23,8 @@ from picloss.pipeline.clients import ModelCallFailed
 from picloss.pipeline.fetch import Fetched
 from picloss.pipeline.metrics import CLASS_SWITCHES
 from picloss.pipeline.pipeline import FileWork, Pipeline
+from picloss.protocol.callback import build_body
 from picloss.protocol.codes import FileCode, ImageClass
-from services.orchestrator.callback import build_body
 
 
 def _cls(c: ImageClass) -> int:

@@ -9,10 +9,9 @@ import pytest
 import yaml
 
 from picloss.protocol.codes import HTTP_STATUS, ResultCode
+from picloss.protocol.endpoints import QUERY_PATH, REQUEST_PATH
 from picloss.protocol.schemas import CONTRACTS_DIR, load_schema, validator
 
-REQUEST_PATH = "/car-insur/pic-loss/picloss_request.cgi"
-QUERY_PATH = "/car-insur/pic-loss/picloss_query.cgi"
 QUERY_CANNOT_ANSWER = {ResultCode.SEQNO_CONFLICT}
 
 

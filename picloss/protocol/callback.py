@@ -1,18 +1,24 @@
-"""The callback body of PROTOCOL §5 and the §7 extensions, built from a pipeline outcome."""
+"""The callback body of PROTOCOL §5 and the §7 extensions, built from a pipeline outcome (the orchestrator's).
+
+Its parser is `picloss.protocol.results.parse_callback`; tests/unit/shared/test_protocol_round_trip.py builds a
+body here, validates it against contracts/callback.schema.json and parses it back.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from picloss.aggregator.v1 import aggregator_pb2
-from picloss.common.v1 import common_pb2
-from picloss.damage.v1 import damage_pb2
 from picloss.documents.crosscheck import vin_matches
 from picloss.documents.model import DocumentRead, FieldRead
-from picloss.pipeline.pipeline import FileWork, Outcome
 from picloss.protocol.codes import CallbackCode, FileCode, ImageClass
+from picloss.protocol.results import IDCARD_FIELDS
 
-IDCARD_FIELDS = ("id", "name", "address", "birth", "sex", "nation", "valid_date", "authority")
+if TYPE_CHECKING:  # read, never imported at run time: the pipeline imports the protocol, not the reverse
+    from picloss.aggregator.v1 import aggregator_pb2
+    from picloss.common.v1 import common_pb2
+    from picloss.damage.v1 import damage_pb2
+    from picloss.pipeline.pipeline import FileWork, Outcome
+
 PRE_CLASSIFICATION = {FileCode.DOWNLOAD_FAILED, FileCode.MD5_MISMATCH, FileCode.NOT_AN_IMAGE, FileCode.TOO_LARGE}
 
 

@@ -1,5 +1,7 @@
 """Typed views of the protocol's answers: the result callback (PROTOCOL §5, §7) and the query answer.
 
+The parsers beside their builders (`picloss.protocol.callback.build_body`, `picloss.protocol.endpoints.query_answer`);
+standard library only, so that the client SDK (`picloss.sdk`) parses with this very module.
 `parse_callback` and `parse_query` accept the raw body bytes (or the decoded JSON object) and keep the
 original JSON in `.raw`: a field this version does not know is never lost. Parsing is lenient on
 optional fields (absent → None or empty) and strict on the required ones (absent → `ResultError`).
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from picloss.sdk._protocol import codes, components
+from picloss.protocol import codes, components
 
 COMPONENTS: dict[int, tuple[str, str]] = components.COMPONENTS
 UNKNOWN_SIDE_IDS: frozenset[int] = components.UNKNOWN_SIDE_IDS
@@ -32,6 +34,7 @@ assert set(FILE_CODE_TEXT) == {int(c) for c in codes.FileCode}, "every per-file 
 
 DEGREES = {0: ("修", "repair"), 1: ("换", "replace")}
 assert set(DEGREES) == {int(d) for d in codes.DamageDegree}, "every degree has its words"
+# The fields of an `idcard` object (§5), in the order the builder writes them and the parser reads them.
 IDCARD_FIELDS = ("id", "name", "address", "birth", "sex", "nation", "valid_date", "authority")
 
 
