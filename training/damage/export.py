@@ -20,6 +20,7 @@ from picloss.models import damage_detector as ms
 from picloss.models.damage_detector import INPUT_SIZE
 from training.damage.fixture import FIXTURE, REPO, TOP, fixture_input
 from training.damage.model import PART_TOP_K, TOP_K, DamageNet, ExportWrapper
+from training.triton_config import config_pbtxt as triton_config
 
 MAX_BYTES = 25 * 1024 * 1024
 
@@ -27,6 +28,7 @@ MAX_BYTES = 25 * 1024 * 1024
 def config_pbtxt() -> str:
     k, p = TOP_K, PART_TOP_K
     dims = {
+        ms.INPUT_IMAGES: [3, INPUT_SIZE, INPUT_SIZE],
         ms.OUTPUT_BOXES: [k, 4],
         ms.OUTPUT_SCORES: [k],
         ms.OUTPUT_TYPE_PROBS: [k, len(ms.DAMAGE_TYPES)],
@@ -38,22 +40,8 @@ def config_pbtxt() -> str:
         ms.OUTPUT_PART_TYPE_PROBS: [p, len(ms.DAMAGE_TYPES)],
         ms.OUTPUT_PART_SEVERITY_PROBS: [p, len(ms.SEVERITIES)],
     }
-    if set(dims) != set(ms.DAMAGE_DETECTOR.outputs):
-        raise SystemExit("config.pbtxt dims and picloss/models/damage_detector.py outputs differ")
-    outputs = ",\n".join(
-        f'  {{ name: "{n}" data_type: TYPE_FP32 dims: [ {", ".join(map(str, d))} ] }}'
-        for n, d in dims.items()
-    )
-    return (
-        f"# Written by training/damage/export.py; tensor names: picloss/models/damage_detector.py.\n"
-        f'name: "{ms.DAMAGE_DETECTOR.name}"\nplatform: "onnxruntime_onnx"\n'
-        f"max_batch_size: {ms.MAX_BATCH_SIZE}\n"
-        f'input [\n  {{ name: "{ms.INPUT_IMAGES}" data_type: TYPE_FP32 '
-        f"dims: [ 3, {INPUT_SIZE}, {INPUT_SIZE} ] }}\n]\n"
-        f"output [\n{outputs}\n]\n"
-        "dynamic_batching {\n  max_queue_delay_microseconds: 2000\n}\n"
-        "instance_group [\n  { count: 1 kind: KIND_CPU }\n]\n"
-    )
+    return triton_config(ms.DAMAGE_DETECTOR, ms.MAX_BATCH_SIZE, dims,
+                         "Written by training/damage/export.py; tensor names: picloss/models/damage_detector.py.")
 
 
 def export_onnx(net: DamageNet, onnx_path: Path) -> tuple[int, float]:

@@ -36,7 +36,8 @@ import torch
 from torch import nn
 
 from picloss.models.damage_gate import INPUT_SIZE, to_input
-from training.damage import gate as base
+from training.damage import common, gate_common
+from training.damage.gate_common import Item
 
 REPO = Path(__file__).resolve().parents[2]
 SPLIT_AT = 11  # blocks [0, SPLIT_AT) frozen and cached, [SPLIT_AT, 16) trained
@@ -76,7 +77,7 @@ class Tail(nn.Module):
         self.conv_head, self.bn1, self.act = net._conv_head, net._bn1, net._swish
         self.rates = [drop_connect * (start + i) / len(net._blocks) for i in range(len(self.blocks))]
         self.dropout = nn.Dropout(0.3)
-        self.linear = nn.Linear(2 * base.FEATURES, 1)
+        self.linear = nn.Linear(2 * gate_common.FEATURES, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block, rate in zip(self.blocks, self.rates, strict=True):
@@ -164,7 +165,7 @@ HELD_OUT_SOURCE = "clean_cars/vehicles/train"  # the clean-car source no damage 
 PASTE_MIN_AREA = 600  # damage polygons at least this large (photo px^2) are pasted: visible at the gate's 320 px
 
 
-def verifier_folds(items: list[base.Item], data: Path) -> np.ndarray:
+def verifier_folds(items: list[Item], data: Path) -> np.ndarray:
     """The box verifier's grouped folds (`verifier_data.Groups`), so that fold 0 is the selection fold of both
     models and the verifier's score combination can use the gate's probability on photos neither trained on."""
     from training.damage.verifier_data import Groups
@@ -191,7 +192,7 @@ def paste_pool(data: Path) -> dict[int, list[tuple[str, list[float]]]]:
     return pool
 
 
-def pasted_items(items: list[base.Item], folds: np.ndarray, per_photo: int) -> tuple[list[base.Item], list[int]]:
+def pasted_items(items: list[Item], folds: np.ndarray, per_photo: int) -> tuple[list[Item], list[int]]:
     """Positives made from the clean cars of `clean_cars/plates`: the same photo with real damage pasted on the car
     (view `pasted`; `view_rgb` renders it), so that the same car, light and background are seen with and without
     damage; returned with their folds."""
@@ -199,7 +200,7 @@ def pasted_items(items: list[base.Item], folds: np.ndarray, per_photo: int) -> t
     for it, fold in zip(items, folds, strict=True):
         if it.source == "clean_cars/plates/train" and it.view == "full":
             for k in range(per_photo):
-                out.append(base.Item(it.path, 1, it.group, it.source, "pasted", (float(k), 0.0, 0.0, 0.0)))
+                out.append(Item(it.path, 1, it.group, it.source, "pasted", (float(k), 0.0, 0.0, 0.0)))
                 out_folds.append(int(fold))
     return out, out_folds
 
@@ -207,19 +208,19 @@ def pasted_items(items: list[base.Item], folds: np.ndarray, per_photo: int) -> t
 _POOL: dict[int, list[tuple[str, list[float]]]] = {}
 
 
-def view_rgb(item: base.Item, data: Path | None = None, fold: int = 0) -> np.ndarray:
-    """The photo as the gate receives it (`base.view_of`), or for a `pasted` item the clean car with 1-3 damages
+def view_rgb(item: Item, data: Path | None = None, fold: int = 0) -> np.ndarray:
+    """The photo as the gate receives it (`gate_common.view_of`), or for a `pasted` item the clean car with 1-3 damages
     of `damage_severity` train photos of the same fold pasted inside its vehicle box (seeded by the item)."""
     if item.view != "pasted":
-        return base.view_of(item)
+        return gate_common.view_of(item)
     from training.damage.verifier import paste_damage
 
     if data is not None and not _POOL:
         _POOL.update(paste_pool(data))
     pool = _POOL.get(fold) or [p for ps in _POOL.values() for p in ps]
-    rgb = base.load_rgb(item.path)
+    rgb = gate_common.load_rgb(item.path)
     h, w = rgb.shape[:2]
-    labels = base.yolo_boxes(item.path.parent.parent / "labels" / f"{item.path.stem}.txt")
+    labels = gate_common.yolo_boxes(item.path.parent.parent / "labels" / f"{item.path.stem}.txt")
     vehicles = [b for c, b in labels if c == 1] or [(0.1, 0.1, 0.9, 0.9)]
     vx0, vy0, vx1, vy1 = (v * s for v, s in zip(max(vehicles, key=lambda b: (b[2] - b[0]) * (b[3] - b[1])),
                                                   (w, h, w, h), strict=True))
@@ -236,11 +237,11 @@ def view_rgb(item: base.Item, data: Path | None = None, fold: int = 0) -> np.nda
 
 def trunk_session(trunk: Trunk, cache: Path, threads: int) -> object:
     """The frozen trunk as ONNX (onnxruntime)."""
-    return base.cached_onnx_session(trunk, cache / f"trunk_{SPLIT_AT}_{INPUT_SIZE}.onnx", INPUT_SIZE, threads,
+    return common.cached_onnx_session(trunk, cache / f"trunk_{SPLIT_AT}_{INPUT_SIZE}.onnx", INPUT_SIZE, threads,
                                     output="trunk")
 
 
-def cache_trunk(items: list[base.Item], views: int, cache: Path, trunk: Trunk, tag: str,
+def cache_trunk(items: list[Item], views: int, cache: Path, trunk: Trunk, tag: str,
                 threads: int = 2, batch: int = 32, recipe: str = "v2", data: Path | None = None,
                 folds: np.ndarray | None = None) -> np.ndarray:
     """fp16 [len(items), views, C, H, W] block-10 outputs, memory-mapped in cache; resumable per chunk."""
@@ -287,13 +288,13 @@ def scores(tail: Tail, feats: np.ndarray, view: int = 0, batch: int = 64) -> np.
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def selection_figures(items: list[base.Item], p: np.ndarray) -> dict[str, float]:
+def selection_figures(items: list[Item], p: np.ndarray) -> dict[str, float]:
     full_pos = np.array([it.view == "full" and it.label == 1 for it in items])
     clean = np.array([it.view == "full" and it.source.startswith("clean_cars") for it in items])
-    t = base.threshold_for_recall(p[full_pos], base.TARGET_RECALL)
+    t = common.threshold_for_recall(p[full_pos], gate_common.TARGET_RECALL)
     y = np.r_[np.ones(full_pos.sum()), np.zeros(clean.sum())]
     return {"threshold": t, "clean_false_damage": float((p[clean] >= t).mean()),
-            "roc_auc": base.roc_auc(y, np.r_[p[full_pos], p[clean]])}
+            "roc_auc": common.roc_auc(y, np.r_[p[full_pos], p[clean]])}
 
 
 def train(args: argparse.Namespace) -> None:
@@ -301,8 +302,8 @@ def train(args: argparse.Namespace) -> None:
     net = lite0()
     trunk = Trunk(net).eval()
     tail = Tail(net)
-    items = base.train_items(args.data, seed=args.seed, vin_count=args.vin)
-    held = base.eval_items(args.data, seed=args.seed)
+    items = gate_common.train_items(args.data, seed=args.seed, vin_count=args.vin)
+    held = gate_common.eval_items(args.data, seed=args.seed)
     if args.recipe == "v3":  # issue 21: the held-out clean source out, the verifier's folds, pasted damage
         if args.hold_out_vehicles:  # the leave-source-out gate: its figures on clean_cars/vehicles are fair
             items = [it for it in items if it.source != HELD_OUT_SOURCE]
@@ -311,12 +312,12 @@ def train(args: argparse.Namespace) -> None:
         items, folds = items + extra, np.r_[folds, np.array(extra_folds, int)]
         tag = f"train_v3_s{args.seed}_v{args.vin}_p{args.pastes}{'_loso' if args.hold_out_vehicles else ''}"
     else:
-        folds = base.group_folds([it.group for it in items], base.FOLDS, args.seed)
+        folds = common.group_folds([it.group for it in items], gate_common.FOLDS, args.seed)
         tag = f"train_s{args.seed}_v{args.vin}"
     fit_idx = np.flatnonzero(folds != SELECTION_FOLD)
     sel_idx = np.flatnonzero(folds == SELECTION_FOLD)
     log.info("items (recipe %s): fit %d, selection %d, held-out %d %s", args.recipe, len(fit_idx), len(sel_idx),
-             len(held), json.dumps(base.counts(items)))
+             len(held), json.dumps(gate_common.counts(items)))
     feats = cache_trunk(items, VIEWS, args.cache, trunk, tag, args.threads, recipe=args.recipe, data=args.data,
                         folds=folds)
     labels = np.array([it.label for it in items], np.float32)
@@ -382,31 +383,31 @@ def train(args: argparse.Namespace) -> None:
 
     held_feats = cache_trunk(held, 1, args.cache, trunk, f"held_s{args.seed}", args.threads)
     probs = scores(tail, np.asarray(held_feats))
-    held_figures = base.figures(held, probs, threshold)
+    held_figures = gate_common.figures(held, probs, threshold)
     log.info("HELD-OUT figures (never trained on, threshold not fitted here) %s", json.dumps(held_figures))
     sel_probs = scores(tail, sel_feats)
     record: dict[str, object] = {
         "threshold": round(threshold, 6), "input_size": INPUT_SIZE, "resize": "squash",
         "model": f"EfficientNet-Lite0 ImageNet, blocks {SPLIT_AT}-15 + head conv fine-tuned, mean+max pool, linear",
-        "threshold_rule": f"highest t with recall >= {base.TARGET_RECALL} on the whole damage photos of train fold "
-                          f"{SELECTION_FOLD} (grouped, never trained on); epoch chosen on the same fold",
-        "train_counts": base.counts([items[i] for i in fit_idx]),
-        "selection_counts": base.counts(sel_items),
-        "selection_fold": base.figures(sel_items, sel_probs, threshold),
+        "threshold_rule": f"highest t with recall >= {gate_common.TARGET_RECALL} on the whole damage photos of train "
+                          f"fold {SELECTION_FOLD} (grouped, never trained on); epoch chosen on the same fold",
+        "train_counts": gate_common.counts([items[i] for i in fit_idx]),
+        "selection_counts": gate_common.counts(sel_items),
+        "selection_fold": gate_common.figures(sel_items, sel_probs, threshold),
         "epochs": history, "chosen_epoch": best["epoch"], "held_out": held_figures}
     if args.scores:
         args.scores.write_text("".join(f"{it.source}\t{it.path}\t{it.label}\t{p:.4f}\n"
                                        for it, p in zip(held, probs, strict=True)))
     if not args.no_export:
         model = FineTunedGate(trunk, tail).eval()
-        samples = [to_input(base.view_of(it)) for it in held[:2]]
-        base.export(model, args.models_dir, record, samples)
+        samples = [to_input(gate_common.view_of(it)) for it in held[:2]]
+        gate_common.export(model, args.models_dir, record, samples)
     print(json.dumps({"threshold": threshold, "held_out": held_figures}, indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=base.DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=gate_common.DEFAULT_DATA)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/picloss-gate-ft"))
     parser.add_argument("--models-dir", type=Path, default=REPO / "models")
     parser.add_argument("--vin", type=int, default=500)
@@ -428,7 +429,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pastes", type=int, default=0, help="pasted-damage copies of each clean_cars/plates photo")
     parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args(argv)
-    base.setup_run(args.log, args.threads, args.cache)
+    common.setup_run(args.log, args.threads, args.cache)
     train(args)
 
 

@@ -57,9 +57,10 @@ from torch import nn
 
 from picloss.damage.verifier import CANDIDATE_THRESHOLD
 from picloss.models import damage_verifier as vm
-from training.damage import gate as base
+from training.damage import common
 from training.damage.gate_finetune import SPLIT_AT, Tail, Trunk, lite0
 from training.damage.verifier_data import DEFAULT_DATA_ROOT, Groups
+from training.triton_config import config_pbtxt as triton_config
 
 REPO = Path(__file__).resolve().parents[2]
 VIEWS = 3
@@ -254,7 +255,7 @@ def cache_trunk(items: list[Item], cache: Path, trunk: Trunk, tag: str, threads:
     """fp16 [len(items), VIEWS, C, H, W] block-10 outputs, memory-mapped in cache; resumable per chunk."""
     meta_path, data_path = cache / f"trunk_{tag}.json", cache / f"trunk_{tag}.f16"
     keys = [it.key for it in items]
-    session = base.cached_onnx_session(trunk, cache / f"trunk_{SPLIT_AT}_{vm.INPUT_SIZE}.onnx", vm.INPUT_SIZE,
+    session = common.cached_onnx_session(trunk, cache / f"trunk_{SPLIT_AT}_{vm.INPUT_SIZE}.onnx", vm.INPUT_SIZE,
                                        threads, output="trunk")
     zero = np.zeros((1, 3, vm.INPUT_SIZE, vm.INPUT_SIZE), np.float32)
     c, h, w = session.run(["trunk"], {"images": zero})[0].shape[1:]
@@ -462,32 +463,16 @@ def scores(tail: Tail, feats: np.ndarray, idx: np.ndarray, view: int = 0, batch:
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
-    return base.roc_auc(y, p) if 0 < y.sum() < len(y) else float("nan")
+    return common.roc_auc(y, p) if 0 < y.sum() < len(y) else float("nan")
 
 
 def config_pbtxt() -> str:
-    return f"""# Written by training/damage/verifier.py; tensor names: picloss/models/damage_verifier.py.
-name: "{vm.VERIFIER_SPEC.name}"
-platform: "onnxruntime_onnx"
-max_batch_size: {vm.MAX_BATCH_SIZE}
-input [
-  {{ name: "{vm.INPUT_CROPS}" data_type: TYPE_FP32 dims: [ 3, {vm.INPUT_SIZE}, {vm.INPUT_SIZE} ] }}
-]
-output [
-  {{ name: "{vm.OUTPUT_DAMAGE_PROB}" data_type: TYPE_FP32 dims: [ 1 ] }}
-]
-dynamic_batching {{
-  max_queue_delay_microseconds: 2000
-}}
-instance_group [
-  {{ count: 1 kind: KIND_CPU }}
-]
-"""
+    return triton_config(vm.VERIFIER_SPEC, vm.MAX_BATCH_SIZE,
+                         {vm.INPUT_CROPS: (3, vm.INPUT_SIZE, vm.INPUT_SIZE), vm.OUTPUT_DAMAGE_PROB: (1,)},
+                         "Written by training/damage/verifier.py; tensor names: picloss/models/damage_verifier.py.")
 
 
 def export(model: nn.Module, models_dir: Path, record: dict[str, object], samples: np.ndarray) -> Path:
-    import onnxruntime as ort
-
     path = vm.VERIFIER_SPEC.onnx_path(models_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.rand(2, 3, vm.INPUT_SIZE, vm.INPUT_SIZE) * 255
@@ -496,14 +481,8 @@ def export(model: nn.Module, models_dir: Path, record: dict[str, object], sample
                       dynamic_axes={vm.INPUT_CROPS: {0: "batch"}, vm.OUTPUT_DAMAGE_PROB: {0: "batch"}},
                       opset_version=17, dynamo=False)
     batch = torch.from_numpy(np.concatenate([dummy.numpy(), samples]))
-    with torch.no_grad():
-        expected = model(batch).numpy()
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
-        [vm.OUTPUT_DAMAGE_PROB], {vm.INPUT_CROPS: batch.numpy()})[0]
-    diff = float(np.abs(expected - got).max())
-    if diff > 1e-4:
-        raise RuntimeError(f"ONNX and torch disagree by {diff}")
-    record["onnx_vs_torch_max_abs_diff"] = diff
+    record["onnx_vs_torch_max_abs_diff"] = common.onnx_vs_torch(model, path, batch, vm.INPUT_CROPS,
+                                                                vm.OUTPUT_DAMAGE_PROB)
     (path.parent.parent / "config.pbtxt").write_text(config_pbtxt())
     (path.parent.parent / "verifier.json").write_text(json.dumps(record, indent=2) + "\n")
     log.info("exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
@@ -691,7 +670,7 @@ def main(argv: list[str] | None = None) -> None:
                              "the verifier model already in --models-dir")
     parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args(argv)
-    base.setup_run(args.log, args.threads, args.cache)
+    common.setup_run(args.log, args.threads, args.cache)
     train(args)
 
 

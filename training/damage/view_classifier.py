@@ -44,7 +44,8 @@ import torch
 from torch import nn
 
 from picloss.models import view_classifier as pose
-from training.damage import gate
+from training.damage import common
+from training.triton_config import config_pbtxt as triton_config
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets"
@@ -190,7 +191,7 @@ class ViewClassifier(nn.Module):
 
 
 def feature_session(cache: Path, threads: int) -> object:
-    return gate.cached_onnx_session(MultiScaleBackbone(), cache / "multiscale_backbone_224.onnx", pose.INPUT_SIZE,
+    return common.cached_onnx_session(MultiScaleBackbone(), cache / "multiscale_backbone_224.onnx", pose.INPUT_SIZE,
                                     threads)
 
 
@@ -344,23 +345,12 @@ def choose_thresholds(oof: np.ndarray, views: list[View], photos: list[Photo]) -
 
 # ---------------------------------------------------------------- export
 
-CONFIG = """# Written by training/damage/view_classifier.py; tensor names: picloss/models/view_classifier.py.
-name: "view_classifier"
-platform: "onnxruntime_onnx"
-max_batch_size: {batch}
-input [
-  {{ name: "{inp}" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }}
-]
-output [
-  {{ name: "{out}" data_type: TYPE_FP32 dims: [ {classes} ] }}
-]
-dynamic_batching {{
-  max_queue_delay_microseconds: 2000
-}}
-instance_group [
-  {{ count: 1 kind: KIND_CPU }}
-]
-"""
+def config_pbtxt() -> str:
+    return triton_config(pose.VIEW_SPEC, pose.MAX_BATCH_SIZE,
+                         {pose.INPUT_IMAGES: (3, pose.INPUT_SIZE, pose.INPUT_SIZE),
+                          pose.OUTPUT_POSE_PROBS: (len(pose.POSES),)},
+                         "Written by training/damage/view_classifier.py; "
+                         "tensor names: picloss/models/view_classifier.py.")
 
 
 def export(linear: Linear, out: Path, meta: dict[str, object]) -> Path:
@@ -389,9 +379,7 @@ def export(linear: Linear, out: Path, meta: dict[str, object]) -> Path:
     with torch.no_grad():
         want = model(x).numpy()
     assert np.abs(got - want).max() < 1e-4, "ONNX and torch disagree"
-    (out / "config.pbtxt").write_text(CONFIG.format(batch=pose.MAX_BATCH_SIZE, inp=pose.INPUT_IMAGES,
-                                                    size=pose.INPUT_SIZE, out=pose.OUTPUT_POSE_PROBS,
-                                                    classes=len(pose.POSES)))
+    (out / "config.pbtxt").write_text(config_pbtxt())
     meta["onnx_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     (out / "view.json").write_text(json.dumps(meta, indent=2) + "\n")
     return path
@@ -406,7 +394,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log", type=Path)
     args = ap.parse_args()
-    gate.setup_run(args.log, args.threads, args.cache)
+    common.setup_run(args.log, args.threads, args.cache)
 
     photos = read_labels(args.labels)
     views = views_of(photos)

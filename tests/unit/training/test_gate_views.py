@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("torch")  # the training extra (`pip install torch==2.13.0`); not in the service's install
 
-from training.damage import gate as base
+from training.damage import gate_common as base
 from training.damage import gate_finetune as gf
 from training.damage.verifier_data import Groups
 
