@@ -11,17 +11,16 @@ import pytest
 import yaml
 
 from bench import monitor
-from bench.monitor import (
+from bench.monitor_check import summarize
+from bench.prometheus import scrape_config, target_labels
+from bench.promql import (
     alert_queries,
     dashboard_queries,
     dashboard_variables,
     grafana_builtins,
-    scrape_config,
     split_top_level_comparison,
     strip_comparison,
     substitute,
-    summarize,
-    target_labels,
     variable_queries,
 )
 
