@@ -31,7 +31,7 @@ from training.triton_config import config_pbtxt as triton_config
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = Path(os.environ.get("PICLOSS_DATASETS", str(REPO.parent / "shared" / "datasets")))
-FEATURES = 1280
+FEATURES = 1280  # channels of the Lite0 feature map; both gates pool its mean and max
 TARGET_RECALL = 0.98
 FOLDS = 5
 # Views of the train photos that are used. Also built, and dropped because they did not help on out-of-fold
@@ -277,6 +277,7 @@ def counts(items: Iterable[Item]) -> dict[str, int]:
 # ---------------------------------------------------------------- export
 
 def config_pbtxt() -> str:
+    # The comment still names gate.py, which first wrote the file: the committed config stays byte-identical.
     return triton_config(GATE_SPEC, MAX_BATCH_SIZE,
                          {INPUT_IMAGES: (3, INPUT_SIZE, INPUT_SIZE), OUTPUT_DAMAGE_PROB: (1,)},
                          "Written by training/damage/gate.py; tensor names: picloss/models/damage_gate.py.")
