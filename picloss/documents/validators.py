@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import date
 
 from picloss.documents.dates import normalize_date, normalize_period, parse_date
+from picloss.documents.fields import FIELDS, NATIONS, SEXES, names
 from picloss.documents.idnumber import check_id_number, id_birth_date
 from picloss.documents.model import FieldRead
 from picloss.documents.vin import LOW_CHAR_SCORE, check_vin
@@ -42,18 +43,13 @@ AGREEING_READS = 3
 AGREED_CAP = 0.95
 UNSURE_CHAR = 0.8
 
-ID_FIELDS = frozenset({"id", "证号"})
-VIN_FIELDS = frozenset({"vin", "车辆识别代号"})
-DATE_FIELDS = frozenset({"birth", "出生日期", "初次领证日期", "注册日期", "发证日期"})
-BIRTH_FIELDS = ("birth", "出生日期")
-SEX_FIELDS = ("sex", "性别")
+# The fields of each kind, from their rows (picloss/documents/fields.py).
+ID_FIELDS = names(lambda f: f.validator == "id_number")
+VIN_FIELDS = names(lambda f: f.validator == "vin")
+DATE_FIELDS = names(lambda f: f.date)
+BIRTH_FIELDS = tuple(f.name for f in FIELDS if f.id_encoded == "birth")
+SEX_FIELDS = tuple(f.name for f in FIELDS if f.id_encoded == "sex")
 
-NATIONS = frozenset(
-    "汉 蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 "
-    "拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 "
-    "怒 乌孜别克 俄罗斯 鄂温克 德昂 "
-    "保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺".split()
-)
 # 使用性质 of GA 802 (the values printed on 行驶证).
 USE_CHARACTERS = frozenset(
     "非营运 营运 公路客运 公交客运 出租客运 旅游客运 货运 租赁 警用 消防 救护 工程救险 营转非 出租转非 "
@@ -172,29 +168,30 @@ _ADDRESS = re.compile(r"^[\u4e00-\u9fff0-9A-Za-z\-#()（）·]{6,}$")
 _TEXT = re.compile(r"^[\u4e00-\u9fff0-9A-Za-z\-·()（）]+$")
 _MODEL = re.compile(r"^[\u4e00-\u9fff]*[0-9A-Z\-]*[0-9A-Z][0-9A-Z\-]*$|^[\u4e00-\u9fff]{2,}$")
 
-RULES: dict[str, Callable[[FieldRead], FieldRead]] = {
-    **{name: _id_rule for name in ID_FIELDS},
-    **{name: _vin_rule for name in VIN_FIELDS},
-    **{name: _date_rule for name in DATE_FIELDS},
-    "valid_date": _period_rule("idcard"),
-    "有效期限": _period_rule("licence"),
-    "sex": _set_rule(lambda v: v in ("男", "女")),
-    "性别": _set_rule(lambda v: v in ("男", "女")),
+# The rules a field's row names (its `validator`).
+VALIDATORS: dict[str, Callable[[FieldRead], FieldRead]] = {
+    "id_number": _id_rule,
+    "vin": _vin_rule,
+    "date": _date_rule,
+    "idcard_period": _period_rule("idcard"),
+    "licence_period": _period_rule("licence"),
+    "sex": _set_rule(lambda v: v in SEXES),
     "nation": _nation_rule,
-    "国籍": _set_rule(lambda v: v == "中国"),
-    "号牌号码": _no_io_rule(PLATE, 2, PATTERN_CAP),
-    "发动机号码": _no_io_rule(ENGINE_NUMBER, 0, OPEN_CAP),
-    "准驾车型": _set_rule(lambda v: bool(VEHICLE_CLASSES.match(v))),
-    "使用性质": _set_rule(lambda v: v in USE_CHARACTERS),
-    "name": _open_rule(NAME),
-    "姓名": _open_rule(NAME),
-    "所有人": _open_rule(_TEXT, 2),
+    "china": _set_rule(lambda v: v == "中国"),
+    "plate": _no_io_rule(PLATE, 2, PATTERN_CAP),
+    "engine_number": _no_io_rule(ENGINE_NUMBER, 0, OPEN_CAP),
+    "licence_classes": _set_rule(lambda v: bool(VEHICLE_CLASSES.match(v))),
+    "use_character": _set_rule(lambda v: v in USE_CHARACTERS),
+    "person_name": _open_rule(NAME),
+    "owner": _open_rule(_TEXT, 2),
     "address": _open_rule(_ADDRESS),
-    "住址": _open_rule(_ADDRESS),
     "authority": _open_rule(AUTHORITY),
-    "车辆类型": _open_rule(re.compile(r"^[\u4e00-\u9fff]{2,10}$")),
-    "品牌型号": _open_rule(_MODEL, 3),
+    "vehicle_type": _open_rule(re.compile(r"^[\u4e00-\u9fff]{2,10}$")),
+    "brand_model": _open_rule(_MODEL, 3),
+    "open": open_field,
 }
+# field name -> its rule (every field has one: tests/unit/shared/test_document_fields.py)
+RULES: dict[str, Callable[[FieldRead], FieldRead]] = {f.name: VALIDATORS[f.validator] for f in FIELDS}
 
 
 def validate_field(read: FieldRead) -> FieldRead:

@@ -22,8 +22,9 @@ from functools import cache
 import numpy as np
 
 from picloss.documents.dates import normalize_date
+from picloss.documents.fields import FIELDS, NATIONS, document_field, fields_of, names
 from picloss.documents.model import FieldRead
-from picloss.documents.validators import NATIONS
+from picloss.documents.validators import VIN_FIELDS
 from picloss.documents.vin import check_vin, compact_vin
 from picloss.ocr.engine import OcrLine
 from picloss.ocr.labels import (
@@ -42,10 +43,8 @@ from picloss.ocr.labels import (
 )
 from picloss.ocr.layout import Row
 
-NO_SPACE_FIELDS = frozenset({
-    "id", "证号", "车辆识别代号", "号牌号码", "发动机号码", "品牌型号", "准驾车型", "vin",
-    "name", "姓名", "所有人", "address", "住址", "authority", "sex", "性别", "nation", "国籍", "使用性质", "车辆类型",
-})
+# The kinds of the fields, from their rows (picloss/documents/fields.py).
+NO_SPACE_FIELDS = names(lambda f: f.no_spaces)
 # The issuing office's seal (…公安局交通警察支队车辆管理所), stamped over licence fields: only its words are
 # removed, never the rest of a box the detector merged them into.
 SEAL_TEXT = re.compile(
@@ -56,14 +55,11 @@ SEAL_TEXT = re.compile(
 _SYMBOL = re.compile(r"[^\w\u4e00-\u9fff]")
 _EDGE_SYMBOLS = re.compile(r"^[^\w\u4e00-\u9fff]+|[^\w\u4e00-\u9fff]+$")
 _LATIN = re.compile(r"[A-Za-z]")
-CLOSED_VALUES: dict[str, tuple[str, ...]] = {
-    "sex": ("男", "女"), "性别": ("男", "女"), "国籍": ("中国",),
-    "nation": tuple(sorted((n + "族" for n in NATIONS), key=len, reverse=True))
-    + tuple(sorted(NATIONS, key=len, reverse=True)),
-}
-DATES = frozenset({"birth", "出生日期", "初次领证日期", "注册日期", "发证日期"})
-DATE_LIKE = frozenset({"birth", "出生日期", "初次领证日期", "注册日期", "发证日期", "有效期限", "valid_date",
-                       "id", "证号"})
+CLOSED_VALUES: dict[str, tuple[str, ...]] = {f.name: f.closed for f in FIELDS if f.closed}
+# closed fields whose label at a box start counts only when one of their values follows (not 国籍)
+CLOSED_LABELS = names(lambda f: bool(f.closed) and f.closed_label)
+DATES = names(lambda f: f.date)
+DATE_LIKE = names(lambda f: f.date or f.digits_first)
 
 
 @dataclass
@@ -91,7 +87,7 @@ def _value_may_follow(name: str, rest: str) -> bool:
     rest = _EDGE_SYMBOLS.sub("", rest.strip())
     if not rest or _LATIN.match(rest):
         return True
-    if name in CLOSED_VALUES and name != "国籍":
+    if name in CLOSED_LABELS:
         return _closed_prefix(name, rest) is not None
     if name in DATE_LIKE:
         return bool(re.match(r"^[0-9OoIlDBSZ]", rest))
@@ -344,7 +340,7 @@ def extract_labelled(image_class: str, rows: list[Row], by_content: bool = False
             continue
         char_scores = _aligned_scores(raw, cleaned, value) if value.has_char_scores else None
         read = FieldRead(name, cleaned, round(min(value.scores), 4), char_scores=char_scores)
-        if name in ("车辆识别代号", "vin"):
+        if name in VIN_FIELDS:
             read = _best_vin_in(read) or read
         fields.append(read)
     return fields
@@ -352,9 +348,7 @@ def extract_labelled(image_class: str, rows: list[Row], by_content: bool = False
 
 # A number that proves itself by its checksum is its field even when the label was not read (the only
 # ID number on an ID card or 驾驶证, the only check-digit VIN on a 行驶证).
-SELF_PROVING: dict[str, tuple[str, str]] = {
-    "IDCARD_FRONT": ("id", "id"), "DRIVER_LICENSE": ("证号", "id"), "DRIVING_LICENSE": ("车辆识别代号", "vin"),
-}
+SELF_PROVING: dict[str, tuple[str, str]] = {f.document: (f.name, f.self_proving) for f in FIELDS if f.self_proving}
 
 
 def _claim_numbers(image_class: str, found: dict[str, _Value], loose: list[tuple[Segment, float, OcrLine]]) -> None:
@@ -380,8 +374,8 @@ def _claim_numbers(image_class: str, found: dict[str, _Value], loose: list[tuple
 def _id_number(image_class: str, found: dict[str, _Value]) -> str | None:
     from picloss.documents.idnumber import is_valid_id_number
 
-    name = {"IDCARD_FRONT": "id", "DRIVER_LICENSE": "证号"}.get(image_class)
-    value = found.get(name) if name else None
+    proving = SELF_PROVING.get(image_class)
+    value = found.get(proving[0]) if proving is not None and proving[1] == "id" else None
     number = re.sub(r"[\s\-]", "", value.text()).upper() if value is not None else ""
     return number if is_valid_id_number(number) else None
 
@@ -409,7 +403,8 @@ def _content_rules(image_class: str, found: dict[str, _Value]) -> dict[str, Call
     number = _id_number(image_class, found)
     birth = id_birth_date(number) if number else None
     if number and birth:
-        birth_name, sex_name = ("birth", "sex") if image_class == "IDCARD_FRONT" else ("出生日期", "性别")
+        encoded = {f.id_encoded: f.name for f in fields_of(image_class) if f.id_encoded}
+        birth_name, sex_name = encoded["birth"], encoded["sex"]
         out[birth_name] = lambda v: normalize_date(v) == birth.isoformat()
         out[sex_name] = lambda v: v == ("男" if int(number[16]) % 2 else "女")
     return out
@@ -559,7 +554,7 @@ def decide_class(rows: list[Row], asked: str, scores: dict[str, int] | None = No
 
 
 # A VIN plate prints 车辆识别代号 above its VIN, as a 行驶证 does: that label alone is no evidence of a 行驶证.
-VIN_PLATE_LABELS = ("车辆识别代号", "车辆识别代码")
+VIN_PLATE_LABELS = document_field("DRIVING_LICENSE", "车辆识别代号").labels
 
 
 def _shared_with_vin_plate(rows: list[Row], asked: str) -> int:

@@ -12,45 +12,14 @@ from dataclasses import dataclass
 from functools import cache
 
 from picloss.documents.crosscheck import edit_distance
+from picloss.documents.fields import documents, fields_of, names
 
-# class -> ((field name, printed Chinese labels, English labels), …)
+# class -> ((field name, printed Chinese labels, English labels), …), from the table of fields (the documents
+# that print labels; a VIN plate's VIN is found by its structure).
 LabelSpec = tuple[str, tuple[str, ...], tuple[str, ...]]
 LABELS: dict[str, tuple[LabelSpec, ...]] = {
-    "IDCARD_FRONT": (
-        ("name", ("姓名",), ("Name",)),
-        ("sex", ("性别",), ("Sex",)),
-        ("nation", ("民族",), ("Ethnicity", "Nation")),
-        ("birth", ("出生",), ("Date of Birth", "Birth")),
-        ("address", ("住址",), ("Address",)),
-        ("id", ("公民身份号码",), ("Citizen ID Number", "ID Number", "ID No.")),
-    ),
-    "IDCARD_BACK": (
-        ("authority", ("签发机关",), ("Issuing Authority", "Authority")),
-        ("valid_date", ("有效期限",), ("Valid Period", "Period of Validity")),
-    ),
-    "DRIVER_LICENSE": (
-        ("证号", ("证号",), ("License No.", "Licence No.", "Driving License No.")),
-        ("姓名", ("姓名",), ("Name",)),
-        ("性别", ("性别",), ("Sex",)),
-        ("国籍", ("国籍",), ("Nationality",)),
-        ("住址", ("住址",), ("Address",)),
-        ("出生日期", ("出生日期",), ("Date of Birth",)),
-        ("初次领证日期", ("初次领证日期",), ("Date of First Issue", "First Issue Date", "Issue Date")),
-        ("准驾车型", ("准驾车型",), ("Class", "Permitted Class", "Vehicle Class")),
-        ("有效期限", ("有效期限",), ("Valid Period", "Valid From", "Period of Validity", "Valid For")),
-    ),
-    "DRIVING_LICENSE": (
-        ("号牌号码", ("号牌号码",), ("Plate No.", "Plate Number")),
-        ("车辆类型", ("车辆类型",), ("Vehicle Type",)),
-        ("所有人", ("所有人",), ("Owner",)),
-        ("住址", ("住址",), ("Address",)),
-        ("使用性质", ("使用性质",), ("Use Character", "Use Nature")),
-        ("品牌型号", ("品牌型号",), ("Model", "Brand Model")),
-        ("车辆识别代号", ("车辆识别代号", "车辆识别代码"), ("VIN",)),
-        ("发动机号码", ("发动机号码",), ("Engine No.", "Engine Number")),
-        ("注册日期", ("注册日期",), ("Register Date", "Registration Date")),
-        ("发证日期", ("发证日期",), ("Issue Date", "Date of Issue")),
-    ),
+    document: tuple((f.name, f.labels, f.english) for f in fields_of(document) if f.labels)
+    for document in documents() if any(f.labels for f in fields_of(document))
 }
 # Titles that name a document type outright.
 TITLES: dict[str, tuple[str, ...]] = {
@@ -59,7 +28,7 @@ TITLES: dict[str, tuple[str, ...]] = {
     "DRIVING_LICENSE": ("行驶证",),
 }
 TITLE_TEXT = ("中华人民共和国", "居民身份证", "机动车驾驶证", "机动车行驶证", "驾驶证", "行驶证")
-MULTILINE_FIELDS = frozenset({"address", "住址", "authority"})
+MULTILINE_FIELDS = names(lambda f: f.multiline)
 # Labels this long never occur inside a value: they may also be found inside an OCR box.
 LONG_LABEL = 4
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from picloss.documents.fields import FIELDS, IDCARD_DOCUMENTS
 from picloss.documents.idnumber import check_id_number
 from picloss.documents.vin import check_vin
 from picloss.protocol.results import (
@@ -32,9 +33,8 @@ DEGREE_COLOURS = {"repair": "#f59e0b", "replace": "#dc2626"}  # amber, red
 UNKNOWN_COLOUR = "#7c3aed"
 DOC_TITLES = {"idcard": "ID card 身份证", "driver_license": "Driver licence 驾驶证",
               "driving_license": "Vehicle licence 行驶证", "vin": "VIN plate 车架号"}
-IDCARD_LABELS = {"id": "公民身份号码 ID number", "name": "姓名 name", "address": "住址 address",
-                 "birth": "出生 birth", "sex": "性别 sex", "nation": "民族 nation",
-                 "valid_date": "有效期限 valid", "authority": "签发机关 authority"}
+# an ID card field's printed label and English words, from its row (picloss/documents/fields.py)
+IDCARD_LABELS = {f.name: f"{f.label} {f.words or f.name}" for f in FIELDS if f.document in IDCARD_DOCUMENTS}
 CLASS_WORDS = {"IDCARD_FRONT": "ID card, front", "IDCARD_BACK": "ID card, back",
                "DRIVER_LICENSE": "driver licence 驾驶证", "DRIVING_LICENSE": "vehicle licence 行驶证",
                "VIN": "VIN plate", "DAMAGE": "car / damage", "OTHER": "other"}

@@ -8,9 +8,11 @@ documents are left out of the report unless shown in full (they show the same fi
 
 from __future__ import annotations
 
+from picloss.documents.fields import names
 from picloss.sdk._protocol import codes
 
-MASKED_FIELDS = frozenset({"id", "name", "address", "证号", "档案编号", "姓名", "所有人", "住址"})
+# the personal fields of the table (picloss/documents/fields.py), and the 驾驶证's 档案编号, not read today
+MASKED_FIELDS = names(lambda f: f.personal) | {"档案编号"}
 # photos of the documents that carry them (a VIN plate's photo does not)
 PERSONAL_PHOTO_CLASSES = frozenset(c.value for c in codes.DOCUMENT_CLASSES if c is not codes.ImageClass.VIN)
 SHOW_PERSONAL_HELP = "show ID numbers, names and addresses in full (default: masked, 张*丰)"

@@ -40,6 +40,7 @@ import numpy as np
 
 from picloss.classifier.classify import classify
 from picloss.classifier.classify import decode as classifier_decode
+from picloss.documents.fields import FIELDS
 from picloss.imaging import decode_image, encode_jpeg
 from picloss.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER
 from picloss.protocol.codes import DOCUMENT_CLASSES
@@ -53,8 +54,8 @@ from training.documents.vin_text import VinLabel, load_labels
 from training.documents.vin_text import lines as vin_text_lines
 
 REPO = Path(__file__).resolve().parents[2]
-ID_FIELDS = {("IDCARD_FRONT", "id"), ("DRIVER_LICENSE", "证号")}
-VIN_FIELDS = {("VIN", "vin"), ("DRIVING_LICENSE", "车辆识别代号")}
+ID_FIELDS = {(f.document, f.name) for f in FIELDS if f.validator == "id_number"}
+VIN_FIELDS = {(f.document, f.name) for f in FIELDS if f.validator == "vin"}
 DOC_CLASSES = tuple(c for c in CLASSES if c in DOCUMENT_CLASSES)
 FAMILIES = {"heldout": heldout_layouts.RENDERERS, "A": layouts.RENDERERS, "B": layouts_b.RENDERERS}
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from picloss.documents.fields import DocumentField, document_field
 from training.documents import fake_data as fd
 
 FONT_PATHS = (
@@ -59,6 +60,25 @@ class Card:
     truth: dict[str, str]
 
 
+class Sheet:
+    """The fields a card draws, by their rows of the table (picloss/documents/fields.py): `label(name, truth)` is the
+    field's printed label, and records its ground truth under its protocol name, in drawing order."""
+
+    def __init__(self, image_class: str) -> None:
+        self.image_class = image_class
+        self.truth: dict[str, str] = {}
+
+    def field(self, name: str, truth: str) -> DocumentField:
+        self.truth[name] = truth
+        return document_field(self.image_class, name)
+
+    def label(self, name: str, truth: str) -> str:
+        return self.field(name, truth).label
+
+    def card(self, image: Image.Image) -> Card:
+        return Card(image, self.image_class, self.truth)
+
+
 def _canvas(size: tuple[int, int], rng: random.Random, base: tuple[int, int, int]) -> Image.Image:
     img = Image.new("RGB", size, base)
     draw = ImageDraw.Draw(img)
@@ -90,24 +110,23 @@ def idcard_front(rng: random.Random) -> Card:
     p = fd.random_person(rng)
     img = _canvas((856, 540), rng, (236, 240, 238))
     d = ImageDraw.Draw(img)
+    s = Sheet("IDCARD_FRONT")
     lab, val = font(26), font(rng.choice((28, 30)))
-    d.text((60, 50), "姓名", font=lab, fill=LABEL)
+    d.text((60, 50), s.label("name", p.name), font=lab, fill=LABEL)
     d.text((150, 48), p.name, font=val, fill=INK)
-    d.text((60, 110), "性别", font=lab, fill=LABEL)
+    d.text((60, 110), s.label("sex", p.sex), font=lab, fill=LABEL)
     d.text((150, 108), p.sex, font=val, fill=INK)
-    d.text((250, 110), "民族", font=lab, fill=LABEL)
+    d.text((250, 110), s.label("nation", p.nation), font=lab, fill=LABEL)
     d.text((340, 108), p.nation, font=val, fill=INK)
-    d.text((60, 170), "出生", font=lab, fill=LABEL)
+    d.text((60, 170), s.label("birth", p.birth.isoformat()), font=lab, fill=LABEL)
     d.text((150, 168), f"{p.birth.year}  年  {p.birth.month}  月  {p.birth.day}  日", font=val, fill=INK)
-    d.text((60, 230), "住址", font=lab, fill=LABEL)
+    d.text((60, 230), s.label("address", p.address), font=lab, fill=LABEL)
     for i, line in enumerate(_wrap(p.address, 12)):
         d.text((150, 228 + i * 42), line, font=val, fill=INK)
-    d.text((60, 440), "公民身份号码", font=lab, fill=LABEL)
+    d.text((60, 440), s.label("id", p.id_number), font=lab, fill=LABEL)
     d.text((260, 436), p.id_number, font=font(34), fill=INK)
     _photo(d, (590, 70, 800, 330), rng)
-    truth = {"name": p.name, "sex": p.sex, "nation": p.nation, "birth": p.birth.isoformat(),
-             "address": p.address, "id": p.id_number}
-    return Card(img, "IDCARD_FRONT", truth)
+    return s.card(img)
 
 
 AUTHORITY_CITIES = tuple(
@@ -128,14 +147,18 @@ def idcard_back(rng: random.Random) -> Card:
     term = rng.choice((5, 10, 20, 0))
     end = "长期" if term == 0 else f"{fd.add_years(start, term):%Y.%m.%d}"
     period = f"{start:%Y.%m.%d}-{end}"
-    d.text((140, 360), "签发机关", font=font(26), fill=INK)
+    s = Sheet("IDCARD_BACK")
+    d.text((140, 360), s.label("authority", authority), font=font(26), fill=INK)
     d.text((290, 358), authority, font=font(30), fill=INK)
-    d.text((140, 430), "有效期限", font=font(26), fill=INK)
+    d.text((140, 430), s.label("valid_date", period), font=font(26), fill=INK)
     d.text((290, 428), period, font=font(30), fill=INK)
-    return Card(img, "IDCARD_BACK", {"authority": authority, "valid_date": period})
+    return s.card(img)
 
 
-def _licence_row(d: ImageDraw.ImageDraw, x: int, y: int, label: str, value: str, size: int = 26) -> None:
+def _licence_row(d: ImageDraw.ImageDraw, s: Sheet, x: int, y: int, name: str, value: str, size: int = 26,
+                 truth: str | None = None) -> None:
+    """One field: its printed label, then the value as drawn (`truth`: its normalised form when it differs)."""
+    label = s.label(name, value if truth is None else truth)
     d.text((x, y), label, font=font(22), fill=LABEL)
     d.text((x + 24 * len(label) + 16, y - 3), value, font=font(size), fill=INK)
 
@@ -149,22 +172,20 @@ def driver_license(rng: random.Random) -> Card:
     start = fd.random_date(rng, first, date(2025, 6, 30))
     end = "长期" if rng.random() < 0.2 else fd.add_years(start, rng.choice((6, 10))).isoformat()
     cls = rng.choice(fd.LICENCE_CLASSES)
-    _licence_row(d, 40, 100, "证号", p.id_number, 28)
-    _licence_row(d, 40, 160, "姓名", p.name)
-    _licence_row(d, 330, 160, "性别", p.sex)
-    _licence_row(d, 510, 160, "国籍", "中国")
-    _licence_row(d, 40, 220, "住址", p.address[:16])
+    s = Sheet("DRIVER_LICENSE")
+    _licence_row(d, s, 40, 100, "证号", p.id_number, 28)
+    _licence_row(d, s, 40, 160, "姓名", p.name)
+    _licence_row(d, s, 330, 160, "性别", p.sex)
+    _licence_row(d, s, 510, 160, "国籍", "中国")
+    _licence_row(d, s, 40, 220, "住址", p.address[:16], truth=p.address)
     if len(p.address) > 16:
         d.text((128, 257), p.address[16:], font=font(26), fill=INK)
-    _licence_row(d, 40, 320, "出生日期", p.birth.isoformat())
-    _licence_row(d, 40, 380, "初次领证日期", first.isoformat())
-    _licence_row(d, 40, 440, "准驾车型", cls)
-    _licence_row(d, 40, 500, "有效期限", f"{start.isoformat()} 至 {end}")
+    _licence_row(d, s, 40, 320, "出生日期", p.birth.isoformat())
+    _licence_row(d, s, 40, 380, "初次领证日期", first.isoformat())
+    _licence_row(d, s, 40, 440, "准驾车型", cls)
+    _licence_row(d, s, 40, 500, "有效期限", f"{start.isoformat()} 至 {end}", truth=f"{start.isoformat()}至{end}")
     _photo(d, (680, 300, 850, 520), rng)
-    truth = {"证号": p.id_number, "姓名": p.name, "性别": p.sex, "国籍": "中国", "住址": p.address,
-             "出生日期": p.birth.isoformat(), "初次领证日期": first.isoformat(), "准驾车型": cls,
-             "有效期限": f"{start.isoformat()}至{end}"}
-    return Card(img, "DRIVER_LICENSE", truth)
+    return s.card(img)
 
 
 def driving_license(rng: random.Random) -> Card:
@@ -178,26 +199,24 @@ def driving_license(rng: random.Random) -> Card:
     vin, engine = fd.random_vin(rng), fd.random_engine_number(rng)
     registered = fd.random_date(rng, date(2008, 1, 1), date(2025, 6, 30))
     issued = fd.random_date(rng, registered, date(2025, 9, 30))
-    _licence_row(d, 40, 100, "号牌号码", plate)
-    _licence_row(d, 440, 100, "车辆类型", vtype)
-    _licence_row(d, 40, 160, "所有人", p.name)
-    _licence_row(d, 40, 220, "住址", p.address)
-    _licence_row(d, 40, 280, "使用性质", use)
-    _licence_row(d, 440, 280, "品牌型号", model, 24)
-    _licence_row(d, 40, 340, "车辆识别代号", vin, 28)
-    _licence_row(d, 40, 400, "发动机号码", engine)
-    _licence_row(d, 40, 460, "注册日期", registered.isoformat())
-    _licence_row(d, 440, 460, "发证日期", issued.isoformat())
+    s = Sheet("DRIVING_LICENSE")
+    _licence_row(d, s, 40, 100, "号牌号码", plate)
+    _licence_row(d, s, 440, 100, "车辆类型", vtype)
+    _licence_row(d, s, 40, 160, "所有人", p.name)
+    _licence_row(d, s, 40, 220, "住址", p.address)
+    _licence_row(d, s, 40, 280, "使用性质", use)
+    _licence_row(d, s, 440, 280, "品牌型号", model, 24)
+    _licence_row(d, s, 40, 340, "车辆识别代号", vin, 28)
+    _licence_row(d, s, 40, 400, "发动机号码", engine)
+    _licence_row(d, s, 40, 460, "注册日期", registered.isoformat())
+    _licence_row(d, s, 440, 460, "发证日期", issued.isoformat())
     seal = Image.new("RGBA", img.size, (0, 0, 0, 0))
     sd = ImageDraw.Draw(seal)
     cx, cy, r = rng.randrange(560, 760), rng.randrange(400, 520), 95
     sd.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(220, 30, 30, 150), width=7)
     sd.text((cx - 80, cy - 20), "车辆管理所", font=font(32), fill=(220, 30, 30, 130))
     img = Image.alpha_composite(img.convert("RGBA"), seal).convert("RGB")
-    truth = {"号牌号码": plate, "车辆类型": vtype, "所有人": p.name, "住址": p.address, "使用性质": use,
-             "品牌型号": model, "车辆识别代号": vin, "发动机号码": engine,
-             "注册日期": registered.isoformat(), "发证日期": issued.isoformat()}
-    return Card(img, "DRIVING_LICENSE", truth)
+    return s.card(img)
 
 
 def vin_plate(rng: random.Random) -> Card:

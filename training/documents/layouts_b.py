@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from training.documents import fake_data as fd
-from training.documents.layouts import Card, installed_fonts, truetype
+from training.documents.layouts import Card, Sheet, installed_fonts, truetype
 
 FONT_PATHS_B = (
     Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
@@ -52,8 +52,12 @@ def _stock(size: tuple[int, int], rng: random.Random) -> Image.Image:
     return img
 
 
-def _cell(d: ImageDraw.ImageDraw, pen: _Pen, box: tuple[int, int, int, int], label: str, english: str,
-          value: str, size: int = 26, ruled: bool = True) -> None:
+def _cell(d: ImageDraw.ImageDraw, pen: _Pen, s: Sheet, box: tuple[int, int, int, int], name: str, value: str,
+          size: int = 26, ruled: bool = True, truth: str | None = None) -> None:
+    """One field in its cell: the printed label and English sub-label of its row, then the value as drawn (`truth`:
+    its normalised form when it differs)."""
+    row = s.field(name, value if truth is None else truth)
+    label, english = row.label, row.english_label
     x0, y0 = box[:2]
     if ruled:
         d.rectangle(box, outline=(140, 140, 150), width=2)
@@ -94,27 +98,26 @@ def idcard_front(rng: random.Random) -> Card:
     tx = ox + (250 if photo_left else 0)
     _face(d, (ox, oy + 40, ox + 210, oy + 300) if photo_left else (620, oy + 30, 820, oy + 290), rng)
     big, small = pen.font(rng.choice((27, 29))), pen.font(21)
+    s = Sheet("IDCARD_FRONT")
     y = oy
-    d.text((tx, y), "姓名", font=small, fill=pen.label_ink)
+    d.text((tx, y), s.label("name", p.name), font=small, fill=pen.label_ink)
     d.text((tx + 70, y - 3), p.name, font=big, fill=pen.ink)
     y += 58
-    d.text((tx, y), "性别", font=small, fill=pen.label_ink)
+    d.text((tx, y), s.label("sex", p.sex), font=small, fill=pen.label_ink)
     d.text((tx + 70, y - 3), p.sex, font=big, fill=pen.ink)
-    d.text((tx + 150, y), "民族", font=small, fill=pen.label_ink)
+    d.text((tx + 150, y), s.label("nation", p.nation), font=small, fill=pen.label_ink)
     d.text((tx + 220, y - 3), p.nation, font=big, fill=pen.ink)
     y += 58
-    d.text((tx, y), "出生", font=small, fill=pen.label_ink)
+    d.text((tx, y), s.label("birth", p.birth.isoformat()), font=small, fill=pen.label_ink)
     d.text((tx + 70, y - 3), f"{p.birth.year}年{p.birth.month}月{p.birth.day}日", font=big, fill=pen.ink)
     y += 58
-    d.text((tx, y), "住址", font=small, fill=pen.label_ink)
+    d.text((tx, y), s.label("address", p.address), font=small, fill=pen.label_ink)
     width = 10 if photo_left else 13
     for i in range(0, len(p.address), width):
         d.text((tx + 70, y - 3 + (i // width) * 38), p.address[i:i + width], font=big, fill=pen.ink)
-    d.text((ox, 450), "公民身份号码", font=small, fill=pen.label_ink)
+    d.text((ox, 450), s.label("id", p.id_number), font=small, fill=pen.label_ink)
     d.text((ox + 150 + rng.randrange(0, 60), 444), p.id_number, font=pen.font(33), fill=pen.ink)
-    truth = {"name": p.name, "sex": p.sex, "nation": p.nation, "birth": p.birth.isoformat(),
-             "address": p.address, "id": p.id_number}
-    return Card(img, "IDCARD_FRONT", truth)
+    return s.card(img)
 
 
 AUTHORITIES_B = ("深圳市公安局南山分局", "重庆市公安局渝中分局", "西安市公安局雁塔分局", "长沙市公安局岳麓分局",
@@ -138,11 +141,12 @@ def idcard_back(rng: random.Random) -> Card:
     period = f"{start:%Y.%m.%d}-{end}"
     y = rng.randrange(340, 380)
     x = rng.randrange(90, 170)
-    d.text((x, y), "签发机关", font=pen.font(24), fill=pen.label_ink)
+    s = Sheet("IDCARD_BACK")
+    d.text((x, y), s.label("authority", authority), font=pen.font(24), fill=pen.label_ink)
     d.text((x + 140, y - 2), authority, font=pen.font(28), fill=pen.ink)
-    d.text((x, y + 70), "有效期限", font=pen.font(24), fill=pen.label_ink)
+    d.text((x, y + 70), s.label("valid_date", period), font=pen.font(24), fill=pen.label_ink)
     d.text((x + 140, y + 68), period, font=pen.font(28), fill=pen.ink)
-    return Card(img, "IDCARD_BACK", {"authority": authority, "valid_date": period})
+    return s.card(img)
 
 
 def driver_license(rng: random.Random) -> Card:
@@ -158,27 +162,25 @@ def driver_license(rng: random.Random) -> Card:
     end = "长期" if rng.random() < 0.2 else fd.add_years(start, rng.choice((6, 10))).isoformat()
     cls = rng.choice(fd.LICENCE_CLASSES)
     x0, y0, row = 30, 92, 60
-    _cell(d, pen, (x0, y0, 870, y0 + row), "证号", "License No.", p.id_number, 28)
-    _cell(d, pen, (x0, y0 + row, 330, y0 + 2 * row), "姓名", "Name", p.name)
-    _cell(d, pen, (330, y0 + row, 560, y0 + 2 * row), "性别", "Sex", p.sex)
-    _cell(d, pen, (560, y0 + row, 870, y0 + 2 * row), "国籍", "Nationality", "中国")
+    s = Sheet("DRIVER_LICENSE")
+    _cell(d, pen, s, (x0, y0, 870, y0 + row), "证号", p.id_number, 28)
+    _cell(d, pen, s, (x0, y0 + row, 330, y0 + 2 * row), "姓名", p.name)
+    _cell(d, pen, s, (330, y0 + row, 560, y0 + 2 * row), "性别", p.sex)
+    _cell(d, pen, s, (560, y0 + row, 870, y0 + 2 * row), "国籍", "中国")
     split = 18
-    _cell(d, pen, (x0, y0 + 2 * row, 870, y0 + 4 * row), "住址", "Address", p.address[:split])
+    _cell(d, pen, s, (x0, y0 + 2 * row, 870, y0 + 4 * row), "住址", p.address[:split], truth=p.address)
     if len(p.address) > split:
         d.text((x0 + 70, y0 + 2 * row + 44), p.address[split:], font=pen.font(26), fill=pen.ink)
     right = 640
-    _cell(d, pen, (x0, y0 + 4 * row, right, y0 + 5 * row), "出生日期", "Date of Birth", p.birth.isoformat())
-    _cell(d, pen, (x0, y0 + 5 * row, right, y0 + 6 * row), "初次领证日期", "Date of First Issue", first.isoformat())
-    _cell(d, pen, (x0, y0 + 6 * row, right, y0 + 7 * row), "准驾车型", "Class", cls)
-    _cell(d, pen, (x0, y0 + 7 * row, 870, y0 + 8 * row), "有效期限", "Valid Period",
-          f"{start.isoformat()} 至 {end}")
+    _cell(d, pen, s, (x0, y0 + 4 * row, right, y0 + 5 * row), "出生日期", p.birth.isoformat())
+    _cell(d, pen, s, (x0, y0 + 5 * row, right, y0 + 6 * row), "初次领证日期", first.isoformat())
+    _cell(d, pen, s, (x0, y0 + 6 * row, right, y0 + 7 * row), "准驾车型", cls)
+    _cell(d, pen, s, (x0, y0 + 7 * row, 870, y0 + 8 * row), "有效期限", f"{start.isoformat()} 至 {end}",
+          truth=f"{start.isoformat()}至{end}")
     _face(d, (right + 20, y0 + 4 * row + 5, 860, y0 + 7 * row - 5), rng)
     if rng.random() < 0.6:
         img = _seal(img, rng, (rng.randrange(300, 600), y0 + int(6.5 * row)), "公安交管", 70)
-    truth = {"证号": p.id_number, "姓名": p.name, "性别": p.sex, "国籍": "中国", "住址": p.address,
-             "出生日期": p.birth.isoformat(), "初次领证日期": first.isoformat(), "准驾车型": cls,
-             "有效期限": f"{start.isoformat()}至{end}"}
-    return Card(img, "DRIVER_LICENSE", truth)
+    return s.card(img)
 
 
 def driving_license(rng: random.Random) -> Card:
@@ -197,22 +199,19 @@ def driving_license(rng: random.Random) -> Card:
     issued = fd.random_date(rng, registered, date(2025, 9, 30))
     x0, y0, row = 30, 90, 58
     ruled = rng.random() < 0.6
-    _cell(d, pen, (x0, y0, 450, y0 + row), "号牌号码", "Plate No.", plate, ruled=ruled)
-    _cell(d, pen, (450, y0, 870, y0 + row), "车辆类型", "Vehicle Type", vtype, ruled=ruled)
-    _cell(d, pen, (x0, y0 + row, 870, y0 + 2 * row), "所有人", "Owner", p.name, ruled=ruled)
-    _cell(d, pen, (x0, y0 + 2 * row, 870, y0 + 3 * row), "住址", "Address", p.address, 24, ruled=ruled)
-    _cell(d, pen, (x0, y0 + 3 * row, 380, y0 + 4 * row), "使用性质", "Use Character", use, ruled=ruled)
-    _cell(d, pen, (380, y0 + 3 * row, 870, y0 + 4 * row), "品牌型号", "Model", model, 24, ruled=ruled)
-    _cell(d, pen, (x0, y0 + 4 * row, 870, y0 + 5 * row), "车辆识别代号", "VIN", vin, 27, ruled=ruled)
-    _cell(d, pen, (x0, y0 + 5 * row, 870, y0 + 6 * row), "发动机号码", "Engine No.", engine, ruled=ruled)
-    _cell(d, pen, (x0, y0 + 6 * row, 450, y0 + 7 * row), "注册日期", "Register Date", registered.isoformat(),
-          ruled=ruled)
-    _cell(d, pen, (450, y0 + 6 * row, 870, y0 + 7 * row), "发证日期", "Issue Date", issued.isoformat(), ruled=ruled)
+    s = Sheet("DRIVING_LICENSE")
+    _cell(d, pen, s, (x0, y0, 450, y0 + row), "号牌号码", plate, ruled=ruled)
+    _cell(d, pen, s, (450, y0, 870, y0 + row), "车辆类型", vtype, ruled=ruled)
+    _cell(d, pen, s, (x0, y0 + row, 870, y0 + 2 * row), "所有人", p.name, ruled=ruled)
+    _cell(d, pen, s, (x0, y0 + 2 * row, 870, y0 + 3 * row), "住址", p.address, 24, ruled=ruled)
+    _cell(d, pen, s, (x0, y0 + 3 * row, 380, y0 + 4 * row), "使用性质", use, ruled=ruled)
+    _cell(d, pen, s, (380, y0 + 3 * row, 870, y0 + 4 * row), "品牌型号", model, 24, ruled=ruled)
+    _cell(d, pen, s, (x0, y0 + 4 * row, 870, y0 + 5 * row), "车辆识别代号", vin, 27, ruled=ruled)
+    _cell(d, pen, s, (x0, y0 + 5 * row, 870, y0 + 6 * row), "发动机号码", engine, ruled=ruled)
+    _cell(d, pen, s, (x0, y0 + 6 * row, 450, y0 + 7 * row), "注册日期", registered.isoformat(), ruled=ruled)
+    _cell(d, pen, s, (450, y0 + 6 * row, 870, y0 + 7 * row), "发证日期", issued.isoformat(), ruled=ruled)
     img = _seal(img, rng, (rng.randrange(520, 780), rng.randrange(y0 + 4 * row, y0 + 7 * row)), "车辆管理所", 85)
-    truth = {"号牌号码": plate, "车辆类型": vtype, "所有人": p.name, "住址": p.address, "使用性质": use,
-             "品牌型号": model, "车辆识别代号": vin, "发动机号码": engine,
-             "注册日期": registered.isoformat(), "发证日期": issued.isoformat()}
-    return Card(img, "DRIVING_LICENSE", truth)
+    return s.card(img)
 
 
 def vin_plate(rng: random.Random) -> Card:
