@@ -46,8 +46,9 @@ class DocumentField:
     `multiline` continues on the rows below; `no_spaces` loses the OCR's spaces; `self_proving` ("id" or "vin")
     is the checksum that makes a number its field without its label (one per document). `id_encoded` ("birth"
     or "sex"): what a checksum-valid ID number of the same document encodes. `personal`: masked where people
-    look (picloss.sdk.masking). `words`: the English words the report prints after the first label (default:
-    the name).
+    look (picloss.sdk.masking). `chinese_first`: the value starts with a Chinese character (a name, an address, a
+    Chinese closed value, a plate's province), so a Latin run before it is a misread English sub-label.
+    `words`: the English words the report prints after the first label (default: the name).
     """
 
     document: str
@@ -64,6 +65,7 @@ class DocumentField:
     self_proving: str | None = None
     id_encoded: str | None = None
     personal: bool = False
+    chinese_first: bool = False
     words: str = ""
 
     @property
@@ -80,26 +82,31 @@ class DocumentField:
 F = DocumentField
 FIELDS: tuple[DocumentField, ...] = (
     # ID card, front
-    F("IDCARD_FRONT", "name", ("姓名",), ("Name",), "person_name", no_spaces=True, personal=True),
-    F("IDCARD_FRONT", "sex", ("性别",), ("Sex",), "sex", closed=SEXES, no_spaces=True, id_encoded="sex"),
-    F("IDCARD_FRONT", "nation", ("民族",), ("Ethnicity", "Nation"), "nation", closed=NATION_VALUES, no_spaces=True),
+    F("IDCARD_FRONT", "name", ("姓名",), ("Name",), "person_name", no_spaces=True, personal=True, chinese_first=True),
+    F("IDCARD_FRONT", "sex", ("性别",), ("Sex",), "sex", closed=SEXES, no_spaces=True, id_encoded="sex",
+      chinese_first=True),
+    F("IDCARD_FRONT", "nation", ("民族",), ("Ethnicity", "Nation"), "nation", closed=NATION_VALUES, no_spaces=True,
+      chinese_first=True),
     F("IDCARD_FRONT", "birth", ("出生",), ("Date of Birth", "Birth"), "date", date=True, id_encoded="birth"),
-    F("IDCARD_FRONT", "address", ("住址",), ("Address",), "address", multiline=True, no_spaces=True, personal=True),
+    F("IDCARD_FRONT", "address", ("住址",), ("Address",), "address", multiline=True, no_spaces=True, personal=True,
+      chinese_first=True),
     F("IDCARD_FRONT", "id", ("公民身份号码",), ("Citizen ID Number", "ID Number", "ID No."), "id_number",
       digits_first=True, no_spaces=True, self_proving="id", personal=True, words="ID number"),
     # ID card, back
     F("IDCARD_BACK", "authority", ("签发机关",), ("Issuing Authority", "Authority"), "authority", multiline=True,
-      no_spaces=True),
+      no_spaces=True, chinese_first=True),
     F("IDCARD_BACK", "valid_date", ("有效期限",), ("Valid Period", "Period of Validity"), "idcard_period",
       digits_first=True, words="valid"),
     # 驾驶证
     F("DRIVER_LICENSE", "证号", ("证号",), ("License No.", "Licence No.", "Driving License No."), "id_number",
       digits_first=True, no_spaces=True, self_proving="id", personal=True),
-    F("DRIVER_LICENSE", "姓名", ("姓名",), ("Name",), "person_name", no_spaces=True, personal=True),
-    F("DRIVER_LICENSE", "性别", ("性别",), ("Sex",), "sex", closed=SEXES, no_spaces=True, id_encoded="sex"),
+    F("DRIVER_LICENSE", "姓名", ("姓名",), ("Name",), "person_name", no_spaces=True, personal=True, chinese_first=True),
+    F("DRIVER_LICENSE", "性别", ("性别",), ("Sex",), "sex", closed=SEXES, no_spaces=True, id_encoded="sex",
+      chinese_first=True),
     F("DRIVER_LICENSE", "国籍", ("国籍",), ("Nationality",), "china", closed=("中国",), closed_label=False,
-      no_spaces=True),
-    F("DRIVER_LICENSE", "住址", ("住址",), ("Address",), "address", multiline=True, no_spaces=True, personal=True),
+      no_spaces=True, chinese_first=True),
+    F("DRIVER_LICENSE", "住址", ("住址",), ("Address",), "address", multiline=True, no_spaces=True, personal=True,
+      chinese_first=True),
     F("DRIVER_LICENSE", "出生日期", ("出生日期",), ("Date of Birth",), "date", date=True, id_encoded="birth"),
     F("DRIVER_LICENSE", "初次领证日期", ("初次领证日期",), ("Date of First Issue", "First Issue Date", "Issue Date"),
       "date", date=True),
@@ -108,12 +115,17 @@ FIELDS: tuple[DocumentField, ...] = (
     F("DRIVER_LICENSE", "有效期限", ("有效期限",), ("Valid Period", "Valid From", "Period of Validity", "Valid For"),
       "licence_period", digits_first=True),
     # 行驶证
-    F("DRIVING_LICENSE", "号牌号码", ("号牌号码",), ("Plate No.", "Plate Number"), "plate", no_spaces=True),
-    F("DRIVING_LICENSE", "车辆类型", ("车辆类型",), ("Vehicle Type",), "vehicle_type", no_spaces=True),
-    F("DRIVING_LICENSE", "所有人", ("所有人",), ("Owner",), "owner", no_spaces=True, personal=True),
-    F("DRIVING_LICENSE", "住址", ("住址",), ("Address",), "address", multiline=True, no_spaces=True, personal=True),
-    F("DRIVING_LICENSE", "使用性质", ("使用性质",), ("Use Character", "Use Nature"), "use_character", no_spaces=True),
-    F("DRIVING_LICENSE", "品牌型号", ("品牌型号",), ("Model", "Brand Model"), "brand_model", no_spaces=True),
+    F("DRIVING_LICENSE", "号牌号码", ("号牌号码",), ("Plate No.", "Plate Number"), "plate", no_spaces=True,
+      chinese_first=True),
+    F("DRIVING_LICENSE", "车辆类型", ("车辆类型",), ("Vehicle Type",), "vehicle_type", no_spaces=True,
+      chinese_first=True),
+    F("DRIVING_LICENSE", "所有人", ("所有人",), ("Owner",), "owner", no_spaces=True, personal=True, chinese_first=True),
+    F("DRIVING_LICENSE", "住址", ("住址",), ("Address",), "address", multiline=True, no_spaces=True, personal=True,
+      chinese_first=True),
+    F("DRIVING_LICENSE", "使用性质", ("使用性质",), ("Use Character", "Use Nature"), "use_character", no_spaces=True,
+      chinese_first=True),
+    F("DRIVING_LICENSE", "品牌型号", ("品牌型号",), ("Model", "Brand Model"), "brand_model", no_spaces=True,
+      chinese_first=True),
     F("DRIVING_LICENSE", "车辆识别代号", ("车辆识别代号", "车辆识别代码"), ("VIN",), "vin", no_spaces=True,
       self_proving="vin"),
     F("DRIVING_LICENSE", "发动机号码", ("发动机号码",), ("Engine No.", "Engine Number"), "engine_number",

@@ -60,6 +60,13 @@ CLOSED_VALUES: dict[str, tuple[str, ...]] = {f.name: f.closed for f in FIELDS if
 CLOSED_LABELS = names(lambda f: bool(f.closed) and f.closed_label)
 DATES = names(lambda f: f.date)
 DATE_LIKE = names(lambda f: f.date or f.digits_first)
+# a Latin run before the first Chinese character of a `chinese_first` value is its English sub-label misread past
+# recognition (Sm, adre, 0m, waicleTipe for Sex, Address, Owner, Vehicle Type on a blurred photo), never the value
+CJK_INITIAL_FIELDS = names(lambda f: f.chinese_first)
+NAME_FIELDS = names(lambda f: f.validator in ("person_name", "owner"))
+ID_NUMBER_FIELDS = names(lambda f: f.self_proving == "id")
+_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")  # a Chinese name alone in a box, before a closed field's label
+_LATIN_LEAD = re.compile(r"^[^\u4e00-\u9fff]*?[A-Za-z][^\u4e00-\u9fff]*?(?=[\u4e00-\u9fff])")
 
 
 @dataclass
@@ -80,6 +87,11 @@ class Segment:
 def _closed_prefix(name: str, text: str) -> str | None:
     """The complete closed value (男, 汉族, 中国) the text starts with, if any."""
     return next((v for v in CLOSED_VALUES.get(name, ()) if text.startswith(v)), None)
+
+
+def drop_latin_lead(name: str, text: str) -> str:
+    """`text` without the Latin run before its first Chinese character, in a field whose value starts with one."""
+    return _LATIN_LEAD.sub("", text, count=1) if name in CJK_INITIAL_FIELDS else text
 
 
 def _value_may_follow(name: str, rest: str) -> bool:
@@ -121,14 +133,18 @@ def _close_spaced_labels(text: str, scores: list[float], image_class: str) -> tu
     return "".join(c for c, k in zip(text, keep, strict=True) if k), [s for s, k in zip(scores, keep, strict=True) if k]
 
 
-def _closed_label_inside(text: str, i: int, cn: dict[str, str]) -> tuple[str, int] | None:
+def _closed_label_inside(text: str, i: int, cn: dict[str, str], after_name: bool = False) -> tuple[str, int] | None:
     """A closed field's exact label inside a box with no gap before it (张三性别男国籍中国), taken as a label only
     when one of its values follows in full and then the box ends, a gap or another of the document's labels: so
-    性别街 or 民族大道 in an address are never labels. Returns (field, label length)."""
+    性别街 or 民族大道 in an address are never labels. A Latin run between the label and the value is its misread
+    English sub-label (性别Sez男); after a name the label may also end the box, its value in the next one.
+    Returns (field, label length)."""
     for label, name in cn.items():
         if name not in CLOSED_VALUES or not text.startswith(label, i):
             continue
-        rest = text[i + len(label):].lstrip()
+        rest = drop_latin_lead(name, text[i + len(label):].lstrip())
+        if after_name and not rest.strip():
+            return name, len(label)  # a name's box ends with the label: its value is in the next box (彭杰性别 | 男)
         value = _closed_prefix(name, rest)
         if value is None:
             continue
@@ -178,7 +194,8 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
             start(cn[long_hit], i)
             i += len(long_hit)
             continue
-        inside = _closed_label_inside(text, i, cn) if i > 0 else None
+        after_name = current.field in NAME_FIELDS or (current.field is None and bool(_NAME.fullmatch(current.text)))
+        inside = _closed_label_inside(text, i, cn, after_name) if i > 0 else None
         if inside is not None and inside[0] != current.field:
             start(inside[0], i)
             i += inside[1]
@@ -195,7 +212,7 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
         after_gap = text[i].isspace()
         i += 1
         if current.field in CLOSED_VALUES and i < len(text):
-            value = _EDGE_SYMBOLS.sub("", current.text.strip())
+            value = drop_latin_lead(current.field, _EDGE_SYMBOLS.sub("", current.text.strip()))
             whole = _closed_prefix(current.field, value)
             if whole == value and not any(v.startswith(value + text[i]) for v in CLOSED_VALUES[current.field]):
                 start(None, i)
@@ -281,7 +298,7 @@ class _Value:
 
 
 def _clean(name: str, text: str) -> str:
-    text = _EDGE_SYMBOLS.sub("", text.strip())
+    text = _EDGE_SYMBOLS.sub("", drop_latin_lead(name, text.strip()))
     return re.sub(r"\s+", "", text) if name in NO_SPACE_FIELDS else re.sub(r"\s+", " ", text)
 
 
@@ -336,6 +353,8 @@ def extract_labelled(image_class: str, rows: list[Row], by_content: bool = False
         cleaned = _clean(name, raw)
         if name in DATES:
             cleaned = normalize_date(cleaned) or cleaned
+        if name in ID_NUMBER_FIELDS:
+            cleaned = _id_number_in(cleaned)
         if not cleaned:
             continue
         char_scores = _aligned_scores(raw, cleaned, value) if value.has_char_scores else None
@@ -427,6 +446,18 @@ def _claim_by_content(image_class: str, found: dict[str, _Value],
         taken.update(hits)
         found[name] = _Value(last_y=y)
         found[name].add(seg, y, line)
+
+
+def _id_number_in(value: str) -> str:
+    """The one checksum-valid 18-character ID number inside a value that is not one itself (a misread English
+    sub-label glued before it: LICNEN428713200111206805); else the value as read."""
+    from picloss.documents.idnumber import is_valid_id_number
+
+    compact = value.upper()
+    if len(compact) <= 18 or is_valid_id_number(compact):
+        return value
+    found = {compact[k:k + 18] for k in range(len(compact) - 17) if is_valid_id_number(compact[k:k + 18])}
+    return found.pop() if len(found) == 1 else value
 
 
 def _aligned_scores(raw: str, cleaned: str, value: _Value) -> tuple[float, ...] | None:

@@ -352,3 +352,28 @@ def test_values_whose_labels_were_not_read_are_claimed_by_their_content_only() -
     engine = FakeEngine(upside_down, {180: licence[:4]})
     result = read_document(engine, photo, "DRIVER_LICENSE")  # type: ignore[arg-type]
     assert result.rotation == 180 and {f.name for f in result.fields} == {"证号", "国籍", "准驾车型"}
+
+
+def test_a_misread_english_sub_label_before_a_chinese_value_is_dropped() -> None:
+    """Blurred bilingual licences: the small English sub-label (Sex, Address, Owner, License No.) misread past
+    recognition and glued to the value (issue 22, hard photos); a value that starts with a Chinese character
+    loses the Latin run before it, an ID number is the one checksum-valid number inside, and a label glued after
+    a name is cut even when its value is in the next box."""
+    lines = [
+        _line("证号", 40, 60, 60), _line("LICNEN" + ID, 120, 60, 420),
+        _line("姓名", 40, 100, 60), _line("冯嘉诺性别Sez男", 120, 100, 300),
+        _line("国籍", 440, 100, 60), _line("Satinalivy中国", 520, 100, 200),
+        _line("住址", 40, 140, 60), _line("adre湖北省武汉市洪山区性别街205号", 120, 140, 500),
+    ]
+    assert _fields("DRIVER_LICENSE", lines) == {
+        "证号": ID, "姓名": "冯嘉诺", "性别": "男", "国籍": "中国", "住址": "湖北省武汉市洪山区性别街205号"}
+    owner = [_line("所有人", 40, 60, 80), _line("0m段怡静", 140, 60, 200),
+             _line("号牌号码", 40, 100, 120), _line("NA5琼D2BJL8", 180, 100, 200),
+             _line("车辆类型", 40, 140, 120), _line("waicleTipe轻型普通货车", 180, 140, 300)]
+    assert _fields("DRIVING_LICENSE", owner) == {"所有人": "段怡静", "号牌号码": "琼D2BJL8", "车辆类型": "轻型普通货车"}
+    name_then_label = [_line("姓名", 40, 100, 60), _line("彭杰性别", 120, 100, 120), _line("男", 260, 100, 40)]
+    assert _fields("DRIVER_LICENSE", name_then_label) == {"姓名": "彭杰", "性别": "男"}
+    # Latin values are left alone: a foreign name, a vehicle class, an engine number
+    latin = [_line("姓名", 40, 100, 60), _line("JOHN SMITH", 120, 100, 200),
+             _line("准驾车型", 40, 140, 120), _line("C1", 180, 140, 60)]
+    assert _fields("DRIVER_LICENSE", latin) == {"姓名": "JOHNSMITH", "准驾车型": "C1"}
