@@ -25,10 +25,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install every pinned dependency
 
-proto: $(STAMP) ## regenerate picloss/<domain>/v1 from protos/
+proto: $(STAMP) ## regenerate picloss/rpc/<domain>/v1 from protos/
 	$(PY) -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. --pyi_out=. \
-	  $(foreach d,$(PROTO_DIRS),protos/picloss/$(d)/v1/*.proto)
-	@for d in $(PROTO_DIRS); do touch picloss/$$d/__init__.py picloss/$$d/v1/__init__.py; done
+	  $(foreach d,$(PROTO_DIRS),protos/picloss/rpc/$(d)/v1/*.proto)
+	@for d in $(PROTO_DIRS); do touch picloss/rpc/__init__.py picloss/rpc/$$d/__init__.py picloss/rpc/$$d/v1/__init__.py; done
 
 proto-check: proto ## fail when `make proto` changes the tree
 	@git diff --exit-code --stat -- picloss/ && test -z "$$(git status --porcelain -- picloss/ | grep -E '_pb2')" \

@@ -38,16 +38,17 @@ from devkit.receiver import Behaviour, CallbackReceiver
 from devkit.stack import DEMO_APPID, DEMO_MCHID, MODEL_SERVICES, REPO_ROOT, Stack, instances
 from loadtest.photos import default_photos_arg, load_photos
 from loadtest.target import is_backbone_only, start_stack
-from picloss.ledger import Ledger
-from picloss.ledger.reseal import reseal_all
-from picloss.ledger.sealing import DataKeys, new_key_entry
-from picloss.processes import CONSUMERS, GATEWAYS
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.reseal import reseal_all
+from picloss.platform.ledger.sealing import DataKeys, new_key_entry
+from picloss.platform.processes import CONSUMERS, GATEWAYS
 from picloss.protocol import json as pjson
 
 DRILL_ENV = {"CALLBACK_RETRY_DELAYS": "1,1,2,2,3,3", "CALLBACK_TIMEOUT_S": "2", "LOG_LEVEL": "INFO",
              "REDRIVE_AFTER_S": "20", "REDRIVE_EVERY_S": "2", "KAFKA_SESSION_TIMEOUT_MS": "6000"}
 FINAL = ("DELIVERED", "DELIVERY_FAILED")
-# Every process is killed and restarted in the order a request meets them (checked against picloss/processes.py).
+# Every process is killed and restarted in the order a request meets them (checked against
+# picloss/platform/processes.py).
 KILL_ORDER = ("gateway", "orchestrator", *MODEL_SERVICES, "dispatcher")
 SEALERS = (*GATEWAYS, *CONSUMERS)  # the processes that read the data keys file when they start
 HEADING = "## Latest drill"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from picloss.config import env_int, env_optional
-from picloss.httpserver import server_context
+from picloss.platform.config import env_int, env_optional
+from picloss.platform.httpserver import server_context
 
 
 async def hello(request: web.Request) -> web.Response:

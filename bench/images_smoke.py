@@ -43,10 +43,10 @@ from devkit.stack import (
     grpc_serving,
     http_ok,
 )
-from picloss.processes import BY_NAME
+from picloss.platform.processes import BY_NAME
 from picloss.protocol.codes import CallbackCode, FileCode
 
-PROCESSES = PROCESS_KINDS  # picloss/processes.py, in the dev kit's start order
+PROCESSES = PROCESS_KINDS  # picloss/platform/processes.py, in the dev kit's start order
 DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "images" / "val"
 # Where the chart mounts them (charts/picloss templates); the smoke run mounts the same paths.
 KEYS_MOUNT = "/etc/picloss/keys/keys.json"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 
-from picloss.aggregator.v1 import aggregator_pb2
-from picloss.common.v1 import common_pb2
-from picloss.imaging import decode_image
-from picloss.pipeline.clients import ModelClients
+from picloss.engines.pipeline.clients import ModelClients
+from picloss.platform.imaging import decode_image
 from picloss.protocol.codes import DOCUMENT_CLASSES, ImageClass
 from picloss.protocol.proto import class_name, class_value
+from picloss.rpc.aggregator.v1 import aggregator_pb2
+from picloss.rpc.common.v1 import common_pb2
 
 CLASSIFY_BATCH, DAMAGE_BATCH = 16, 8
 

@@ -43,7 +43,7 @@ from bench.prometheus import (
     stop_recorded,
 )
 from bench.promql import panels as panels  # re-exported: see above
-from picloss.processes import TRITON
+from picloss.platform.processes import TRITON
 
 
 # ------------------------------------------------------------------------------------- make monitor

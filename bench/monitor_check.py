@@ -30,7 +30,7 @@ from bench.promql import (
     parse_duration,
     variable_queries,
 )
-from picloss.processes import TRITON
+from picloss.platform.processes import TRITON
 
 DASHBOARD = CHART / "dashboards" / "picloss-overview.json"
 DOC = REPO_ROOT / "docs" / "monitoring.md"

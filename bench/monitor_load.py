@@ -72,7 +72,7 @@ async def put_load(stack: Any, singles: int = 8, batches: int = 3) -> LoadReport
     from devkit.photos import PhotoServer
     from devkit.receiver import Behaviour, CallbackReceiver
     from devkit.stack import DEMO_APPID, DEMO_MCHID
-    from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
+    from picloss.rpc.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 
     report = LoadReport()
 

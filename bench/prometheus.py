@@ -21,13 +21,13 @@ from typing import Any
 
 import yaml
 
-from picloss.processes import NAMES, TRITON
+from picloss.platform.processes import NAMES, TRITON
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHART = REPO_ROOT / "charts" / "picloss"
 RULES = CHART / "alerts" / "picloss-rules.yaml"
 
-COMPONENTS = NAMES  # picloss/processes.py: every process, in the chart's order
+COMPONENTS = NAMES  # picloss/platform/processes.py: every process, in the chart's order
 CHART_NAME = "picloss"
 DEFAULT_RELEASE = "picloss"
 DEFAULT_NAMESPACE = "picloss"

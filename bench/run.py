@@ -42,10 +42,10 @@ from devkit.receiver import CallbackReceiver
 from devkit.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
 from loadtest.photos import default_photos_arg, load_photos
 from loadtest.target import is_backbone_only, start_stack
-from picloss.imaging import DEFAULT_MAX_PIXELS
-from picloss.pipeline.clients import ModelClients
-from picloss.pipeline.fetch import Fetched
-from picloss.pipeline.pipeline import MAX_IN_FLIGHT, FileWork, Pipeline
+from picloss.engines.pipeline.clients import ModelClients
+from picloss.engines.pipeline.fetch import Fetched
+from picloss.engines.pipeline.pipeline import MAX_IN_FLIGHT, FileWork, Pipeline
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS
 
 HEADING = "## Backbone (make bench)"
 TARGETS = {"accept": 0.15, "pipeline": 0.85, "batch": 1.2}
@@ -299,16 +299,17 @@ async def pipeline_bench(stack: Stack, photos_dir: str | None, figures: Figures,
 
 def decode_bench(photos: dict[str, bytes], figures: Figures, rounds: int) -> None:
     """Decoding CPU per photo along its way (issue 14 item 4), interleaved: before, every model service decoded the
-    full photo; now the classifier and the damage service decode it reduced to their models' size (picloss.imaging
+    full photo; now the classifier and the damage service decode it reduced to their models' size
+    (picloss.platform.imaging
     JPEG DCT reduction), the OCR in full. The orchestrator's check (a 1/8 decode) is in both. Two photo sizes: a
     12 MP phone photo (a dataset photo upscaled to 4000 × 3000, JPEG q90) and the bench's own photos."""
     import io
 
     from PIL import Image
 
-    from picloss.classifier.classify import decode as classifier_decode
-    from picloss.damage.assess import decode as damage_decode
-    from picloss.imaging import decode_image, validate_image
+    from picloss.engines.classifier.classify import decode as classifier_decode
+    from picloss.engines.damage.assess import decode as damage_decode
+    from picloss.platform.imaging import decode_image, validate_image
 
     sample = next(iter(photos.values()))
     buf = io.BytesIO()

@@ -24,11 +24,11 @@ from devkit.client import PiclossClient
 from devkit.photos import PhotoServer, drawn_car_jpeg, rendered_document
 from devkit.receiver import CallbackReceiver
 from devkit.stack import DEMO_APPID, DEMO_MCHID, REPO_ROOT, Stack, StackSettings
+from picloss.client.report import write_report
+from picloss.client.sdk.masking import shown
 from picloss.protocol.codes import DOCUMENT_CLASSES
 from picloss.protocol.components import component_name
 from picloss.protocol.results import parse_callback, parse_query
-from picloss.report import write_report
-from picloss.sdk.masking import shown
 
 DATASET_VAL = REPO_ROOT.parent / "shared" / "datasets" / "damage_severity" / "images" / "val"
 
@@ -67,7 +67,7 @@ def describe(body: dict[str, Any]) -> str:
     lines.append("  files:")
     for f in body.get("files", []):
         lines.append(f"    {names[f['fileid']]:<24} {f.get('image_class') or '-':<16} code {f['result_code']}")
-    for card in body.get("idcards", []):  # personal fields masked, as every print-out (picloss.sdk.masking)
+    for card in body.get("idcards", []):  # personal fields masked, as every print-out (picloss.client.sdk.masking)
         fields = {k: shown(k, v) for k, v in card.items() if k not in ("file", "result_code", "confidences")}
         lines.append(f"  idcard {names[card['file']['fileid']]}: {json.dumps(fields, ensure_ascii=False)}")
     for key in ("driver_licenses", "driving_licenses"):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from picloss.httpserver import serve_app
+from picloss.platform.httpserver import serve_app
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,7 +48,7 @@ def noise_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
 
 def polygon_texture(seed: int, width: int = 640, height: int = 480) -> np.ndarray:
     """HxWx3 uint8 of irregular coloured polygons: unique corners, like the edges and marks on a car,
-    so a crop of it can be registered back into it (picloss/registration.py tests)."""
+    so a crop of it can be registered back into it (picloss/engines/registration.py tests)."""
     import numpy as np
     from PIL import Image, ImageDraw
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from picloss.httpserver import serve_app
+from picloss.platform.httpserver import serve_app
 from picloss.protocol.signing import verify
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from devkit.infra import Broker, Postgres, create_topics, start_broker, start_postgres
 from devkit.procs import free_port, pid_alive, port_open, spawn, stop_pid, wait_until
-from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
-from picloss.ledger.sealing import new_key_entry
-from picloss.processes import BY_NAME, CONSUMERS, GATEWAYS, MODEL_SERVICES, PROCESSES
+from picloss.platform.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
+from picloss.platform.ledger.sealing import new_key_entry
+from picloss.platform.processes import BY_NAME, CONSUMERS, GATEWAYS, MODEL_SERVICES, PROCESSES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Started in this order (the model services warm up while the rest start), stopped the other way round.

@@ -6,9 +6,9 @@ from aiohttp import web
 
 from gateway.app import init_app
 from gateway.config import GatewayConfig
-from picloss.httpserver import server_context
-from picloss.observability.logs import setup_logging
-from picloss.observability.metrics import start_metrics_server
+from picloss.platform.httpserver import server_context
+from picloss.platform.observability.logs import setup_logging
+from picloss.platform.observability.metrics import start_metrics_server
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ from gateway.config import GatewayConfig
 from gateway.handlers import query_handler, request_handler
 from gateway.ratelimit import RateLimiter
 from gateway.state import CONFIG, DEPS, LIMITER, Deps
-from picloss.kafka import AsyncProducer
-from picloss.ledger import Ledger
-from picloss.ledger.sealing import DataKeys
+from picloss.platform.kafka import AsyncProducer
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.sealing import DataKeys
 from picloss.protocol.endpoints import QUERY_PATH, REQUEST_PATH
 from picloss.protocol.keys import KeyStore
 

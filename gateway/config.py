@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from picloss.config import ConfigError, env_bool, env_float, env_int, env_list, env_optional, env_str
-from picloss.kafka import REQUESTS_TOPIC
-from picloss.netguard import Network, parse_cidrs
+from picloss.platform.config import ConfigError, env_bool, env_float, env_int, env_list, env_optional, env_str
+from picloss.platform.kafka import REQUESTS_TOPIC
+from picloss.platform.netguard import Network, parse_cidrs
 from picloss.protocol.validation import Limits
 
 

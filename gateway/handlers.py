@@ -20,12 +20,12 @@ from aiohttp import web
 
 from gateway.metrics import GATEWAY_LATENCY, GATEWAY_REQUESTS
 from gateway.state import CONFIG, DEPS, LIMITER, SIGNING_KEY
-from picloss.kafka import BrokerUnavailable
-from picloss.ledger import LedgerUnavailable
-from picloss.ledger.sealing import SealError
-from picloss.ledger.store import AcceptStatus, NewFile
-from picloss.netguard import PLAIN_HTTP_REFUSED, plain_http_allowed
-from picloss.observability.logs import bind_request, clear_request
+from picloss.platform.kafka import BrokerUnavailable
+from picloss.platform.ledger import LedgerUnavailable
+from picloss.platform.ledger.sealing import SealError
+from picloss.platform.ledger.store import AcceptStatus, NewFile
+from picloss.platform.netguard import PLAIN_HTTP_REFUSED, plain_http_allowed
+from picloss.platform.observability.logs import bind_request, clear_request
 from picloss.protocol import json as pjson
 from picloss.protocol.codes import HTTP_STATUS, ProtocolError, ResultCode
 from picloss.protocol.endpoints import query_answer, response_body

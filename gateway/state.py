@@ -8,9 +8,9 @@ from aiohttp import web
 
 from gateway.config import GatewayConfig
 from gateway.ratelimit import RateLimiter
-from picloss.kafka import AsyncProducer
-from picloss.ledger import Ledger
-from picloss.ledger.sealing import DataKeys
+from picloss.platform.kafka import AsyncProducer
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.sealing import DataKeys
 from picloss.protocol.keys import KeyStore
 
 

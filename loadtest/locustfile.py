@@ -17,7 +17,7 @@ from typing import Any
 from locust import HttpUser, between, task
 
 from devkit.client import REQUEST_PATH
-from picloss.config import env_int, env_str
+from picloss.platform.config import env_int, env_str
 from picloss.protocol import json as pjson
 from picloss.protocol.signing import new_nonce, sign
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from devkit.photos import PHOTO_SUFFIXES
-from picloss.imaging import encode_jpeg
+from picloss.platform.imaging import encode_jpeg
 
 
 def generated_photos(count: int, width: int = 640, height: int = 480, seed: int = 7) -> dict[str, bytes]:

@@ -17,7 +17,7 @@ from devkit.stack import (
     Stack,
     StackSettings,
 )
-from picloss.processes import CONSUMERS, GATEWAYS
+from picloss.platform.processes import CONSUMERS, GATEWAYS
 
 BACKBONE = (*CONSUMERS, *GATEWAYS)
 # no model service listens: fail each RPC fast (wait_for_ready would otherwise wait the whole deadline)

@@ -13,7 +13,7 @@ train-damage-gate: $(STAMP) ## fine-tune Lite0's last stage + head (cached trunk
 	  --pastes $(GATE_PASTES) --log $(GATE_LOG_DIR)/gate_finetune.log
 	@# the box verifier's existence confidence uses the gate's probability: its combination and operating point are
 	@# fitted again with the new gate (the verifier's best tail from `make train-damage-verifier` in $(VERIFIER_CACHE));
-	@# then copy the printed weights and threshold into picloss/damage/verifier.py and picloss/damage/gate.py
+	@# then copy the printed weights and threshold into picloss/engines/damage/verifier.py and picloss/engines/damage/gate.py
 	nice -n 10 $(PY) -m training.damage.verifier --reuse-best --record-only --cache $(VERIFIER_CACHE) \
 	  --candidates $(VERIFIER_CACHE)/candidates.jsonl --log $(GATE_LOG_DIR)/verifier_combination.log
 

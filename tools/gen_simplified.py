@@ -1,4 +1,4 @@
-"""Regenerate picloss/ocr/simplified.py: the traditional-only characters of the OCR recogniser's dictionary and
+"""Regenerate picloss/engines/ocr/simplified.py: the traditional-only characters of the OCR recogniser's dictionary and
 their simplified forms.
 
 A pair is kept only when the character is outside GB 2312 (the mainland's simplified character set) and OpenCC's
@@ -17,7 +17,7 @@ from pathlib import Path
 import onnxruntime as ort
 from opencc import OpenCC
 
-OUT = Path(__file__).resolve().parents[1] / "picloss" / "ocr" / "simplified.py"
+OUT = Path(__file__).resolve().parents[1] / "picloss" / "engines" / "ocr" / "simplified.py"
 
 
 def in_gb2312(ch: str) -> bool:

@@ -1,7 +1,7 @@
 """The Triton configuration (`models/<name>/config.pbtxt`) of an exported ONNX model, written in one place.
 
 Every training or conversion script that writes a model into the repository calls `config_pbtxt` with the
-model's contract (`picloss.models.<name>`: its name and tensor names), its batch size and tensor dims. The
+model's contract (`picloss.engines.models.<name>`: its name and tensor names), its batch size and tensor dims. The
 committed files are what it returns (tests/unit/training/test_triton_config.py).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from picloss.inference.runner import ModelSpec
+from picloss.platform.inference.runner import ModelSpec
 
 QUEUE_DELAY_US = 2000
 

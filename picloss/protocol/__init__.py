@@ -3,7 +3,7 @@ endpoints (paths and answers), the callback body's builder (`callback`) and the 
 
 Import from the submodules (`picloss.protocol.validation`, ...); the most used names are
 re-exported here, lazily (PEP 562): `import picloss.protocol.signing` must not pull in the
-validated messages and their protobuf code, so that the client SDK (`picloss.sdk`, the `client`
+validated messages and their protobuf code, so that the client SDK (`picloss.client.sdk`, the `client`
 extra) signs with these very modules without the server's dependencies. `proto` converts the
 vocabulary to and from the protobuf contracts (it imports the generated code); `callback` reads the pipeline's
 outcome (the document cross-check); `schemas` needs jsonschema, a dev dependency.

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from picloss.documents.crosscheck import vin_matches
-from picloss.documents.model import DocumentRead, FieldRead
+from picloss.domain.documents.crosscheck import vin_matches
+from picloss.domain.documents.model import DocumentRead, FieldRead
 from picloss.protocol.codes import CallbackCode, FileCode, ImageClass
 from picloss.protocol.results import IDCARD_FIELDS
 
 if TYPE_CHECKING:  # read, never imported at run time: the pipeline imports the protocol, not the reverse
-    from picloss.aggregator.v1 import aggregator_pb2
-    from picloss.common.v1 import common_pb2
-    from picloss.damage.v1 import damage_pb2
-    from picloss.pipeline.pipeline import FileWork, Outcome
+    from picloss.engines.pipeline.pipeline import FileWork, Outcome
+    from picloss.rpc.aggregator.v1 import aggregator_pb2
+    from picloss.rpc.common.v1 import common_pb2
+    from picloss.rpc.damage.v1 import damage_pb2
 
 PRE_CLASSIFICATION = {FileCode.DOWNLOAD_FAILED, FileCode.MD5_MISMATCH, FileCode.NOT_AN_IMAGE, FileCode.TOO_LARGE}
 

@@ -1,7 +1,7 @@
 """The protocol's endpoints and their answers: the request (§4) and the query (§7) paths, the common response (§3),
 the query's SUCCESS answer (§7), and the rule by which the insurer's callback endpoint accepted a callback (§5).
 
-Standard library only: the gateway serves these paths, the clients (`picloss.sdk`, the dev kit) post to them.
+Standard library only: the gateway serves these paths, the clients (`picloss.client.sdk`, the dev kit) post to them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from picloss.config import ConfigError, env_str, json_settings, settings_file
+from picloss.platform.config import ConfigError, env_str, json_settings, settings_file
 
 KEYS_FILE_ENV = "PICLOSS_KEYS_FILE"
 _MAX_LENGTH = {"appid": 64, "mchid": 32}

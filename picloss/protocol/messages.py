@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from picloss.events.v1 import events_pb2
 from picloss.protocol.json import canonical_dumps
+from picloss.rpc.events.v1 import events_pb2
 
 
 @dataclass(frozen=True)

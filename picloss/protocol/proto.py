@@ -6,8 +6,8 @@ classifier could not decode, a text that names no document.
 
 from __future__ import annotations
 
-from picloss.common.v1 import common_pb2
 from picloss.protocol.codes import ImageClass
+from picloss.rpc.common.v1 import common_pb2
 
 PREFIX = "IMAGE_CLASS_"
 UNSPECIFIED = "UNSPECIFIED"

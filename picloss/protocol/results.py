@@ -1,7 +1,7 @@
 """Typed views of the protocol's answers: the result callback (PROTOCOL §5, §7) and the query answer.
 
 The parsers beside their builders (`picloss.protocol.callback.build_body`, `picloss.protocol.endpoints.query_answer`);
-standard library only, so that the client SDK (`picloss.sdk`) parses with this very module.
+standard library only, so that the client SDK (`picloss.client.sdk`) parses with this very module.
 `parse_callback` and `parse_query` accept the raw body bytes (or the decoded JSON object) and keep the
 original JSON in `.raw`: a field this version does not know is never lost. Parsing is lenient on
 optional fields (absent → None or empty) and strict on the required ones (absent → `ResultError`).

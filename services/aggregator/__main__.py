@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from picloss.aggregator.v1 import aggregator_pb2_grpc
-from picloss.grpcserver import serve
-from picloss.observability.logs import setup_logging
-from picloss.observability.metrics import start_metrics_server
+from picloss.platform.grpcserver import serve
+from picloss.platform.observability.logs import setup_logging
+from picloss.platform.observability.metrics import start_metrics_server
+from picloss.rpc.aggregator.v1 import aggregator_pb2_grpc
 from services.aggregator.config import AggregatorConfig
 from services.aggregator.servicer import SERVICE, AggregatorServicer
 

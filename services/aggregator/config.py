@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from picloss.config import env_int, env_str
-from picloss.processes import BY_NAME
+from picloss.platform.config import env_int, env_str
+from picloss.platform.processes import BY_NAME
 
-PROCESS = BY_NAME["aggregator"]  # its default ports: picloss/processes.py
+PROCESS = BY_NAME["aggregator"]  # its default ports: picloss/platform/processes.py
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """The aggregator's metrics (BATCH merging).
 
-Registered in the process registry (picloss/observability/metrics.py), served on METRICS_PORT."""
+Registered in the process registry (picloss/platform/observability/metrics.py), served on METRICS_PORT."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter
 
-from picloss.observability.metrics import REGISTRY
+from picloss.platform.observability.metrics import REGISTRY
 
 BATCH_PHOTOS = Counter(
     "picloss_batch_photos_total", "BATCH photos with damage the aggregator merged", registry=REGISTRY)

@@ -6,12 +6,12 @@ import asyncio
 
 import grpc
 
-from picloss.aggregator.rules import ComponentEntry, Sighting, adopt_from_wider, aggregate
-from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
-from picloss.common.v1 import common_pb2
-from picloss.damage.v1 import damage_pb2
+from picloss.engines.aggregator.rules import ComponentEntry, Sighting, adopt_from_wider, aggregate
+from picloss.engines.registration import PhotoFeatures, from_wire
 from picloss.protocol.components import UNKNOWN_PART_ID
-from picloss.registration import PhotoFeatures, from_wire
+from picloss.rpc.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
+from picloss.rpc.common.v1 import common_pb2
+from picloss.rpc.damage.v1 import damage_pb2
 from services.aggregator.metrics import BATCH_PHOTOS, BATCH_PHOTOS_REGISTERED
 
 SERVICE = aggregator_pb2.DESCRIPTOR.services_by_name["AggregatorService"]

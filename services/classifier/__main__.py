@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from picloss.classifier.v1 import classifier_pb2_grpc
-from picloss.grpcserver import serve
-from picloss.inference import make_runner
-from picloss.models.photo_classifier import PHOTO_CLASSIFIER
-from picloss.observability.logs import setup_logging
-from picloss.observability.metrics import start_metrics_server
+from picloss.engines.models.photo_classifier import PHOTO_CLASSIFIER
+from picloss.platform.grpcserver import serve
+from picloss.platform.inference import make_runner
+from picloss.platform.observability.logs import setup_logging
+from picloss.platform.observability.metrics import start_metrics_server
+from picloss.rpc.classifier.v1 import classifier_pb2_grpc
 from services.classifier.config import ClassifierConfig
 from services.classifier.servicer import SERVICE, ClassifierServicer
 

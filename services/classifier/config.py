@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from picloss.config import env_int, env_optional, env_str
-from picloss.imaging import DEFAULT_MAX_PIXELS
-from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
-from picloss.inference.versions import parse_versions
-from picloss.processes import BY_NAME
+from picloss.platform.config import env_int, env_optional, env_str
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS
+from picloss.platform.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
+from picloss.platform.inference.versions import parse_versions
+from picloss.platform.processes import BY_NAME
 
-PROCESS = BY_NAME["classifier"]  # its default ports: picloss/processes.py
+PROCESS = BY_NAME["classifier"]  # its default ports: picloss/platform/processes.py
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class ClassifierConfig:
     models_dir: Path
     ort_threads: int
     max_pixels: int
-    model_versions: dict[str, str]  # PICLOSS_MODEL_VERSIONS pins (picloss/inference/versions.py)
+    model_versions: dict[str, str]  # PICLOSS_MODEL_VERSIONS pins (picloss/platform/inference/versions.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClassifierConfig:

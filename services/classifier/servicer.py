@@ -8,10 +8,10 @@ import grpc
 import numpy as np
 import structlog
 
-from picloss.classifier.classify import classify, decode, to_proto
-from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
-from picloss.imaging import DEFAULT_MAX_PIXELS, ImageRejected
-from picloss.inference import ModelRunner
+from picloss.engines.classifier.classify import classify, decode, to_proto
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS, ImageRejected
+from picloss.platform.inference import ModelRunner
+from picloss.rpc.classifier.v1 import classifier_pb2, classifier_pb2_grpc
 from services.classifier.metrics import PHOTOS_CLASSIFIED
 
 MODEL_VERSION = "photo_classifier/1 (EfficientNet-Lite0 features + MLP head)"

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-from picloss.damage.assess import DamageAssessor
-from picloss.damage.detector import DamageDetector
-from picloss.damage.v1 import damage_pb2_grpc
-from picloss.grpcserver import serve
-from picloss.inference import ModelRunner, ModelSpec, make_runner
-from picloss.models import car_detector, damage_gate, damage_verifier, view_classifier
-from picloss.models.damage_detector import DAMAGE_DETECTOR
-from picloss.observability.logs import setup_logging
-from picloss.observability.metrics import start_metrics_server
+from picloss.engines.damage.assess import DamageAssessor
+from picloss.engines.damage.detector import DamageDetector
+from picloss.engines.models import car_detector, damage_gate, damage_verifier, view_classifier
+from picloss.engines.models.damage_detector import DAMAGE_DETECTOR
+from picloss.platform.grpcserver import serve
+from picloss.platform.inference import ModelRunner, ModelSpec, make_runner
+from picloss.platform.observability.logs import setup_logging
+from picloss.platform.observability.metrics import start_metrics_server
+from picloss.rpc.damage.v1 import damage_pb2_grpc
 from services.damage.config import DamageConfig
 from services.damage.servicer import SERVICE, DamageServicer
 

@@ -6,17 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from picloss.config import env_bool, env_float, env_int, env_optional, env_str
-from picloss.damage.detector import DEFAULT_SCORE_THRESHOLD
-from picloss.damage.gate import DAMAGE_THRESHOLD
-from picloss.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_SCORE_THRESHOLD
-from picloss.damage.verifier import CANDIDATE_THRESHOLD, DEFAULT_MIN_CONFIDENCE
-from picloss.imaging import DEFAULT_MAX_PIXELS
-from picloss.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
-from picloss.inference.versions import parse_versions
-from picloss.processes import BY_NAME
+from picloss.engines.damage.detector import DEFAULT_SCORE_THRESHOLD
+from picloss.engines.damage.gate import DAMAGE_THRESHOLD
+from picloss.engines.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_SCORE_THRESHOLD
+from picloss.engines.damage.verifier import CANDIDATE_THRESHOLD, DEFAULT_MIN_CONFIDENCE
+from picloss.platform.config import env_bool, env_float, env_int, env_optional, env_str
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS
+from picloss.platform.inference.runner import DEFAULT_MODELS_DIR, DEFAULT_ORT_THREADS
+from picloss.platform.inference.versions import parse_versions
+from picloss.platform.processes import BY_NAME
 
-PROCESS = BY_NAME["damage"]  # its default ports: picloss/processes.py
+PROCESS = BY_NAME["damage"]  # its default ports: picloss/platform/processes.py
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class DamageConfig:
     view_model: bool  # sides from the pose of the vehicle of interest (models/view_classifier; needs CAR_GATE)
     verifier: bool  # every candidate box verified on its crop (models/damage_verifier)
     min_confidence: float  # the operating point: damages with a lower existence confidence are not reported
-    model_versions: dict[str, str]  # PICLOSS_MODEL_VERSIONS pins (picloss/inference/versions.py)
+    model_versions: dict[str, str]  # PICLOSS_MODEL_VERSIONS pins (picloss/platform/inference/versions.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DamageConfig:

@@ -9,12 +9,12 @@ import grpc
 import numpy as np
 import structlog
 
-from picloss.damage.assess import Assessment, DamageAssessor, decode, in_photo_pixels
-from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
-from picloss.damage.wire import result_to_proto
-from picloss.imaging import DEFAULT_MAX_PIXELS, DecodedImage, ImageRejected
-from picloss.inference import ModelRunner
-from picloss.registration import extract, scaled, to_wire
+from picloss.engines.damage.assess import Assessment, DamageAssessor, decode, in_photo_pixels
+from picloss.engines.damage.wire import result_to_proto
+from picloss.engines.registration import extract, scaled, to_wire
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS, DecodedImage, ImageRejected
+from picloss.platform.inference import ModelRunner
+from picloss.rpc.damage.v1 import damage_pb2, damage_pb2_grpc
 from services.damage.metrics import PHOTOS_ASSESSED
 
 SERVICE = damage_pb2.DESCRIPTOR.services_by_name["DamageService"]
@@ -28,7 +28,7 @@ def outcome(a: Assessment) -> str:
 
 class DamageServicer(damage_pb2_grpc.DamageServiceServicer):
     """`runners`: the assessor's models, waited for and closed here. Each photo is decoded once, at the size the
-    damage models need (picloss.damage.assess.decode); boxes and registration features go back in the displayed
+    damage models need (picloss.engines.damage.assess.decode); boxes and registration features go back in the displayed
     photo's pixels."""
 
     def __init__(self, assessor: DamageAssessor, model_version: str | None = None,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from picloss.health import HealthServer
-from picloss.kafka import ConsumerLoop
-from picloss.ledger import Ledger
-from picloss.ledger.sealing import DataKeys
-from picloss.observability.logs import setup_logging
+from picloss.platform.health import HealthServer
+from picloss.platform.kafka import ConsumerLoop
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.sealing import DataKeys
+from picloss.platform.observability.logs import setup_logging
 from picloss.protocol.keys import KeyStore
 from services.dispatcher.config import DispatcherConfig
 from services.dispatcher.delivery import Dispatcher

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from picloss.config import ConfigError, env_float, env_int, env_list, env_str
-from picloss.kafka import RESULTS_TOPIC
-from picloss.netguard import Network, parse_cidrs
-from picloss.processes import BY_NAME
+from picloss.platform.config import ConfigError, env_float, env_int, env_list, env_str
+from picloss.platform.kafka import RESULTS_TOPIC
+from picloss.platform.netguard import Network, parse_cidrs
+from picloss.platform.processes import BY_NAME
 
 DEFAULT_DELAYS = "15,30,180,600,1200,1800"
 DEFAULT_RETENTION_DAYS = 30.0  # kept for reconciliation after delivery; docs/privacy.md
 MAX_RETRIES = 6  # PROTOCOL §1: at most 6 retries, 7 attempts in all
 
-PROCESS = BY_NAME["dispatcher"]  # its default ports: picloss/processes.py
+PROCESS = BY_NAME["dispatcher"]  # its default ports: picloss/platform/processes.py
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from typing import Any
 import aiohttp
 import structlog
 
-from picloss.ledger import Delivery, Ledger
-from picloss.ledger.sealing import DataKeys, SealError
-from picloss.netguard import BlockedAddress, Network, check_callback_url, guarded_connector_kwargs
+from picloss.platform.ledger import Delivery, Ledger
+from picloss.platform.ledger.sealing import DataKeys, SealError
+from picloss.platform.netguard import BlockedAddress, Network, check_callback_url, guarded_connector_kwargs
 from picloss.protocol import json as pjson
 from picloss.protocol.endpoints import callback_accepted
 from picloss.protocol.keys import KeyStore

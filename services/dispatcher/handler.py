@@ -6,9 +6,9 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from picloss.events.v1 import events_pb2
-from picloss.kafka import PermanentError
-from picloss.ledger import Ledger
+from picloss.platform.kafka import PermanentError
+from picloss.platform.ledger import Ledger
+from picloss.rpc.events.v1 import events_pb2
 from services.dispatcher.delivery import Dispatcher
 
 

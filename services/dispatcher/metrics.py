@@ -1,12 +1,12 @@
 """The callback dispatcher's metrics.
 
-Registered in the process registry (picloss/observability/metrics.py), served on METRICS_PORT."""
+Registered in the process registry (picloss/platform/observability/metrics.py), served on METRICS_PORT."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from picloss.observability.metrics import LATENCY_BUCKETS, REGISTRY
+from picloss.platform.observability.metrics import LATENCY_BUCKETS, REGISTRY
 
 CALLBACK_ATTEMPTS = Counter(
     "picloss_callback_attempts_total", "Callback POST attempts, by outcome (success, retry, failed)",

@@ -7,7 +7,7 @@ import contextlib
 
 import structlog
 
-from picloss.ledger import Ledger
+from picloss.platform.ledger import Ledger
 from services.dispatcher.delivery import Dispatcher
 from services.dispatcher.metrics import RESULTS_PURGED
 

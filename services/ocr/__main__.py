@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import functools
 
-from picloss.grpcserver import serve
-from picloss.observability.logs import setup_logging
-from picloss.observability.metrics import start_metrics_server
-from picloss.ocr.engine import OcrEngine
-from picloss.ocr.v1 import ocr_pb2_grpc
+from picloss.engines.ocr.engine import OcrEngine
+from picloss.platform.grpcserver import serve
+from picloss.platform.observability.logs import setup_logging
+from picloss.platform.observability.metrics import start_metrics_server
+from picloss.rpc.ocr.v1 import ocr_pb2_grpc
 from services.ocr.config import OcrConfig
 from services.ocr.servicer import SERVICE, OcrServicer
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from picloss.config import env_bool, env_int, env_str
-from picloss.imaging import DEFAULT_MAX_PIXELS
-from picloss.inference.runner import DEFAULT_ORT_THREADS
-from picloss.processes import BY_NAME
+from picloss.platform.config import env_bool, env_int, env_str
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS
+from picloss.platform.inference.runner import DEFAULT_ORT_THREADS
+from picloss.platform.processes import BY_NAME
 
-PROCESS = BY_NAME["ocr"]  # its default ports: picloss/processes.py
+PROCESS = BY_NAME["ocr"]  # its default ports: picloss/platform/processes.py
 
 
 @dataclass(frozen=True)

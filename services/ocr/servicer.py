@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 import grpc
 import structlog
 
-from picloss.imaging import DEFAULT_MAX_PIXELS, ImageRejected, decode_image
-from picloss.ocr.engine import OcrEngine
-from picloss.ocr.reader import read_document, to_response
-from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
+from picloss.engines.ocr.engine import OcrEngine
+from picloss.engines.ocr.reader import read_document, to_response
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS, ImageRejected, decode_image
 from picloss.protocol.codes import DOCUMENT_CLASSES
 from picloss.protocol.proto import class_of
+from picloss.rpc.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 from services.ocr.metrics import DOCUMENTS_READ
 
 SERVICE = ocr_pb2.DESCRIPTOR.services_by_name["OcrService"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from picloss.health import HealthServer
-from picloss.kafka import AsyncProducer, ConsumerLoop
-from picloss.ledger import Ledger
-from picloss.ledger.sealing import DataKeys
-from picloss.observability.logs import setup_logging
-from picloss.pipeline.clients import ModelClients
-from picloss.pipeline.fetch import PhotoFetcher
-from picloss.pipeline.pipeline import Pipeline
+from picloss.engines.pipeline.clients import ModelClients
+from picloss.engines.pipeline.fetch import PhotoFetcher
+from picloss.engines.pipeline.pipeline import Pipeline
+from picloss.platform.health import HealthServer
+from picloss.platform.kafka import AsyncProducer, ConsumerLoop
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.sealing import DataKeys
+from picloss.platform.observability.logs import setup_logging
 from services.orchestrator.config import OrchestratorConfig
 from services.orchestrator.handler import RequestHandler
 from services.orchestrator.redrive import redrive_forever

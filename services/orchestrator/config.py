@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from picloss.config import env_float, env_int, env_list, env_str
-from picloss.imaging import DEFAULT_MAX_PIXELS
-from picloss.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
-from picloss.netguard import Network, parse_cidrs
-from picloss.pipeline.pipeline import MAX_IN_FLIGHT
-from picloss.processes import BY_NAME, local_address
+from picloss.engines.pipeline.pipeline import MAX_IN_FLIGHT
+from picloss.platform.config import env_float, env_int, env_list, env_str
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS
+from picloss.platform.kafka import REQUESTS_TOPIC, RESULTS_TOPIC
+from picloss.platform.netguard import Network, parse_cidrs
+from picloss.platform.processes import BY_NAME, local_address
 
-PROCESS = BY_NAME["orchestrator"]  # its default ports: picloss/processes.py
+PROCESS = BY_NAME["orchestrator"]  # its default ports: picloss/platform/processes.py
 
 
 @dataclass(frozen=True)

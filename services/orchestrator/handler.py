@@ -8,15 +8,15 @@ import structlog
 from confluent_kafka import Message
 from google.protobuf.message import DecodeError
 
-from picloss.events.v1 import events_pb2
-from picloss.kafka import AsyncProducer, PermanentError
-from picloss.ledger import Ledger
-from picloss.ledger.sealing import DataKeys
-from picloss.ledger.store import FileOutcome
-from picloss.observability.logs import bind_request, clear_request
-from picloss.pipeline.pipeline import FileWork, Pipeline
+from picloss.engines.pipeline.pipeline import FileWork, Pipeline
+from picloss.platform.kafka import AsyncProducer, PermanentError
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.sealing import DataKeys
+from picloss.platform.ledger.store import FileOutcome
+from picloss.platform.observability.logs import bind_request, clear_request
 from picloss.protocol.callback import build_body
 from picloss.protocol.signing import new_nonce
+from picloss.rpc.events.v1 import events_pb2
 from services.orchestrator.metrics import REQUESTS_DONE
 from services.orchestrator.redrive import heartbeat
 

@@ -1,12 +1,13 @@
-"""The orchestrator's metrics (requests committed, re-driven); the pipeline's own are in picloss/pipeline/metrics.py.
+"""The orchestrator's metrics (requests committed, re-driven); the pipeline's own are in
+picloss/engines/pipeline/metrics.py.
 
-Registered in the process registry (picloss/observability/metrics.py), served on METRICS_PORT."""
+Registered in the process registry (picloss/platform/observability/metrics.py), served on METRICS_PORT."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter
 
-from picloss.observability.metrics import REGISTRY
+from picloss.platform.observability.metrics import REGISTRY
 
 REDRIVES = Counter(
     "picloss_redriven_requests_total",

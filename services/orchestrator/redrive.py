@@ -17,10 +17,10 @@ from collections.abc import AsyncIterator
 
 import structlog
 
-from picloss.events.v1 import events_pb2
-from picloss.kafka import AsyncProducer, BrokerUnavailable
-from picloss.ledger import Ledger, LedgerUnavailable
-from picloss.ledger.store import Stalled
+from picloss.platform.kafka import AsyncProducer, BrokerUnavailable
+from picloss.platform.ledger import Ledger, LedgerUnavailable
+from picloss.platform.ledger.store import Stalled
+from picloss.rpc.events.v1 import events_pb2
 from services.orchestrator.metrics import REDRIVES
 
 log = structlog.get_logger()

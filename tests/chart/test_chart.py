@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from picloss.processes import MODEL_SERVICES
+from picloss.platform.processes import MODEL_SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "picloss"
@@ -218,7 +218,7 @@ def test_gpu_scenario_serves_models_on_triton(helm: Path) -> None:
 def test_model_versions_pin_triton_and_the_in_process_runner_alike(helm: Path, tmp_path: Path) -> None:
     """modelVersions (issue 24): the model services get PICLOSS_MODEL_VERSIONS, and Triton's copied repository gets
     the same versions as its policy (the line the runner's own rule reads back)."""
-    from picloss.inference.versions import parse_versions, pinned_version
+    from picloss.platform.inference.versions import parse_versions, pinned_version
 
     docs = render(helm, [CHART / "ci" / "gpu-triton-values.yaml"],
                   ["modelVersions.damage_detector=2", "modelVersions.damage_gate=1"])
@@ -296,7 +296,7 @@ def metrics_modules() -> list[str]:
 
 def test_every_process_keeps_its_metrics_beside_it() -> None:
     modules = set(metrics_modules())
-    assert {"picloss.observability.metrics", "gateway.metrics", "picloss.pipeline.metrics"} <= modules
+    assert {"picloss.platform.observability.metrics", "gateway.metrics", "picloss.engines.pipeline.metrics"} <= modules
     for service in ("orchestrator", "dispatcher", "classifier", "ocr", "damage", "aggregator"):
         assert f"services.{service}.metrics" in modules
 
@@ -304,7 +304,7 @@ def test_every_process_keeps_its_metrics_beside_it() -> None:
 def exported_metric_names() -> set[str]:
     import importlib
 
-    from picloss.observability.metrics import REGISTRY
+    from picloss.platform.observability.metrics import REGISTRY
 
     for module in metrics_modules():
         importlib.import_module(module)  # registers its metrics in REGISTRY

@@ -81,18 +81,19 @@ def env_of(name: str) -> dict[str, str]:
 
 
 def models_used_by(name: str) -> set[str]:
-    """Every ModelSpec(name=...) a service declares or imports with a model's contract (picloss/models/<model>.py):
+    """Every ModelSpec(name=...) a service declares or imports with a model's contract
+    (picloss/engines/models/<model>.py):
     the models its image must carry."""
     import ast
 
     contracts: set[str] = set()
     for py in (REPO_ROOT / "services" / name).glob("*.py"):
         for node in ast.walk(ast.parse(py.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "picloss.models":
-                contracts.update(alias.name for alias in node.names)  # from picloss.models import a, b
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("picloss.models."):
-                contracts.add(node.module.split(".")[2])  # type: ignore[union-attr]
-    sources = [(REPO_ROOT / "picloss" / "models" / f"{c}.py").read_text() for c in sorted(contracts)]
+            if isinstance(node, ast.ImportFrom) and node.module == "picloss.engines.models":
+                contracts.update(alias.name for alias in node.names)  # from picloss.engines.models import a, b
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("picloss.engines.models."):
+                contracts.add(node.module.split(".")[3])  # type: ignore[union-attr]
+    sources = [(REPO_ROOT / "picloss" / "engines" / "models" / f"{c}.py").read_text() for c in sorted(contracts)]
     return {m for text in sources for m in re.findall(r'ModelSpec\(\s*name="(\w+)"', text)}
 
 

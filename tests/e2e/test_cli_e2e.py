@@ -26,7 +26,7 @@ def cli_env(stack: Stack) -> dict[str, str]:
 
 
 def picloss(stack: Stack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "picloss.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "picloss.client.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=cli_env(stack), cwd=REPO_ROOT)
 
 
@@ -40,7 +40,7 @@ def photo_dir(tmp_path: Path) -> Path:
 
 def test_submit_listen_verify_query_report(stack: Stack, photo_dir: Path, tmp_path: Path) -> None:
     saved_dir = tmp_path / "callbacks"
-    listen = subprocess.Popen([sys.executable, "-m", "picloss.cli", "listen", "--port", "0", "--save",
+    listen = subprocess.Popen([sys.executable, "-m", "picloss.client.cli", "listen", "--port", "0", "--save",
                                str(saved_dir), "--count", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=cli_env(stack), cwd=REPO_ROOT)
     try:

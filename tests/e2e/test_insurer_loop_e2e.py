@@ -22,10 +22,10 @@ from devkit.client import PiclossClient
 from devkit.photos import PhotoServer, drawn_car_jpeg
 from devkit.receiver import CallbackReceiver
 from devkit.stack import REPO_ROOT, Stack
-from picloss import cli
-from picloss.inference.versions import serving_version
+from picloss.client import cli
+from picloss.client.sdk.labels import LabelBox, PhotoLabels, from_coco, to_coco
+from picloss.platform.inference.versions import serving_version
 from picloss.protocol.schemas import validator
-from picloss.sdk.labels import LabelBox, PhotoLabels, from_coco, to_coco
 from training.damage import compare, insurer, promote, retrain
 
 pytest.importorskip("torch")

@@ -26,7 +26,7 @@ from devkit.infra import _pg_bin
 from devkit.photos import PhotoServer
 from devkit.receiver import CallbackReceiver
 from devkit.stack import REPO_ROOT, Stack, kind_of
-from picloss.sdk.masking import MASKED_FIELDS
+from picloss.client.sdk.masking import MASKED_FIELDS
 
 pytestmark = pytest.mark.e2e
 # what the issue lists: ID and licence numbers, names, addresses (the masked fields), VINs and plates

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "shared"))
 from test_review_api import CLAIM, build_folder
 
 from devkit.procs import free_port
-from picloss.sdk.labels import from_coco
+from picloss.client.sdk.labels import from_coco
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -39,7 +39,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     folder = build_folder(tmp_path / "callbacks")
     (folder / "ZZZ-malformed.json").write_text('{"accept_seqno": ')
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "picloss.cli", "review", str(folder), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "picloss.client.cli", "review", str(folder), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     assert proc.stdout is not None
     line = proc.stdout.readline()

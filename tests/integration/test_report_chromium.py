@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from picloss.report import write_report
-from picloss.report.html import DEGREE_COLOURS
-from picloss.sdk import parse_callback
+from picloss.client.report import write_report
+from picloss.client.report.html import DEGREE_COLOURS
+from picloss.client.sdk import parse_callback
 
 PHOTO_RGB = (40, 160, 60)
 W, H = 1000, 800

@@ -18,8 +18,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "shared"))
 from protocol_examples import batch_callback, single_callback
 
-from picloss.review.app import PAGE_HEADER, ReviewConfig, create_app
-from picloss.sdk.labels import from_coco
+from picloss.client.review.app import PAGE_HEADER, ReviewConfig, create_app
+from picloss.client.sdk.labels import from_coco
 
 CLAIM = "PL20261202010203a1b2c3d4e5f60718"
 SIZES = {"damage-1.jpg": (1000, 800), "damage-2.jpg": (640, 480), "idcard.jpg": (856, 540),

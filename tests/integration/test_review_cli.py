@@ -13,11 +13,11 @@ import pytest
 from test_review_api import CLAIM, build_folder, review_body
 
 from devkit.procs import free_port
-from picloss.cli import main
-from picloss.review import state as review_state
-from picloss.review import views
-from picloss.review.folder import Limits, PhotoFinder, load_claim
-from picloss.sdk.labels import from_coco
+from picloss.client.cli import main
+from picloss.client.review import state as review_state
+from picloss.client.review import views
+from picloss.client.review.folder import Limits, PhotoFinder, load_claim
+from picloss.client.sdk.labels import from_coco
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def test_command_line_errors_are_one_line(tmp_path: Path, capsys: pytest.Capture
 def test_served_beyond_loopback_only_with_a_token(tmp_path: Path) -> None:
     folder = build_folder(tmp_path / "callbacks")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "picloss.cli", "review", str(folder), "--host", "0.0.0.0",
+    proc = subprocess.Popen([sys.executable, "-m", "picloss.client.cli", "review", str(folder), "--host", "0.0.0.0",
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=REPO)
     try:
@@ -92,7 +92,7 @@ def test_served_beyond_loopback_only_with_a_token(tmp_path: Path) -> None:
 
 
 def test_atomic_write_keeps_the_files_mode_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    from picloss.review.atomic import write_atomic
+    from picloss.client.review.atomic import write_atomic
 
     target = tmp_path / "labels.json"
     write_atomic(target, "{}")

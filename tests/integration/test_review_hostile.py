@@ -19,8 +19,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from test_review_api import CLAIM, POST, build_folder, by_name, get_json, review_body, serve
 
-from picloss.review.app import ReviewConfig, create_app
-from picloss.review.folder import Limits
+from picloss.client.review.app import ReviewConfig, create_app
+from picloss.client.review.folder import Limits
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -170,10 +170,10 @@ def test_the_page_references_nothing_outside_the_package() -> None:
     import fnmatch
     import tomllib
 
-    static = REPO / "picloss" / "review" / "static"
+    static = REPO / "picloss" / "client" / "review" / "static"
     shipped = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     for path in static.iterdir():
-        assert any(fnmatch.fnmatch(f"static/{path.name}", glob) for glob in shipped["picloss.review"]), path
+        assert any(fnmatch.fnmatch(f"static/{path.name}", glob) for glob in shipped["picloss.client.review"]), path
         text = path.read_text()
         assert "http://" not in text.replace('"http://www.w3.org/2000/svg"', "") and "https://" not in text, path
         assert "//cdn" not in text and "@import" not in text, path
@@ -183,8 +183,8 @@ SAVE_LOOP = """
 import json, sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
-from picloss.review import state
-from picloss.sdk import parse_callback
+from picloss.client.review import state
+from picloss.client.sdk import parse_callback
 folder, callback = Path(sys.argv[1]), parse_callback(Path(sys.argv[2]).read_bytes())
 n = 0
 while True:  # the server's own save, again and again, each a different size (up to about 2 MB)
@@ -196,7 +196,7 @@ while True:  # the server's own save, again and again, each a different size (up
 
 
 def test_a_save_cut_by_sigkill_leaves_the_old_or_the_new_review_never_a_torn_one(folder: Path) -> None:
-    from picloss.review import state as review_state
+    from picloss.client.review import state as review_state
 
     target = review_state.state_path(folder, "claim")
     kills = 0
@@ -230,7 +230,7 @@ async def test_a_photo_changed_since_the_service_saw_it_is_not_shown_under_its_b
 
 
 async def test_an_oversized_save_is_refused_and_the_server_stays_up(client: TestClient, folder: Path) -> None:
-    from picloss.review.app import MAX_SAVE_BYTES
+    from picloss.client.review.app import MAX_SAVE_BYTES
 
     resp = await client.post(f"/api/claims/{CLAIM}/review", data=b"[" + b" " * MAX_SAVE_BYTES + b"]",
                              headers={**POST, "Content-Type": "application/json"})

@@ -5,7 +5,7 @@ set with severity labels) through the service's own pre/post-processing (evaluat
 detector.decode at the evaluation's score floor), matches every ground-truth box to its best
 detection (IoU >= evaluate.MATCH_IOU) and takes the truth degree from `degree.label_degree`.
 
-Features per matched detection (`picloss.damage.degree.features`): log-odds of the damage-type,
+Features per matched detection (`picloss.engines.damage.degree.features`): log-odds of the damage-type,
 severity and part-kind probabilities, the box's relative area (log) and the detection score
 (log-odds). An L2 logistic regression (numpy, Newton steps; class-weighted or not and its L2
 strength chosen by out-of-fold balanced accuracy, ECE above 0.05 penalised) gives a raw score;
@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from picloss.damage import degree as deg
-from picloss.damage.detector import Detection, decode
-from picloss.inference import OnnxRunner
-from picloss.models import damage_detector as ms
+from picloss.engines.damage import degree as deg
+from picloss.engines.damage.detector import Detection, decode
+from picloss.engines.models import damage_detector as ms
+from picloss.platform.inference import OnnxRunner
 from training.damage.calibration import balanced_accuracy, expected_calibration_error
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
@@ -57,7 +57,7 @@ from training.damage.evaluate import AP_SCORE_FLOOR, MATCH_IOU, load_rgb, matche
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 DATASET = "damage_severity"
-OUT_JSON = REPO / "picloss/damage/degree_calibration.json"
+OUT_JSON = REPO / "picloss/engines/damage/degree_calibration.json"
 # Tiny synthetic inputs whose decisions the JSON records, so that a test can check the parameters reproduce them.
 CHECK_CASES: list[dict[str, Any]] = [
     {"type_probs": {"scratch": 0.9, "dent": 0.08, "broken": 0.02},
@@ -360,7 +360,8 @@ def main(argv: list[str] | None = None) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO).stdout.strip()
     record = {
-        "about": "Calibrated P(replace) for picloss/damage/degree.py (python -m training.damage.calibrate_degree)",
+        "about": "Calibrated P(replace) for picloss/engines/damage/degree.py "
+                 "(python -m training.damage.calibrate_degree)",
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit,
         "model": f"{ms.DAMAGE_DETECTOR.name}/{ms.DAMAGE_DETECTOR.version}",

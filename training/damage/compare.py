@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from picloss.inference.runner import DEFAULT_MODELS_DIR
-from picloss.inference.versions import serving_version
-from picloss.models.damage_detector import DAMAGE_DETECTOR
+from picloss.engines.models.damage_detector import DAMAGE_DETECTOR
+from picloss.platform.inference.runner import DEFAULT_MODELS_DIR
+from picloss.platform.inference.versions import serving_version
 from training.damage import insurer
 
 BETTER, WORSE, NOISE = "better", "worse", "within noise"

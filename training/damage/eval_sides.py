@@ -8,7 +8,7 @@ content), the car side it lies on and whether it is on the front or rear half of
 
 The service runs as deployed (damage detector, damage gate and car gate as services/damage/__main__.py wires them,
 onnxruntime, 2 threads), then:
-* "cue rule": the component ids as the detector reports them (picloss/damage/components.py, part cues only);
+* "cue rule": the component ids as the detector reports them (picloss/engines/damage/components.py, part cues only);
 * "pose": the same after services/damage/pose.side_assessments (the view classifier on the vehicle of interest).
 
 A reported damage is judged on the labelled box it lands on (IoU >= MATCH_IOU, or its centre inside the box; the
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from picloss.damage import components as comp
+from picloss.engines.damage import components as comp
 from picloss.protocol.components import ID_TO_KIND
 
 REPO = Path(__file__).resolve().parents[2]
@@ -217,14 +217,14 @@ def oracle_figures(contexts: Mapping[str, tuple[int, int, list[comp.PartSighting
 def run_service(files: Sequence[str], data: Path, models: Path, threads: int = 2) -> dict[str, dict[str, object]]:
     """Per file: the detector's reported damages after the gates (cue rule), the same after the pose step, the
     part context, the car view and the photo size. Everything through the service's own classes."""
-    from picloss.damage import gate as gate_mod
-    from picloss.damage import pose
-    from picloss.damage import vehicles as veh
-    from picloss.damage.assess import DamageAssessor
-    from picloss.damage.detector import DEFAULT_SCORE_THRESHOLD, DamageDetector
-    from picloss.inference import OnnxRunner
-    from picloss.models import car_detector, damage_gate, view_classifier
-    from picloss.models.damage_detector import DAMAGE_DETECTOR
+    from picloss.engines.damage import gate as gate_mod
+    from picloss.engines.damage import pose
+    from picloss.engines.damage import vehicles as veh
+    from picloss.engines.damage.assess import DamageAssessor
+    from picloss.engines.damage.detector import DEFAULT_SCORE_THRESHOLD, DamageDetector
+    from picloss.engines.models import car_detector, damage_gate, view_classifier
+    from picloss.engines.models.damage_detector import DAMAGE_DETECTOR
+    from picloss.platform.inference import OnnxRunner
 
     detector = DamageDetector(OnnxRunner(DAMAGE_DETECTOR, models, threads=threads), DEFAULT_SCORE_THRESHOLD)
     assessor = DamageAssessor.from_runners(

@@ -1,4 +1,4 @@
-"""Measure the car gate (picloss/damage/vehicles.py) on the shared photos and print the figures.
+"""Measure the car gate (picloss/engines/damage/vehicles.py) on the shared photos and print the figures.
 
     python -m training.damage.eval_vehicles                 # valid splits, at DEFAULT_SCORE_THRESHOLD
     python -m training.damage.eval_vehicles --sweep         # TRAIN splits, per threshold (to choose it)
@@ -26,10 +26,10 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
-from picloss.boxes import box_iou
-from picloss.damage import vehicles as v
-from picloss.inference import OnnxRunner
-from picloss.models import car_detector
+from picloss.engines.boxes import box_iou
+from picloss.engines.damage import vehicles as v
+from picloss.engines.models import car_detector
+from picloss.platform.inference import OnnxRunner
 
 DATA = Path(os.environ.get("PICLOSS_DATA_ROOT", "/work/shared/datasets"))
 SWEEP_FLOOR = 0.05

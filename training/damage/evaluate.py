@@ -22,25 +22,25 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from picloss.aggregator.rules import Sighting, adopt_from_wider, aggregate
-from picloss.damage import components as comp
-from picloss.damage import degree as deg
-from picloss.damage import pose, verifier
-from picloss.damage import vehicles as veh
-from picloss.damage.assess import Assessment, decide, verified
-from picloss.damage.detector import (
+from picloss.engines.aggregator.rules import Sighting, adopt_from_wider, aggregate
+from picloss.engines.damage import components as comp
+from picloss.engines.damage import degree as deg
+from picloss.engines.damage import pose, verifier
+from picloss.engines.damage import vehicles as veh
+from picloss.engines.damage.assess import Assessment, decide, verified
+from picloss.engines.damage.detector import (
     DEFAULT_SCORE_THRESHOLD,
     Detection,
     PhotoDetections,
     decode,
     reported,
 )
-from picloss.inference import OnnxRunner
-from picloss.models import car_detector, damage_gate, damage_verifier, view_classifier
-from picloss.models import damage_detector as ms
-from picloss.models.damage_detector import Letterbox, letterbox, to_batch
+from picloss.engines.models import car_detector, damage_gate, damage_verifier, view_classifier
+from picloss.engines.models import damage_detector as ms
+from picloss.engines.models.damage_detector import Letterbox, letterbox, to_batch
+from picloss.engines.registration import extract
+from picloss.platform.inference import OnnxRunner
 from picloss.protocol.components import UNKNOWN_PART_ID
-from picloss.registration import extract
 from training.damage.calibration import balanced_accuracy, expected_calibration_error
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
@@ -96,7 +96,7 @@ class Gates:
 
     def __init__(self, models_dir: Path, use_gate: bool = True, use_cars: bool = True,
                  threshold: float | None = None, use_view: bool = True, use_verifier: bool = True) -> None:
-        from picloss.damage import gate as gate_mod
+        from picloss.engines.damage import gate as gate_mod
 
         self.gate_runner = OnnxRunner(damage_gate.GATE_SPEC, models_dir, threads=2) if use_gate else None
         self.car_runner = OnnxRunner(car_detector.CAR_DETECTOR, models_dir, threads=2) if use_cars else None
@@ -143,7 +143,7 @@ class Gates:
         return prob, cars, time.perf_counter() - start
 
     def view(self, rgb: np.ndarray, target: veh.Vehicle | None) -> tuple[np.ndarray | None, float]:
-        """The pose probabilities of the vehicle of interest (picloss/damage/pose.py), and the seconds taken."""
+        """The pose probabilities of the vehicle of interest (picloss/engines/damage/pose.py), and the seconds taken."""
         if self.view_runner is None or target is None:
             return None, 0.0
         start = time.perf_counter()
@@ -605,7 +605,7 @@ def contact_sheet(results: list[PhotoResult], clean: list[tuple[CleanCar, Seen]]
 
 def sweep(args: argparse.Namespace, classmap: ClassMap) -> None:
     """SINGLE and BATCH claim F1 per score threshold on train photos (never val), for choosing
-    picloss/damage/detector.py DEFAULT_SCORE_THRESHOLD."""
+    picloss/engines/damage/detector.py DEFAULT_SCORE_THRESHOLD."""
     train = dedupe_identical([s for s in read_split(classmap, "train", args.data_root) if s.dataset == "damaged_parts"])
     rng = np.random.default_rng(0)
     chosen = [train[i] for i in sorted(rng.choice(len(train), size=min(args.sweep, len(train)), replace=False))]
@@ -649,13 +649,14 @@ def write_section(path: Path, text: str, section: str = SECTION) -> None:
 
 def reduced_decode_figures(runner: OnnxRunner, gates: Gates | None, samples: list[Sample], threshold: float,
                            gate_threshold: float, long_side: int = 2560) -> dict[str, float]:
-    """The damage service decodes a large photo reduced to its models' size (picloss.damage.assess.decode) and maps
+    """The damage service decodes a large photo reduced to its models' size (picloss.engines.damage.assess.decode) and
+    maps
     the verdict's boxes back (in_photo_pixels). On val photos upscaled to a phone-like long side (JPEG q90): does
     that give the verdict a full decode gives? Boxes compared in the large photo's pixels."""
-    from picloss.boxes import box_iou
-    from picloss.damage.assess import decode as damage_decode
-    from picloss.damage.assess import in_photo_pixels
-    from picloss.imaging import decode_image, encode_jpeg
+    from picloss.engines.boxes import box_iou
+    from picloss.engines.damage.assess import decode as damage_decode
+    from picloss.engines.damage.assess import in_photo_pixels
+    from picloss.platform.imaging import decode_image, encode_jpeg
 
     same_verdict, counts_equal, matched, reported, reduced_px, full_px = 0, 0, 0, 0, [], []
     f1_full, f1_reduced = BoxF1(), BoxF1()  # against the val boxes, scaled with the photo

@@ -3,7 +3,7 @@
     python -m training.damage.export --checkpoint training/runs/damage/last.pt
 
 Writes models/damage_detector/1/model.onnx (normalisation and decode inside), its
-config.pbtxt from picloss/models/damage_detector.py, and a small JSON fixture with the
+config.pbtxt from picloss/engines/models/damage_detector.py, and a small JSON fixture with the
 outputs for a generated input (tests/unit/damage/fixtures/damage_detector_expected.json).
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from picloss.models import damage_detector as ms
-from picloss.models.damage_detector import INPUT_SIZE
+from picloss.engines.models import damage_detector as ms
+from picloss.engines.models.damage_detector import INPUT_SIZE
 from training.damage.fixture import FIXTURE, REPO, TOP, fixture_input
 from training.damage.model import PART_TOP_K, TOP_K, DamageNet, ExportWrapper
 from training.triton_config import config_pbtxt as triton_config
@@ -41,7 +41,8 @@ def config_pbtxt() -> str:
         ms.OUTPUT_PART_SEVERITY_PROBS: [p, len(ms.SEVERITIES)],
     }
     return triton_config(ms.DAMAGE_DETECTOR, ms.MAX_BATCH_SIZE, dims,
-                         "Written by training/damage/export.py; tensor names: picloss/models/damage_detector.py.")
+                         "Written by training/damage/export.py; tensor names: "
+                         "picloss/engines/models/damage_detector.py.")
 
 
 def export_onnx(net: DamageNet, onnx_path: Path) -> tuple[int, float]:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         ms.SEVERITIES,
         ms.PART_KINDS,
     ):
-        raise SystemExit(f"checkpoint heads {heads} differ from picloss/models/damage_detector.py")
+        raise SystemExit(f"checkpoint heads {heads} differ from picloss/engines/models/damage_detector.py")
     net = DamageNet(len(ms.DAMAGE_TYPES), len(ms.SEVERITIES), len(ms.PART_KINDS), pretrained=False)
     net.load_state_dict(ckpt["model"])
     wrapper = ExportWrapper(net).eval()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from picloss.models.damage_detector import INPUT_SIZE
+from picloss.engines.models.damage_detector import INPUT_SIZE
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests/unit/damage/fixtures/damage_detector_expected.json"

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from picloss.models.damage_gate import INPUT_SIZE, to_input
+from picloss.engines.models.damage_gate import INPUT_SIZE, to_input
 from training.damage.common import cached_onnx_session, group_folds, setup_run, threshold_for_recall
 from training.damage.gate_common import (
     DEFAULT_DATA,

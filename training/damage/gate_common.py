@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from picloss.models.damage_gate import (
+from picloss.engines.models.damage_gate import (
     GATE_SPEC,
     INPUT_IMAGES,
     INPUT_SIZE,
@@ -280,7 +280,7 @@ def config_pbtxt() -> str:
     # The comment still names gate.py, which first wrote the file: the committed config stays byte-identical.
     return triton_config(GATE_SPEC, MAX_BATCH_SIZE,
                          {INPUT_IMAGES: (3, INPUT_SIZE, INPUT_SIZE), OUTPUT_DAMAGE_PROB: (1,)},
-                         "Written by training/damage/gate.py; tensor names: picloss/models/damage_gate.py.")
+                         "Written by training/damage/gate.py; tensor names: picloss/engines/models/damage_gate.py.")
 
 
 def export(model: nn.Module, models_dir: Path, record: dict[str, object], samples: list[np.ndarray]) -> Path:

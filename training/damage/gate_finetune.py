@@ -18,7 +18,8 @@ the 1280-channel head convolution) is trained together with the head, on the sam
   the chosen epoch and threshold, and only reported.
 * BatchNorm statistics stay at their ImageNet values (eval mode): batches are small and the photos few.
 * Export: the whole network (normalisation, frozen trunk, trained tail, pooled head, sigmoid) as the same ONNX
-  contract as the first gate (`picloss/models/damage_gate.py`: images [N,3,320,320] 0..255 squashed -> damage_prob).
+  contract as the first gate (`picloss/engines/models/damage_gate.py`: images [N,3,320,320] 0..255 squashed ->
+  damage_prob).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from picloss.models.damage_gate import INPUT_SIZE, to_input
+from picloss.engines.models.damage_gate import INPUT_SIZE, to_input
 from training.damage import common, gate_common
 from training.damage.gate_common import Item
 

@@ -1,7 +1,7 @@
 """An insurer's own labels (issue 24): reading them, the held-out split by claim, and the service's figures on them.
 
 A labels folder (`DATA`) is what `picloss labels export|import` or the review page writes: one COCO file whose
-categories are the protocol's component ids 1-40 (`picloss/sdk/labels.py`; `labels.json`, or the only `*.json` of
+categories are the protocol's component ids 1-40 (`picloss/client/sdk/labels.py`; `labels.json`, or the only `*.json` of
 the folder; or DATA is that file) and the photos it names, beside it or in `DATA/images/` (or `--photos DIR`), each
 directly there or in a folder named after its claim (`DIR/<accept_seqno>/`).
 
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from picloss.boxes import box_iou
+from picloss.client.sdk.labels import PhotoLabels, from_coco
+from picloss.engines.boxes import box_iou
 from picloss.protocol.components import ID_TO_KIND
-from picloss.sdk.labels import PhotoLabels, from_coco
 from training.damage.datasets import HEADS, Sample
 
 HELD_OUT_SHARE = 0.2
@@ -199,14 +199,14 @@ ServiceFn = Callable[[list[LabelledPhoto]], list[list[Reported]]]
 def service_fn(detector_onnx: Path, models_dir: Path, threads: int = 2) -> ServiceFn:
     """The damage service's verdicts with this detector file and the repository's other models (gate, cars,
     pose, verifier) at the service's defaults — what `services/damage` would report."""
-    from picloss.damage.assess import DamageAssessor, decode, in_photo_pixels
-    from picloss.damage.detector import DamageDetector
-    from picloss.damage.gate import DAMAGE_THRESHOLD
-    from picloss.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_THRESHOLD
-    from picloss.damage.verifier import CANDIDATE_THRESHOLD, DEFAULT_MIN_CONFIDENCE
-    from picloss.inference import OnnxRunner, make_runner
-    from picloss.models import car_detector, damage_gate, damage_verifier, view_classifier
-    from picloss.models.damage_detector import DAMAGE_DETECTOR
+    from picloss.engines.damage.assess import DamageAssessor, decode, in_photo_pixels
+    from picloss.engines.damage.detector import DamageDetector
+    from picloss.engines.damage.gate import DAMAGE_THRESHOLD
+    from picloss.engines.damage.vehicles import DEFAULT_SCORE_THRESHOLD as CAR_THRESHOLD
+    from picloss.engines.damage.verifier import CANDIDATE_THRESHOLD, DEFAULT_MIN_CONFIDENCE
+    from picloss.engines.models import car_detector, damage_gate, damage_verifier, view_classifier
+    from picloss.engines.models.damage_detector import DAMAGE_DETECTOR
+    from picloss.platform.inference import OnnxRunner, make_runner
 
     def runner(spec):  # type: ignore[no-untyped-def]
         return make_runner(spec, triton_url=None, models_dir=models_dir, threads=threads)

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from picloss.boxes import box_iou
-from picloss.damage.detector import PART_SCORE_THRESHOLD
+from picloss.engines.boxes import box_iou
+from picloss.engines.damage.detector import PART_SCORE_THRESHOLD
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
     ClassMap,
@@ -87,8 +87,8 @@ def evaluate_arm(onnx: Path, data_root: Path, threads: int) -> dict[str, float]:
     import onnxruntime as ort
     from PIL import Image
 
-    from picloss.models import damage_detector as ms
-    from picloss.models.damage_detector import INPUT_SIZE, letterbox
+    from picloss.engines.models import damage_detector as ms
+    from picloss.engines.models.damage_detector import INPUT_SIZE, letterbox
 
     classmap = ClassMap.load(classmap_of(onnx.parent, keep_insurer=True))
     leaked = leaked_val_files(data_root / "DUPLICATES.tsv", classmap)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from picloss.boxes import box_iou
+from picloss.engines.boxes import box_iou
 
 __all__ = ["BoxF1", "SetScore", "average_precision", "box_iou"]
 

@@ -6,7 +6,8 @@
 
 `promote` copies the candidate to `models/damage_detector/<n+1>/` (model.onnx, its model card, candidate.json and
 the comparison beside it) and pins Triton's version policy in `models/damage_detector/config.pbtxt` to n+1; the
-in-process runner reads the same pin (picloss/inference/versions.py). It refuses a candidate that was not compared
+in-process runner reads the same pin (picloss/platform/inference/versions.py). It refuses a candidate that was not
+compared
 (`make compare-models`) or that came out **worse** on any figure, unless `--force`. `rollback` pins the highest
 version below the one in service (repeat it to go further back); nothing is deleted, so `promote` or a pin in the
 chart's `modelVersions` can return to any version. Restart the damage service (or let Triton poll) to load it.
@@ -22,10 +23,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from picloss.inference.runner import DEFAULT_MODELS_DIR
-from picloss.inference.versions import numbered_versions, serving_version, with_pinned_version
-from picloss.models.damage_detector import DAMAGE_DETECTOR
-from picloss.review.atomic import write_atomic
+from picloss.client.review.atomic import write_atomic
+from picloss.engines.models.damage_detector import DAMAGE_DETECTOR
+from picloss.platform.inference.runner import DEFAULT_MODELS_DIR
+from picloss.platform.inference.versions import numbered_versions, serving_version, with_pinned_version
 
 BESIDE = ("MODEL_CARD.md", "candidate.json", "compare.md", "compare.json")
 

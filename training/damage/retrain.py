@@ -27,9 +27,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from picloss.inference.runner import DEFAULT_MODELS_DIR
-from picloss.inference.versions import serving_version
-from picloss.models.damage_detector import DAMAGE_DETECTOR
+from picloss.engines.models.damage_detector import DAMAGE_DETECTOR
+from picloss.platform.inference.runner import DEFAULT_MODELS_DIR
+from picloss.platform.inference.versions import serving_version
 from training.damage import insurer
 from training.damage.datasets import DEFAULT_DATA_ROOT, ClassMap
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from picloss.models.damage_detector import PAD_VALUE
+from picloss.engines.models.damage_detector import PAD_VALUE
 from training.damage.datasets import HEADS
 from training.damage.model import STRIDE
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from picloss.models.damage_detector import INPUT_SIZE, letterbox
+from picloss.engines.models.damage_detector import INPUT_SIZE, letterbox
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
     HEADS,

@@ -4,7 +4,7 @@
     nice -n 10 .venv/bin/python -m training.damage.verifier --log /tmp/logs/verifier.log
 
 A second stage after the detector: each candidate box is cut from the photo with context
-(`picloss/models/damage_verifier.py`: a square 2.5x the box's longer side, >= 64 px, resized to 128 px) and
+(`picloss/engines/models/damage_verifier.py`: a square 2.5x the box's longer side, >= 64 px, resized to 128 px) and
 scored by ImageNet EfficientNet-Lite0 whose last stage (blocks 11-15) and head convolution are fine-tuned with a
 linear head on mean + max pooled features; the frozen trunk (stem + blocks 0-10) is computed once per crop view
 and cached, so an epoch takes about 4 minutes on two CPU cores (`--train-from 14` trains blocks 14-15 only:
@@ -55,8 +55,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from picloss.damage.verifier import CANDIDATE_THRESHOLD
-from picloss.models import damage_verifier as vm
+from picloss.engines.damage.verifier import CANDIDATE_THRESHOLD
+from picloss.engines.models import damage_verifier as vm
 from training.damage import common
 from training.damage.gate_finetune import SPLIT_AT, Tail, Trunk, lite0
 from training.damage.verifier_data import DEFAULT_DATA_ROOT, Groups
@@ -372,9 +372,9 @@ def gate_probabilities(photos: list[dict], fold: int, models_dir: Path, threads:
     selection fold its probabilities are fair."""
     import asyncio
 
-    from picloss.damage.gate import damage_probability
-    from picloss.inference import OnnxRunner
-    from picloss.models import damage_gate
+    from picloss.engines.damage.gate import damage_probability
+    from picloss.engines.models import damage_gate
+    from picloss.platform.inference import OnnxRunner
 
     runner = OnnxRunner(damage_gate.GATE_SPEC, models_dir, threads=threads)
     return {n: asyncio.run(damage_probability(runner, [load_rgb(ph["path"])]))[0]
@@ -405,7 +405,7 @@ def apply_combination(w: np.ndarray, x: np.ndarray) -> np.ndarray:
 def photo_curve(photos: list[dict], sel: list[Item], combined: np.ndarray) -> list[dict[str, float]]:
     """Per threshold, on the selection fold's photos: box precision/recall at IoU 0.3 on damage_severity (the
     only source whose boxes are the damage itself) and the share of clean-car photos with a reported damage."""
-    from picloss.boxes import box_iou
+    from picloss.engines.boxes import box_iou
 
     per_photo: dict[int, list[tuple[tuple[float, ...], float]]] = {}
     for it, p in zip(sel, combined, strict=True):
@@ -469,7 +469,8 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
 def config_pbtxt() -> str:
     return triton_config(vm.VERIFIER_SPEC, vm.MAX_BATCH_SIZE,
                          {vm.INPUT_CROPS: (3, vm.INPUT_SIZE, vm.INPUT_SIZE), vm.OUTPUT_DAMAGE_PROB: (1,)},
-                         "Written by training/damage/verifier.py; tensor names: picloss/models/damage_verifier.py.")
+                         "Written by training/damage/verifier.py; tensor names: "
+                         "picloss/engines/models/damage_verifier.py.")
 
 
 def export(model: nn.Module, models_dir: Path, record: dict[str, object], samples: np.ndarray) -> Path:

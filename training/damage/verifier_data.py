@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from picloss.boxes import box_iou
-from picloss.damage.detector import decode
-from picloss.inference import OnnxRunner
-from picloss.models import damage_detector as ms
-from picloss.models.damage_detector import letterbox, to_batch
+from picloss.engines.boxes import box_iou
+from picloss.engines.damage.detector import decode
+from picloss.engines.models import damage_detector as ms
+from picloss.engines.models.damage_detector import letterbox, to_batch
+from picloss.platform.inference import OnnxRunner
 from training.damage.datasets import (
     DEFAULT_DATA_ROOT,
     ClassMap,

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from picloss.models import view_classifier as pose
+from picloss.engines.models import view_classifier as pose
 from training.damage import common
 from training.triton_config import config_pbtxt as triton_config
 
@@ -350,7 +350,7 @@ def config_pbtxt() -> str:
                          {pose.INPUT_IMAGES: (3, pose.INPUT_SIZE, pose.INPUT_SIZE),
                           pose.OUTPUT_POSE_PROBS: (len(pose.POSES),)},
                          "Written by training/damage/view_classifier.py; "
-                         "tensor names: picloss/models/view_classifier.py.")
+                         "tensor names: picloss/engines/models/view_classifier.py.")
 
 
 def export(linear: Linear, out: Path, meta: dict[str, object]) -> Path:

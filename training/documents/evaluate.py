@@ -9,10 +9,10 @@
   (DAMAGE), clean_cars/*/valid (car photos: DAMAGE class), and OTHER scenes (evaluation seeds).
 
 Classification is reported for the classifier alone and for the pipeline: the orchestrator's own `Pipeline`
-(`picloss/pipeline/pipeline.py` + `routing.py`: classifier, OCR text, car detector and damage gate of the
+(`picloss/engines/pipeline/pipeline.py` + `routing.py`: classifier, OCR text, car detector and damage gate of the
 damage service) on in-process model services (`pipeline_eval.py`), so the figure is the class the service reports.
 OCR runs on every held-back document with its true class
-(`picloss.ocr.reader.read_document`): ID number / VIN / every other field exact per degradation level, wrong
+(`picloss.engines.ocr.reader.read_document`): ID number / VIN / every other field exact per degradation level, wrong
 values at confidence >= 0.9 as a share of reported values, median latency per photo.
 
     nice -n 10 .venv/bin/python -m training.documents.evaluate            # full run (~15 min on 2 cores)
@@ -38,11 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from picloss.classifier.classify import classify
-from picloss.classifier.classify import decode as classifier_decode
-from picloss.documents.fields import FIELDS
-from picloss.imaging import decode_image, encode_jpeg
-from picloss.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER
+from picloss.domain.documents.fields import FIELDS
+from picloss.engines.classifier.classify import classify
+from picloss.engines.classifier.classify import decode as classifier_decode
+from picloss.engines.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER
+from picloss.platform.imaging import decode_image, encode_jpeg
 from picloss.protocol.codes import DOCUMENT_CLASSES
 from training.documents import heldout_layouts, layouts, layouts_b
 from training.documents.classifier_data import _load_file, clean_car_paths, damage_paths, vin_paths
@@ -118,7 +118,8 @@ class Outcome:
     ocr_s: float | None = None
     damaged: bool = False  # the pipeline reported damage on the photo
     jpeg_full: str | None = None  # the classifier on the photo sent as JPEG (q90), decoded in full
-    jpeg_service: str | None = None  # ... decoded as the classifier service decodes it (reduced, picloss.imaging)
+    # ... decoded as the classifier service decodes it (reduced, picloss.platform.imaging)
+    jpeg_service: str | None = None
 
 
 def run(photos: list[Photo], runner, old_runner, services: InProcessServices, pipeline: bool = True,
@@ -214,8 +215,8 @@ def decode_lines(outcomes: list[Outcome]) -> list[str]:
     lines = ["### Classifier on the service's reduced decode",
              "",
              "Each photo as the orchestrator sends it (JPEG q90), decoded in full or as the classifier service decodes "
-             "it (`picloss.classifier.classify.decode`: JPEG DCT reduction by 1/2-1/8 while both sides stay >= 448, "
-             "twice the model's input).",
+             "it (`picloss.engines.classifier.classify.decode`: JPEG DCT reduction by 1/2-1/8 while both sides stay "
+             ">= 448, twice the model's input).",
              "",
              "| photos | n | full decode | service decode | same class |", "|---|---|---|---|---|"]
     for g in groups:
@@ -350,8 +351,8 @@ def main() -> None:
     if args.limit:
         args.per_cell, args.train_per_cell, args.rotated, args.other = 1, 1, args.limit, args.limit
 
-    from picloss.inference import OnnxRunner
-    from picloss.ocr.engine import OcrEngine
+    from picloss.engines.ocr.engine import OcrEngine
+    from picloss.platform.inference import OnnxRunner
 
     engine = OcrEngine(threads=args.threads)
     engine.warm_up()

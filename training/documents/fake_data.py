@@ -6,9 +6,9 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from picloss.documents.idnumber import PROVINCE_CODES, id_check_char
-from picloss.documents.validators import NATIONS
-from picloss.documents.vin import VIN_ALPHABET, vin_check_digit
+from picloss.domain.documents.idnumber import PROVINCE_CODES, id_check_char
+from picloss.domain.documents.validators import NATIONS
+from picloss.domain.documents.vin import VIN_ALPHABET, vin_check_digit
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"

@@ -1,7 +1,7 @@
 """Flat drawings of fake documents (never real ones): ID card front/back, 驾驶证, 行驶证, VIN plate.
 
 Each function returns the card as an RGB PIL image and the ground truth: field name -> normalised value
-(the names of picloss.ocr.v1.Field; dates YYYY-MM-DD, periods as picloss.documents.dates formats).
+(the names of picloss.ocr.v1.Field; dates YYYY-MM-DD, periods as picloss.domain.documents.dates formats).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from picloss.documents.fields import DocumentField, document_field
+from picloss.domain.documents.fields import DocumentField, document_field
 from training.documents import fake_data as fd
 
 FONT_PATHS = (
@@ -61,7 +61,8 @@ class Card:
 
 
 class Sheet:
-    """The fields a card draws, by their rows of the table (picloss/documents/fields.py): `label(name, truth)` is the
+    """The fields a card draws, by their rows of the table (picloss/domain/documents/fields.py): `label(name, truth)`
+    is the
     field's printed label, and records its ground truth under its protocol name, in drawing order."""
 
     def __init__(self, image_class: str) -> None:

@@ -1,7 +1,7 @@
 """The orchestrator's own routing on evaluation photos.
 
-`picloss.pipeline.pipeline.Pipeline` runs unchanged (download stage, classification, OCR | damage, the second
-opinions of `picloss/pipeline/routing.py`, class switches); only its model clients are replaced by
+`picloss.engines.pipeline.pipeline.Pipeline` runs unchanged (download stage, classification, OCR | damage, the second
+opinions of `picloss/engines/pipeline/routing.py`, class switches); only its model clients are replaced by
 `InProcessServices`, which call the same code the gRPC servicers call (classifier `classify`, OCR `read_document`,
 damage `DamageAssessor` with the car detector and damage gate at the service's default settings). So the
 evaluation's "pipeline" class is the class the service would report, not a re-implementation of its rules.
@@ -21,18 +21,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from picloss.classifier.classify import classify
-from picloss.classifier.classify import to_proto as classification_to_proto
-from picloss.classifier.v1 import classifier_pb2
-from picloss.common.v1 import common_pb2
-from picloss.damage.v1 import damage_pb2
-from picloss.inference import ModelRunner, OnnxRunner
-from picloss.ocr.engine import OcrEngine
-from picloss.ocr.reader import DocumentResult, read_document, to_response
-from picloss.ocr.v1 import ocr_pb2
-from picloss.pipeline.fetch import Fetched
-from picloss.pipeline.pipeline import FileWork, Pipeline
+from picloss.engines.classifier.classify import classify
+from picloss.engines.classifier.classify import to_proto as classification_to_proto
+from picloss.engines.ocr.engine import OcrEngine
+from picloss.engines.ocr.reader import DocumentResult, read_document, to_response
+from picloss.engines.pipeline.fetch import Fetched
+from picloss.engines.pipeline.pipeline import FileWork, Pipeline
+from picloss.platform.inference import ModelRunner, OnnxRunner
 from picloss.protocol.proto import class_name
+from picloss.rpc.classifier.v1 import classifier_pb2
+from picloss.rpc.common.v1 import common_pb2
+from picloss.rpc.damage.v1 import damage_pb2
+from picloss.rpc.ocr.v1 import ocr_pb2
 
 
 @dataclass
@@ -48,7 +48,7 @@ class InProcessServices:
 
     classifier: ModelRunner
     engine: OcrEngine
-    assessor: object | None  # picloss.damage.assess.DamageAssessor; None: no damage service (car photos fail)
+    assessor: object | None  # picloss.engines.damage.assess.DamageAssessor; None: no damage service (car photos fail)
     photos: dict[str, np.ndarray] = field(default_factory=dict)  # RPC fileid -> photo
     reads: dict[tuple[str, str], Read] = field(default_factory=dict)
     detect_calls: int = 0
@@ -75,11 +75,11 @@ class InProcessServices:
 
     async def detect(self, images: list[common_pb2.Image], *, features: bool = True) -> damage_pb2.DetectResponse:
         """As ModelClients.detect; `features` is ignored: no registration features here (nothing aggregates)."""
-        from picloss.pipeline.clients import ModelCallFailed
+        from picloss.engines.pipeline.clients import ModelCallFailed
 
         if self.assessor is None:
             raise ModelCallFailed("damage", "UNAVAILABLE", "no damage models in this evaluation")
-        from picloss.damage.wire import result_to_proto
+        from picloss.engines.damage.wire import result_to_proto
 
         self.detect_calls += len(images)
         assessments = await self.assessor.assess([self.photos[i.fileid] for i in images])  # type: ignore[attr-defined]
@@ -93,11 +93,11 @@ class InProcessServices:
 def damage_assessor(models_dir: Path, threads: int) -> object:
     """The damage service's wiring at its default settings (services/damage/config.py takes its defaults from
     these same constants): detector, damage gate and car gate; the view model is not used here."""
-    from picloss.damage import gate, vehicles
-    from picloss.damage.assess import DamageAssessor
-    from picloss.damage.detector import DEFAULT_SCORE_THRESHOLD, DamageDetector
-    from picloss.models import car_detector, damage_gate
-    from picloss.models.damage_detector import DAMAGE_DETECTOR
+    from picloss.engines.damage import gate, vehicles
+    from picloss.engines.damage.assess import DamageAssessor
+    from picloss.engines.damage.detector import DEFAULT_SCORE_THRESHOLD, DamageDetector
+    from picloss.engines.models import car_detector, damage_gate
+    from picloss.engines.models.damage_detector import DAMAGE_DETECTOR
 
     def runner(spec):  # type: ignore[no-untyped-def]
         return OnnxRunner(spec, models_dir, threads=threads)

@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from picloss.documents.crosscheck import edit_distance
+from picloss.domain.documents.crosscheck import edit_distance
 
 SECTION = "## Documents (make eval-docs)"
 

@@ -15,7 +15,7 @@ case), the share of legible photos reported at >= 0.9 and how many of those are 
 
 `vin_text_train_dev.csv` holds 132 `vin_plates/train` photos labelled the same way (101 legible), for development:
 32 first, then 100 `image_*` photos drawn at random (seed 22) from those not yet labelled, the kind of photo the valid
-split holds. The reading (picloss/ocr/vin_read.py) and its confidence were tried and tuned on them, never on the
+split holds. The reading (picloss/engines/ocr/vin_read.py) and its confidence were tried and tuned on them, never on the
 valid labels.
 """
 
@@ -144,9 +144,9 @@ def lines(labels: list[VinLabel], reads: Mapping[str, tuple[str, float] | None])
 def read_labelled(labels: list[VinLabel], threads: int = 2,
                   split: str = "valid") -> tuple[dict[str, tuple[str, float] | None], list[float]]:
     """Read every labelled photo as the OCR service does with the VIN class (`read_document`)."""
-    from picloss.imaging import decode_image
-    from picloss.ocr.engine import OcrEngine
-    from picloss.ocr.reader import read_document
+    from picloss.engines.ocr.engine import OcrEngine
+    from picloss.engines.ocr.reader import read_document
+    from picloss.platform.imaging import decode_image
     from training.documents.classifier_data import DATASETS
 
     engine = OcrEngine(threads=threads)

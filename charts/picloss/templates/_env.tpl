@@ -9,7 +9,7 @@ Secrets (DATABASE_URL) come by reference, never as plain values.
 {{- $derived := dict "METRICS_PORT" (toString $c.metricsPort) -}}
 {{- $topics := $root.Values.kafka.topics -}}
 {{- if has $c.role (list "gateway" "consumer") -}}
-{{- $_ := set $derived "KAFKA_BOOTSTRAP_SERVERS" (include "picloss.kafka.bootstrapServers" $root) -}}
+{{- $_ := set $derived "KAFKA_BOOTSTRAP_SERVERS" (include "picloss.platform.kafka.bootstrapServers" $root) -}}
 {{- $_ := set $derived "KAFKA_REQUESTS_TOPIC" $topics.requests.name -}}
 {{- $_ := set $derived "KAFKA_RESULTS_TOPIC" $topics.results.name -}}
 {{- end -}}

@@ -55,7 +55,7 @@ app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 {{- end -}}
 
-{{- define "picloss.kafka.fullname" -}}
+{{- define "picloss.platform.kafka.fullname" -}}
 {{- printf "%s-kafka" (include "picloss.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
@@ -63,9 +63,9 @@ app.kubernetes.io/component: {{ .name }}
 {{- printf "%s-postgresql" (include "picloss.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{- define "picloss.kafka.bootstrapServers" -}}
+{{- define "picloss.platform.kafka.bootstrapServers" -}}
 {{- if .Values.kafka.enabled -}}
-{{- printf "%s:9092" (include "picloss.kafka.fullname" .) -}}
+{{- printf "%s:9092" (include "picloss.platform.kafka.fullname" .) -}}
 {{- else -}}
 {{- required "externalKafka.bootstrapServers is required when kafka.enabled=false" .Values.externalKafka.bootstrapServers -}}
 {{- end -}}

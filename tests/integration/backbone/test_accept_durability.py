@@ -20,12 +20,12 @@ from devkit.procs import free_port, stop_pid
 from gateway.app import REQUEST_PATH, build_app
 from gateway.config import GatewayConfig
 from gateway.state import Deps
-from picloss.events.v1 import events_pb2
-from picloss.kafka import AsyncProducer
-from picloss.ledger import Ledger
-from picloss.ledger.sealing import DataKeys, new_key_entry
+from picloss.platform.kafka import AsyncProducer
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.sealing import DataKeys, new_key_entry
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.signing import sign
+from picloss.rpc.events.v1 import events_pb2
 
 pytestmark = pytest.mark.integration
 KEY = "integration-key"
@@ -146,7 +146,7 @@ async def test_database_down_means_system_busy(infra: Any, tmp_path: Path) -> No
 
 
 async def test_stored_result_keeps_key_order(db_url: str) -> None:
-    from picloss.ledger.store import FileOutcome, NewFile
+    from picloss.platform.ledger.store import FileOutcome, NewFile
 
     keys = DataKeys.from_json(json.dumps({"keys": [new_key_entry("k1")]}))
 

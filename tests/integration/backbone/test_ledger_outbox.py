@@ -11,11 +11,11 @@ import asyncpg
 import pytest
 
 from devkit.infra import create_topics
-from picloss.events.v1 import events_pb2
-from picloss.kafka import AsyncProducer, BrokerUnavailable
-from picloss.ledger import Ledger
-from picloss.ledger.sealing import Sealed
-from picloss.ledger.store import AcceptStatus, NewFile
+from picloss.platform.kafka import AsyncProducer, BrokerUnavailable
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.sealing import Sealed
+from picloss.platform.ledger.store import AcceptStatus, NewFile
+from picloss.rpc.events.v1 import events_pb2
 from services.orchestrator.redrive import heartbeat, redrive_once
 from tests.integration.backbone.test_accept_durability import consume_all
 

@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from picloss.ledger import Ledger
-from picloss.ledger.reseal import reseal_all
-from picloss.ledger.sealing import DataKeys, SealError, new_key_entry
-from picloss.ledger.store import FileOutcome, NewFile
+from picloss.platform.ledger import Ledger
+from picloss.platform.ledger.reseal import reseal_all
+from picloss.platform.ledger.sealing import DataKeys, SealError, new_key_entry
+from picloss.platform.ledger.store import FileOutcome, NewFile
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 
 from devkit.infra import create_topics, start_broker
 from devkit.procs import free_port, stop_pid
-from picloss.kafka import AsyncProducer, BrokerUnavailable
+from picloss.platform.kafka import AsyncProducer, BrokerUnavailable
 
 pytestmark = pytest.mark.integration
 

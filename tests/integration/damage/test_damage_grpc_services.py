@@ -16,15 +16,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 from devkit.photos import polygon_texture
-from picloss.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
-from picloss.common.v1 import common_pb2
-from picloss.damage.assess import DamageAssessor
-from picloss.damage.detector import DamageDetector
-from picloss.damage.v1 import damage_pb2, damage_pb2_grpc
-from picloss.imaging import encode_jpeg
-from picloss.inference import OnnxRunner
-from picloss.models.damage_detector import DAMAGE_DETECTOR
-from picloss.observability.metrics import REGISTRY
+from picloss.engines.damage.assess import DamageAssessor
+from picloss.engines.damage.detector import DamageDetector
+from picloss.engines.models.damage_detector import DAMAGE_DETECTOR
+from picloss.platform.imaging import encode_jpeg
+from picloss.platform.inference import OnnxRunner
+from picloss.platform.observability.metrics import REGISTRY
+from picloss.rpc.aggregator.v1 import aggregator_pb2, aggregator_pb2_grpc
+from picloss.rpc.common.v1 import common_pb2
+from picloss.rpc.damage.v1 import damage_pb2, damage_pb2_grpc
 from services.aggregator.servicer import AggregatorServicer
 from services.damage.servicer import DamageServicer
 
@@ -205,8 +205,8 @@ async def test_damage_process_goes_serving_after_warm_up() -> None:
 
 async def test_detect_with_both_gates_reports_vehicles_and_the_gate_verdict() -> None:
     """The service as __main__ wires it: the real damage gate and car gate around the detector (issue 11)."""
-    from picloss.damage import gate, vehicles
-    from picloss.models import car_detector, damage_gate
+    from picloss.engines.damage import gate, vehicles
+    from picloss.engines.models import car_detector, damage_gate
 
     detector = DamageDetector(OnnxRunner(DAMAGE_DETECTOR, threads=1), score_threshold=0.0)
     assessor = DamageAssessor.from_runners(

@@ -9,10 +9,10 @@ import grpc
 import numpy as np
 import pytest
 
-from picloss.classifier.v1 import classifier_pb2, classifier_pb2_grpc
-from picloss.common.v1 import common_pb2
-from picloss.grpcserver import CHANNEL_OPTIONS
-from picloss.inference import OnnxRunner
+from picloss.platform.grpcserver import CHANNEL_OPTIONS
+from picloss.platform.inference import OnnxRunner
+from picloss.rpc.classifier.v1 import classifier_pb2, classifier_pb2_grpc
+from picloss.rpc.common.v1 import common_pb2
 
 layouts = pytest.importorskip("training.documents.layouts")
 try:
@@ -20,7 +20,7 @@ try:
 except layouts.FontMissing:
     pytest.skip("CJK font missing: run `make fonts` (fonts-wqy-zenhei)", allow_module_level=True)
 
-from picloss.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER  # noqa: E402
+from picloss.engines.models.photo_classifier import CLASSES, PHOTO_CLASSIFIER  # noqa: E402
 from services.classifier.servicer import ClassifierServicer  # noqa: E402
 from training.documents.render import render_document  # noqa: E402
 

@@ -1,5 +1,5 @@
 """Adding a document field is one row plus its renderer line (issue 25), through the real OCR: a 驾驶证 field the code
-has never heard of, given as one row of picloss/documents/fields.py and drawn by one `_licence_row` line on a
+has never heard of, given as one row of picloss/domain/documents/fields.py and drawn by one `_licence_row` line on a
 family-A card, is read from the rendered photo by the OCR engine and validated as a date.
 
 In a fresh interpreter: the row is added before anything that derives from the table is imported."""
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 SCRIPT = r'''
 import json
-import picloss.documents.fields as table
+import picloss.domain.documents.fields as table
 
 # the one row
 table.FIELDS += (table.DocumentField("DRIVER_LICENSE", "有效起始日期", ("有效起始日期",), ("Valid Since",), "date",
@@ -32,8 +32,8 @@ table.FIELDS += (table.DocumentField("DRIVER_LICENSE", "有效起始日期", ("�
 import random
 import numpy as np
 from PIL import ImageDraw
-from picloss.ocr.engine import OcrEngine
-from picloss.ocr.reader import read_document
+from picloss.engines.ocr.engine import OcrEngine
+from picloss.engines.ocr.reader import read_document
 from training.documents import layouts
 
 card = layouts.driver_license(random.Random(7))

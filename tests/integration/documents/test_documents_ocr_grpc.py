@@ -10,10 +10,10 @@ import grpc
 import numpy as np
 import pytest
 
-from picloss.common.v1 import common_pb2
-from picloss.grpcserver import CHANNEL_OPTIONS
-from picloss.imaging import encode_jpeg
-from picloss.ocr.v1 import ocr_pb2, ocr_pb2_grpc
+from picloss.platform.grpcserver import CHANNEL_OPTIONS
+from picloss.platform.imaging import encode_jpeg
+from picloss.rpc.common.v1 import common_pb2
+from picloss.rpc.ocr.v1 import ocr_pb2, ocr_pb2_grpc
 
 layouts = pytest.importorskip("training.documents.layouts")
 try:
@@ -21,7 +21,7 @@ try:
 except layouts.FontMissing:
     pytest.skip("CJK font missing: run `make fonts` (fonts-wqy-zenhei)", allow_module_level=True)
 
-from picloss.ocr.engine import OcrEngine  # noqa: E402
+from picloss.engines.ocr.engine import OcrEngine  # noqa: E402
 from services.ocr.servicer import OcrServicer  # noqa: E402
 from training.documents.render import render_document  # noqa: E402
 

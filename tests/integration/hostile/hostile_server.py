@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from picloss.httpserver import serve_app
+from picloss.platform.httpserver import serve_app
 
 
 @dataclass

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from hostile_forge import jpeg, png_bomb
 
-from picloss.imaging import ImageRejected, decode_image
+from picloss.platform.imaging import ImageRejected, decode_image
 from picloss.protocol.codes import FileCode
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import pytest
 from hostile_forge import animated_gif, jpeg, jpeg_bomb, megapixels_jpeg, png_bomb
 from hostile_server import HostileServer
 
-from picloss.imaging import DEFAULT_MAX_PIXELS, ImageRejected, decode_image
-from picloss.netguard import parse_cidrs
-from picloss.pipeline.fetch import FetchFailed, PhotoFetcher
+from picloss.engines.pipeline.fetch import FetchFailed, PhotoFetcher
+from picloss.platform.imaging import DEFAULT_MAX_PIXELS, ImageRejected, decode_image
+from picloss.platform.netguard import parse_cidrs
 from picloss.protocol.codes import FileCode
 
 pytestmark = pytest.mark.integration
@@ -75,7 +75,7 @@ async def test_photo_ends_with_the_right_code(
 
 
 async def test_bombs_are_refused_from_the_header_fast() -> None:
-    """Fails today for the two biggest bombs: picloss.imaging.probe_size turns PIL's DecompressionBombError
+    """Fails today for the two biggest bombs: picloss.platform.imaging.probe_size turns PIL's DecompressionBombError
     (raised by Image.open over 2 x MAX_IMAGE_PIXELS) into 1003 instead of 1004 (see the issue-6 report)."""
     for bomb in (png_bomb(10_000, 10_000), jpeg_bomb(10_000, 10_000), png_bomb(), jpeg_bomb()):
         started = time.monotonic()

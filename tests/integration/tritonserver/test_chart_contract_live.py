@@ -4,7 +4,8 @@ A model-service process (the aggregator: no model files needed) is started the w
 starts it (`python -m services.aggregator`, GRPC_PORT, METRICS_PORT). Its gRPC health answers
 the kubelet's native gRPC probe (service ""), and its real /metrics scrape exports every
 `picloss_*` metric family the Grafana dashboard queries that this process owns: the metrics every process shares
-(picloss/observability/metrics.py) and the aggregator's own (services/aggregator/metrics.py). Each process exports
+(picloss/platform/observability/metrics.py) and the aggregator's own (services/aggregator/metrics.py). Each process
+exports
 only its own metrics; that every dashboard metric is exported by some real process of the stack is
 tests/e2e/test_metrics_scrape.py.
 """
@@ -88,7 +89,7 @@ def test_real_scrape_exports_every_dashboard_metric(aggregator: tuple[int, int])
     # The text format names counter families with their _total suffix already.
     suffixes = {"counter": ("",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
     exported = {family + suffix for family, kind in families.items() for suffix in suffixes.get(kind, ())}
-    owned = {name for f in ("picloss/observability/metrics.py", "services/aggregator/metrics.py")
+    owned = {name for f in ("picloss/platform/observability/metrics.py", "services/aggregator/metrics.py")
              for name in re.findall(r'"(picloss_[a-z_]+)"', (REPO_ROOT / f).read_text())}
     mine = {m for m in used if re.sub(r"_(bucket|sum|count)$", "", m) in owned}
     assert mine, "the dashboard queries none of the aggregator's metrics"

@@ -22,9 +22,9 @@ from devkit.triton_local import (
     free_port,
     local_triton,
 )
-from picloss.inference import ModelSpec, OnnxRunner, TritonRunner, make_runner
-from picloss.inference.runner import DEFAULT_MODELS_DIR
-from picloss.inference.versions import serving_version
+from picloss.platform.inference import ModelSpec, OnnxRunner, TritonRunner, make_runner
+from picloss.platform.inference.runner import DEFAULT_MODELS_DIR
+from picloss.platform.inference.versions import serving_version
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from picloss.aggregator.rules import REPAIR, REPLACE, Sighting, aggregate, combine_degree, resolve_unknown
+from picloss.engines.aggregator.rules import REPAIR, REPLACE, Sighting, aggregate, combine_degree, resolve_unknown
 
 BOX = (10, 10, 50, 50)
 

@@ -1,4 +1,4 @@
-"""Photo registration (picloss/registration.py) and the BATCH close-up rule built on it.
+"""Photo registration (picloss/engines/registration.py) and the BATCH close-up rule built on it.
 
 Photos are generated (devkit.photos.polygon_texture): a textured 'wide view', a
 close-up crop of it (scaled, re-lit), and an unrelated texture.
@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from devkit.photos import polygon_texture
-from picloss.aggregator.rules import Sighting, adopt_from_wider, aggregate
-from picloss.registration import extract, from_wire, project_box, register, to_wire
+from picloss.engines.aggregator.rules import Sighting, adopt_from_wider, aggregate
+from picloss.engines.registration import extract, from_wire, project_box, register, to_wire
 
 WIDE = polygon_texture(1)
 CROP_BOX = (300, 180, 460, 300)  # where the close-up was taken, in WIDE pixels

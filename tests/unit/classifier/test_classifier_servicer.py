@@ -8,12 +8,12 @@ import io
 import numpy as np
 from PIL import Image
 
-from picloss.classifier.classify import decode
-from picloss.classifier.v1 import classifier_pb2
-from picloss.common.v1 import common_pb2
-from picloss.models.photo_classifier import CLASSES, INPUT_NAME, OUTPUT_NAME
-from picloss.observability.metrics import REGISTRY
+from picloss.engines.classifier.classify import decode
+from picloss.engines.models.photo_classifier import CLASSES, INPUT_NAME, OUTPUT_NAME
+from picloss.platform.observability.metrics import REGISTRY
 from picloss.protocol.proto import class_name
+from picloss.rpc.classifier.v1 import classifier_pb2
+from picloss.rpc.common.v1 import common_pb2
 from services.classifier.servicer import SERVICE, ClassifierServicer
 
 

@@ -1,13 +1,14 @@
-"""The damage and car gates applied to the detector's boxes (picloss/damage/assess.py), issue 11 parts 2 and 3."""
+"""The damage and car gates applied to the detector's boxes (picloss/engines/damage/assess.py), issue 11 parts 2 and
+3."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from picloss.damage.assess import DamageAssessor, decide, on_vehicle
-from picloss.damage.detector import Detection, PhotoDetections
-from picloss.damage.vehicles import Vehicle
+from picloss.engines.damage.assess import DamageAssessor, decide, on_vehicle
+from picloss.engines.damage.detector import Detection, PhotoDetections
+from picloss.engines.damage.vehicles import Vehicle
 
 W, H = 640, 480
 FRONT_CAR = Vehicle((100.0, 100.0, 540.0, 440.0), "car", 0.8)

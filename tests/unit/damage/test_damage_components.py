@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from picloss.damage.components import PartSighting, View, component_id, side_decided, view_of
+from picloss.engines.damage.components import PartSighting, View, component_id, side_decided, view_of
 
 W = 1000
 

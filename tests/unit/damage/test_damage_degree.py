@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from picloss.damage.degree import REPAIR, REPLACE, decide, label_degree, replace_probability, rule_decide
+from picloss.engines.damage.degree import REPAIR, REPLACE, decide, label_degree, replace_probability, rule_decide
 
 MINOR = {"minor": 0.9, "moderate": 0.08, "severe": 0.02}
 MODERATE = {"minor": 0.1, "moderate": 0.85, "severe": 0.05}
@@ -30,7 +30,7 @@ def test_label_rule(dtype: str, severity: str, part: str | None, expected: int) 
 
 
 # The old rule: these four asserted `decide` before the calibrated model; they now test `rule_decide`,
-# which `decide` falls back to without picloss/damage/degree_calibration.json (or with calibration=False).
+# which `decide` falls back to without picloss/engines/damage/degree_calibration.json (or with calibration=False).
 
 
 def test_rule_minor_scratch_is_a_confident_repair() -> None:

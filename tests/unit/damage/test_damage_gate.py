@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from picloss.damage.gate import DAMAGE_THRESHOLD, damage_probability, is_damaged
-from picloss.inference import OnnxRunner
-from picloss.models.damage_gate import GATE_SPEC, INPUT_SIZE, MAX_BATCH_SIZE, to_batch, to_input
+from picloss.engines.damage.gate import DAMAGE_THRESHOLD, damage_probability, is_damaged
+from picloss.engines.models.damage_gate import GATE_SPEC, INPUT_SIZE, MAX_BATCH_SIZE, to_batch, to_input
+from picloss.platform.inference import OnnxRunner
 
 MODEL = GATE_SPEC.onnx_path()
 RECORD = MODEL.parent.parent / "gate.json"

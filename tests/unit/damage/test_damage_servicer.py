@@ -8,12 +8,12 @@ import io
 import numpy as np
 from PIL import Image
 
-from picloss.common.v1 import common_pb2
-from picloss.damage.assess import Assessment, decode, in_photo_pixels
-from picloss.damage.detector import Detection
-from picloss.damage.v1 import damage_pb2
-from picloss.damage.vehicles import Vehicle
-from picloss.observability.metrics import REGISTRY
+from picloss.engines.damage.assess import Assessment, decode, in_photo_pixels
+from picloss.engines.damage.detector import Detection
+from picloss.engines.damage.vehicles import Vehicle
+from picloss.platform.observability.metrics import REGISTRY
+from picloss.rpc.common.v1 import common_pb2
+from picloss.rpc.damage.v1 import damage_pb2
 from services.damage.servicer import DamageServicer
 
 

@@ -1,4 +1,4 @@
-"""The car gate (picloss/damage/vehicles.py): letterbox, decoding, vehicle of interest, the committed ONNX."""
+"""The car gate (picloss/engines/damage/vehicles.py): letterbox, decoding, vehicle of interest, the committed ONNX."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from picloss.damage import vehicles as v
-from picloss.inference import OnnxRunner
-from picloss.models import car_detector as cd
-from picloss.models.damage_detector import PAD_VALUE
+from picloss.engines.damage import vehicles as v
+from picloss.engines.models import car_detector as cd
+from picloss.engines.models.damage_detector import PAD_VALUE
+from picloss.platform.inference import OnnxRunner
 from training.damage import centernet_convert as cc
 
 CAR = cd.COCO_CLASSES.index("car")

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from picloss.damage.assess import DamageAssessor, verified
-from picloss.damage.detector import Detection, PhotoDetections, reported
-from picloss.damage.verifier import (
+from picloss.engines.damage.assess import DamageAssessor, verified
+from picloss.engines.damage.detector import Detection, PhotoDetections, reported
+from picloss.engines.damage.verifier import (
     COMBINATION,
     COMBINATION_WITHOUT_GATE,
     DEFAULT_MIN_CONFIDENCE,
@@ -20,9 +20,9 @@ from picloss.damage.verifier import (
     verifier_probabilities,
     with_existence,
 )
-from picloss.damage.wire import to_proto
-from picloss.inference import OnnxRunner
-from picloss.models import damage_verifier as vm
+from picloss.engines.damage.wire import to_proto
+from picloss.engines.models import damage_verifier as vm
+from picloss.platform.inference import OnnxRunner
 
 MODEL = vm.VERIFIER_SPEC.onnx_path()
 RECORD = MODEL.parent.parent / "verifier.json"
@@ -115,7 +115,7 @@ def test_reported_part_is_marked_as_from_the_part_channel() -> None:
 
 
 def test_verified_assessment_keeps_candidates_and_says_why_nothing_is_reported() -> None:
-    from picloss.damage.assess import decide
+    from picloss.engines.damage.assess import decide
 
     base = decide(PhotoDetections([det((10, 10, 20, 20))], [], frozenset()), 640, 480, None, None, 0.5)
     scored = with_existence(base.damages, [0.05], combination=Combination(1.0, 0.0, 0.0, 0.0))
@@ -174,8 +174,8 @@ def test_combination_and_operating_point_match_the_recorded_model() -> None:
 
 
 def test_service_settings_for_the_verifier_and_the_operating_point() -> None:
-    from picloss.damage.detector import DEFAULT_SCORE_THRESHOLD
-    from picloss.damage.verifier import CANDIDATE_THRESHOLD
+    from picloss.engines.damage.detector import DEFAULT_SCORE_THRESHOLD
+    from picloss.engines.damage.verifier import CANDIDATE_THRESHOLD
     from services.damage.config import DamageConfig
 
     default = DamageConfig.from_env({})

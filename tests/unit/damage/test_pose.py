@@ -1,4 +1,4 @@
-"""The view classifier's pose and the sides it gives a photo's assessment (picloss/damage/pose.py)."""
+"""The view classifier's pose and the sides it gives a photo's assessment (picloss/engines/damage/pose.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from picloss.damage import pose
-from picloss.damage.assess import decide
-from picloss.damage.components import Nose, View
-from picloss.damage.detector import Detection, PhotoDetections
-from picloss.damage.vehicles import Vehicle
-from picloss.inference import ModelSpec
-from picloss.models import view_classifier as vc
+from picloss.engines.damage import pose
+from picloss.engines.damage.assess import decide
+from picloss.engines.damage.components import Nose, View
+from picloss.engines.damage.detector import Detection, PhotoDetections
+from picloss.engines.damage.vehicles import Vehicle
+from picloss.engines.models import view_classifier as vc
+from picloss.platform.inference import ModelSpec
 
 REPO = Path(__file__).resolve().parents[3]
 W, H = 640, 480

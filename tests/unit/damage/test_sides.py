@@ -1,8 +1,9 @@
-"""Sides from the car's pose (picloss/damage/components.py posed_component / refine_component): synthetic views."""
+"""Sides from the car's pose (picloss/engines/damage/components.py posed_component / refine_component): synthetic
+views."""
 
 from __future__ import annotations
 
-from picloss.damage.components import (
+from picloss.engines.damage.components import (
     CarView,
     Nose,
     PartSighting,

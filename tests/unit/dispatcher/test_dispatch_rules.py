@@ -1,7 +1,7 @@
 import pytest
 
 from gateway.ratelimit import RateLimiter
-from picloss.config import ConfigError
+from picloss.platform.config import ConfigError
 from picloss.protocol.endpoints import callback_accepted as is_success
 from services.dispatcher.config import DispatcherConfig
 

@@ -1,6 +1,6 @@
 """The dispatcher's delivery loop against an in-memory ledger and a loopback receiver the test starts.
 
-FakeLedger implements only what the dispatcher calls, with the contract of picloss/ledger/store.py:
+FakeLedger implements only what the dispatcher calls, with the contract of picloss/platform/ledger/store.py:
 claim_due leases PENDING rows that are due, record_attempt moves the row to DELIVERED, FAILED
 (request DELIVERY_FAILED) or PENDING due `retry_in_s` later and clears the lease.
 
@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from picloss.ledger import Delivery, RequestRow
-from picloss.ledger.sealing import DataKeys, new_key_entry
-from picloss.netguard import Network, parse_cidrs
+from picloss.platform.ledger import Delivery, RequestRow
+from picloss.platform.ledger.sealing import DataKeys, new_key_entry
+from picloss.platform.netguard import Network, parse_cidrs
 from picloss.protocol import json as pjson
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.signing import sign

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from picloss.events.v1 import events_pb2
-from picloss.kafka import PermanentError
+from picloss.platform.kafka import PermanentError
+from picloss.rpc.events.v1 import events_pb2
 from services.dispatcher.handler import ResultHandler
 from services.dispatcher.reconcile import reconcile_forever
 

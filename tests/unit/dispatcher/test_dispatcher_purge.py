@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from picloss.config import ConfigError
+from picloss.platform.config import ConfigError
 from services.dispatcher.config import DEFAULT_RETENTION_DAYS, DispatcherConfig
 from services.dispatcher.metrics import RESULTS_PURGED
 from services.dispatcher.reconcile import purge_forever

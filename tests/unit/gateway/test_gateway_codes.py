@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import QUERY_PATH, REQUEST_PATH, build_app
 from gateway.config import GatewayConfig
 from gateway.state import Deps
-from picloss.kafka import BrokerUnavailable
-from picloss.ledger import LedgerUnavailable
-from picloss.ledger.sealing import DataKeys, new_key_entry
-from picloss.ledger.store import AcceptResult, AcceptStatus
+from picloss.platform.kafka import BrokerUnavailable
+from picloss.platform.ledger import LedgerUnavailable
+from picloss.platform.ledger.sealing import DataKeys, new_key_entry
+from picloss.platform.ledger.store import AcceptResult, AcceptStatus
 from picloss.protocol.codes import HTTP_STATUS, ResultCode
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.signing import sign, verify

@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import QUERY_PATH, REQUEST_PATH, build_app
 from gateway.config import GatewayConfig
 from gateway.state import Deps
-from picloss.ledger.sealing import DataKeys, new_key_entry
-from picloss.ledger.store import AcceptResult, AcceptStatus, RequestRow
+from picloss.platform.ledger.sealing import DataKeys, new_key_entry
+from picloss.platform.ledger.store import AcceptResult, AcceptStatus, RequestRow
 from picloss.protocol.endpoints import RESULT_EXPIRED
 from picloss.protocol.keys import KeyStore
 from picloss.protocol.schemas import validator

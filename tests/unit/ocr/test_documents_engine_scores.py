@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from picloss.ocr.engine import _char_scores
+from picloss.engines.ocr.engine import _char_scores
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from picloss.ocr.engine import OcrLine
-from picloss.ocr.extract import detect_class, extract_fields
-from picloss.ocr.layout import group_rows
+from picloss.engines.ocr.engine import OcrLine
+from picloss.engines.ocr.extract import detect_class, extract_fields
+from picloss.engines.ocr.layout import group_rows
 
 
 def _line(text: str, x: float, y: float, w: float = 200, h: float = 30, angle_deg: float = 0.0,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from picloss.documents.model import FieldRead
-from picloss.documents.validators import OPEN_CAP, RULES, validate_field, validate_fields
-from picloss.documents.vin import check_vin, plausible_vin
-from picloss.ocr.engine import OcrLine
-from picloss.ocr.extract import extract_fields, extract_vin
-from picloss.ocr.labels import LABELS
-from picloss.ocr.layout import group_rows
-from picloss.ocr.reader import read_document
+from picloss.domain.documents.model import FieldRead
+from picloss.domain.documents.validators import OPEN_CAP, RULES, validate_field, validate_fields
+from picloss.domain.documents.vin import check_vin, plausible_vin
+from picloss.engines.ocr.engine import OcrLine
+from picloss.engines.ocr.extract import extract_fields, extract_vin
+from picloss.engines.ocr.labels import LABELS
+from picloss.engines.ocr.layout import group_rows
+from picloss.engines.ocr.reader import read_document
 
 ID = "11010519491231002X"
 CN_VIN = "1M8GDM9AXKP042788"  # North America: check digit mandatory
@@ -37,7 +37,7 @@ class FakeEngine:
         return self.lines if marker == 255 else self.turned.get(marker, [])
 
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
-        return []  # the VIN line's re-reads (picloss/ocr/vin_read.py) add nothing here
+        return []  # the VIN line's re-reads (picloss/engines/ocr/vin_read.py) add nothing here
 
     def recognize(self, crops: list[np.ndarray]) -> list[OcrLine]:
         return []

@@ -1,4 +1,5 @@
-"""Adding a document field is one row of the table (picloss/documents/fields.py, issue 25): a 驾驶证 field that the
+"""Adding a document field is one row of the table (picloss/domain/documents/fields.py, issue 25): a 驾驶证 field that
+the
 code has never heard of, given as one row, is read from OCR lines, validated as a date, sent in the callback (valid
 against contracts/), parsed back by the SDK's parser and shown in the reviewer's report.
 
@@ -15,25 +16,25 @@ REPO = Path(__file__).resolve().parents[3]
 
 SCRIPT = r'''
 import json
-import picloss.documents.fields as table
+import picloss.domain.documents.fields as table
 
 # the one row
 table.FIELDS += (table.DocumentField("DRIVER_LICENSE", "有效起始日期", ("有效起始日期",), ("Valid Since",), "date",
                                      date=True),)
 
 import numpy as np
-from picloss.documents.validators import validate_fields
-from picloss.ocr.engine import OcrLine
-from picloss.ocr.extract import extract_fields
-from picloss.ocr.layout import group_rows
-from picloss.ocr.v1 import ocr_pb2
-from picloss.pipeline.pipeline import FileWork, Outcome
+from picloss.domain.documents.validators import validate_fields
+from picloss.engines.ocr.engine import OcrLine
+from picloss.engines.ocr.extract import extract_fields
+from picloss.engines.ocr.layout import group_rows
+from picloss.rpc.ocr.v1 import ocr_pb2
+from picloss.engines.pipeline.pipeline import FileWork, Outcome
 from picloss.protocol import json as pjson
 from picloss.protocol.callback import build_body
 from picloss.protocol.codes import ImageClass
 from picloss.protocol.results import parse_callback
 from picloss.protocol.schemas import validator
-from picloss.report.html import render
+from picloss.client.report.html import render
 
 
 def line(text, x, y, w=300, h=30):

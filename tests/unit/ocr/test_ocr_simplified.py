@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from picloss.ocr.engine import OcrEngine, simplified
-from picloss.ocr.simplified import SIMPLIFIED, TRADITIONAL
+from picloss.engines.ocr.engine import OcrEngine, simplified
+from picloss.engines.ocr.simplified import SIMPLIFIED, TRADITIONAL
 
 
 def _in_gb2312(ch: str) -> bool:

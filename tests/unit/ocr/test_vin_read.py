@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from picloss.documents.model import FieldRead
-from picloss.documents.validators import AGREED_CAP, OPEN_CAP, validate_fields
-from picloss.documents.vin import check_vin, vin_check_digit, vin_passes
-from picloss.documents.wmi import WMI, known_wmi, region
-from picloss.ocr.engine import OcrLine
-from picloss.ocr.layout import Row
-from picloss.ocr.vin_read import DISPUTED, VinRead, consensus, proof_scores, read_vin, rectify, variants, vin_boxes
+from picloss.domain.documents.model import FieldRead
+from picloss.domain.documents.validators import AGREED_CAP, OPEN_CAP, validate_fields
+from picloss.domain.documents.vin import check_vin, vin_check_digit, vin_passes
+from picloss.domain.documents.wmi import WMI, known_wmi, region
+from picloss.engines.ocr.engine import OcrLine
+from picloss.engines.ocr.layout import Row
+from picloss.engines.ocr.vin_read import (
+    DISPUTED,
+    VinRead,
+    consensus,
+    proof_scores,
+    read_vin,
+    rectify,
+    variants,
+    vin_boxes,
+)
 
 SURE = (0.99,) * 17
 

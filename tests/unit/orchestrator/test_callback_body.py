@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from picloss.aggregator.v1 import aggregator_pb2
-from picloss.common.v1 import common_pb2
-from picloss.damage.v1 import damage_pb2
-from picloss.ocr.v1 import ocr_pb2
-from picloss.pipeline.pipeline import FileWork, Outcome
+from picloss.engines.pipeline.pipeline import FileWork, Outcome
 from picloss.protocol.callback import build_body
 from picloss.protocol.codes import FileCode, ImageClass
 from picloss.protocol.schemas import validator
+from picloss.rpc.aggregator.v1 import aggregator_pb2
+from picloss.rpc.common.v1 import common_pb2
+from picloss.rpc.damage.v1 import damage_pb2
+from picloss.rpc.ocr.v1 import ocr_pb2
 
 SCHEMA = validator("callback")
 
@@ -92,7 +92,7 @@ def test_overall_code(codes: list[FileCode], overall: str) -> None:
 
 def test_a_vin_plate_that_disagrees_with_the_licence_keeps_its_read_and_the_body_flags_it() -> None:
     """Issue 22: a mismatch never changes either read value; the callback's vin_checks extension reports it."""
-    from picloss.pipeline.pipeline import cross_check_documents
+    from picloss.engines.pipeline.pipeline import cross_check_documents
 
     plate = FileWork(0, "p", "https://p.example/p.jpg", None, md5="0" * 32, image_class=ImageClass.VIN)
     plate.document = ocr_pb2.ReadDocumentResponse(fields=[

@@ -1,4 +1,4 @@
-"""The final class of a photo: classifier, OCR text and car detector together (picloss/pipeline/routing.py).
+"""The final class of a photo: classifier, OCR text and car detector together (picloss/engines/pipeline/routing.py).
 
 Issue 10 failure mode 7: a document classed DAMAGE got made-up damage; damage photos classed VIN or OTHER silently
 got no damage result. The pipeline runs against fake model services here, so each opinion is set exactly.
@@ -13,18 +13,18 @@ from dataclasses import dataclass, field
 import pytest
 from PIL import Image
 
-from picloss.aggregator.v1 import aggregator_pb2
-from picloss.classifier.v1 import classifier_pb2
-from picloss.common.v1 import common_pb2
-from picloss.damage.v1 import damage_pb2
-from picloss.ocr.v1 import ocr_pb2
-from picloss.pipeline import routing
-from picloss.pipeline.clients import ModelCallFailed
-from picloss.pipeline.fetch import Fetched
-from picloss.pipeline.metrics import CLASS_SWITCHES
-from picloss.pipeline.pipeline import FileWork, Pipeline
+from picloss.engines.pipeline import routing
+from picloss.engines.pipeline.clients import ModelCallFailed
+from picloss.engines.pipeline.fetch import Fetched
+from picloss.engines.pipeline.metrics import CLASS_SWITCHES
+from picloss.engines.pipeline.pipeline import FileWork, Pipeline
 from picloss.protocol.callback import build_body
 from picloss.protocol.codes import FileCode, ImageClass
+from picloss.rpc.aggregator.v1 import aggregator_pb2
+from picloss.rpc.classifier.v1 import classifier_pb2
+from picloss.rpc.common.v1 import common_pb2
+from picloss.rpc.damage.v1 import damage_pb2
+from picloss.rpc.ocr.v1 import ocr_pb2
 
 
 def _cls(c: ImageClass) -> int:

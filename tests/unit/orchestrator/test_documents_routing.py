@@ -1,10 +1,10 @@
-"""Which car-photo-classed photos the orchestrator also reads by OCR (picloss/pipeline/routing.py)."""
+"""Which car-photo-classed photos the orchestrator also reads by OCR (picloss/engines/pipeline/routing.py)."""
 
 from __future__ import annotations
 
-from picloss.damage.v1 import damage_pb2
-from picloss.pipeline import routing
+from picloss.engines.pipeline import routing
 from picloss.protocol.codes import ImageClass
+from picloss.rpc.damage.v1 import damage_pb2
 
 
 def _gated(vehicle: bool = False) -> damage_pb2.ImageDamages:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from devkit.stack import PROCESS_KINDS, Stack, StackSettings, instances, kind_of
-from picloss.pipeline.clients import BALANCED_OPTIONS, channel_target
+from picloss.engines.pipeline.clients import BALANCED_OPTIONS, channel_target
 
 
 def test_replica_names_and_kinds() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from picloss.ledger.store import NewFile, Stalled
+from picloss.platform.ledger.store import NewFile, Stalled
 from picloss.protocol.validation import Limits, validate_loss_request
 from services.orchestrator.handler import files_of
 from services.orchestrator.redrive import event_of

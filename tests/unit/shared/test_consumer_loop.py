@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from picloss.kafka import ConsumerLoop, PermanentError
-from picloss.observability.metrics import CONSUMER_EVENTS
+from picloss.platform.kafka import ConsumerLoop, PermanentError
+from picloss.platform.observability.metrics import CONSUMER_EVENTS
 
 TOPIC = "picloss.test.v1"
 

@@ -1,4 +1,4 @@
-from picloss.kafka.consumer import _PartitionTracker
+from picloss.platform.kafka.consumer import _PartitionTracker
 
 
 def test_offsets_move_only_over_a_contiguous_prefix() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from picloss.documents.crosscheck import VinMatch, cross_check, edit_distance, vin_matches
-from picloss.documents.model import DocumentRead, FieldRead
+from picloss.domain.documents.crosscheck import VinMatch, cross_check, edit_distance, vin_matches
+from picloss.domain.documents.model import DocumentRead, FieldRead
 
 ID = "11010519491231002X"
 OTHER_ID = "440524188001010014"
@@ -72,7 +72,7 @@ def test_different_people_are_left_alone() -> None:
 
 
 def test_ocr_keywords_override_the_document_class_only() -> None:
-    from picloss.documents.classes import resolve_class
+    from picloss.engines.pipeline.classes import resolve_class
 
     assert resolve_class("IDCARD_FRONT", "IDCARD_BACK") == "IDCARD_BACK"
     assert resolve_class("VIN", None) == "VIN"

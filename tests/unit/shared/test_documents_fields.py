@@ -1,4 +1,5 @@
-"""The table of document fields (picloss/documents/fields.py, issue 25) against what cannot import it or is written
+"""The table of document fields (picloss/domain/documents/fields.py, issue 25) against what cannot import it or is
+written
 apart: contracts/callback.schema.json, the protocol's ID card field order, the validators' rule names."""
 
 from __future__ import annotations
@@ -6,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from picloss.documents.fields import FIELDS, IDCARD_DOCUMENTS, documents, fields_of
-from picloss.documents.validators import RULES, VALIDATORS
+from picloss.domain.documents.fields import FIELDS, IDCARD_DOCUMENTS, documents, fields_of
+from picloss.domain.documents.validators import RULES, VALIDATORS
 from picloss.protocol.codes import DOCUMENT_CLASSES
 from picloss.protocol.results import IDCARD_FIELDS
 

@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from picloss.documents.dates import normalize_date, normalize_period
-from picloss.documents.idnumber import check_id_number, id_check_char, is_valid_id_number
-from picloss.documents.model import FieldRead
-from picloss.documents.validators import FAILED_CAP, validate_field, validate_fields
-from picloss.documents.vin import VIN_ALPHABET, check_vin, is_valid_vin, vin_check_digit
+from picloss.domain.documents.dates import normalize_date, normalize_period
+from picloss.domain.documents.idnumber import check_id_number, id_check_char, is_valid_id_number
+from picloss.domain.documents.model import FieldRead
+from picloss.domain.documents.validators import FAILED_CAP, validate_field, validate_fields
+from picloss.domain.documents.vin import VIN_ALPHABET, check_vin, is_valid_vin, vin_check_digit
 
 # Published examples: GB 11643-1999 annex and the Wikipedia VIN check-digit example.
 PUBLISHED_IDS = ["11010519491231002X", "440524188001010014"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from picloss.ledger.store import GroupCommit, _Accept
+from picloss.platform.ledger.store import GroupCommit, _Accept
 
 
 def item(n: int, nonce: str | None = None, seqno: str | None = None) -> _Accept:

@@ -3,7 +3,7 @@ import io
 import pytest
 from PIL import Image
 
-from picloss.imaging import ImageRejected, decode_image, validate_image
+from picloss.platform.imaging import ImageRejected, decode_image, validate_image
 
 
 def jpeg(size: tuple[int, int], orientation: int | None = None) -> bytes:
@@ -69,7 +69,7 @@ def gradient_jpeg(size: tuple[int, int], orientation: int | None = None) -> byte
 ])
 def test_reduction_keeps_the_size_the_models_need(size: tuple[int, int], short: int, long: int,
                                                   expected: int) -> None:
-    from picloss.imaging import reduction
+    from picloss.platform.imaging import reduction
 
     assert reduction(*size, min_short_side=short, min_long_side=long) == expected
     if expected > 1:  # a reduction never goes below what the models need (a small photo is not reduced at all)

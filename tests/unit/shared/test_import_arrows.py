@@ -8,6 +8,7 @@ Every import is read from the source (lazy ones inside functions too), nothing i
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +103,79 @@ def test_the_images_ship_no_dev_kit() -> None:
     assert {"picloss", "gateway", "services"} <= set(copied)
     assert not {"devkit", "training", "bench", "loadtest", "tests"} & set(copied)
     assert not (REPO / "picloss" / "devstack").exists()
+
+
+# Inside the shared package, layers (issue 25): each imports itself and the layers listed, never one above it.
+# rpc is generated code (`make proto`); its own imports are not checked.
+LAYERS = {
+    "platform": (),
+    "domain": (),
+    "protocol": ("domain", "platform", "rpc"),
+    "engines": ("platform", "domain", "protocol", "rpc"),
+    "client": ("protocol", "domain"),
+}
+# The callback builder's type hints name the pipeline's outcome; read by the type checker only (never imported at
+# run time: the pipeline imports the protocol, not the reverse).
+TYPE_ONLY = {("picloss/protocol/callback.py", "picloss.engines.pipeline.pipeline")}
+
+
+def layer_arrows(layer: str) -> list[str]:
+    wrong = []
+    for path in sorted((REPO / "picloss" / layer).rglob("*.py")):
+        for line, module in imported(path):
+            parts = module.split(".")
+            if parts[0] != "picloss" or len(parts) < 2 or parts[1] in (layer, "__init__"):
+                continue
+            if (rel(path), module) in TYPE_ONLY or any(rel(path) == where and module.startswith(what + ".")
+                                                       for where, what in TYPE_ONLY):
+                continue
+            if parts[1] not in LAYERS[layer]:
+                wrong.append(f"{rel(path)}:{line} imports {module}")
+    return wrong
+
+
+def test_the_shared_package_is_its_layers_only() -> None:
+    """picloss/ holds the five layers and the generated code, nothing loose (but the package's own files)."""
+    entries = {p.name for p in (REPO / "picloss").iterdir() if p.name != "__pycache__"}
+    assert entries == {*LAYERS, "rpc", "__init__.py", "py.typed"}
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_each_layer_imports_only_the_layers_below_it(layer: str) -> None:
+    assert list((REPO / "picloss" / layer).rglob("*.py")), f"picloss/{layer} has no sources"
+    assert layer_arrows(layer) == []
+
+
+def test_type_only_imports_stay_type_only() -> None:
+    """The exception above holds only while those imports sit under `if TYPE_CHECKING:`."""
+    for where, module in TYPE_ONLY:
+        tree = ast.parse((REPO / where).read_text())
+        guarded = {n.module for node in ast.walk(tree) if isinstance(node, ast.If)
+                   and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+                   for n in ast.walk(node) if isinstance(n, ast.ImportFrom)}
+        assert module in guarded, f"{where} imports {module} outside TYPE_CHECKING"
+        top_level = {n.module for n in tree.body if isinstance(n, ast.ImportFrom)}
+        assert module not in top_level
+
+
+def test_no_module_imports_back_the_module_that_imports_it() -> None:
+    """No two modules of the shared package import each other (lazy imports included): the assess/pose circle
+    is broken by picloss/engines/damage/assessment.py."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((REPO / "picloss").rglob("*.py")):
+        if "/rpc/" in path.as_posix():
+            continue
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        graph[name] = {m for _, m in imported(path) if m.startswith("picloss.")}
+    pairs = sorted(f"{a} <-> {b}" for a, deps in graph.items() for b in deps
+                   if b in graph and a != b and a in graph[b] and not a.startswith(b) and not b.startswith(a))
+    assert pairs == []
+
+
+def test_the_layer_rule_catches_a_wrong_arrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "picloss" / "client" / "x.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("from picloss.engines.ocr import reader\nfrom picloss.protocol import codes\n")
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    assert layer_arrows("client") == ["picloss/client/x.py:1 imports picloss.engines.ocr",
+                                      "picloss/client/x.py:1 imports picloss.engines.ocr.reader"]

@@ -1,4 +1,4 @@
-"""picloss.ledger.sealing: AES-256-GCM of the stored result, the data keys file and its errors."""
+"""picloss.platform.ledger.sealing: AES-256-GCM of the stored result, the data keys file and its errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from picloss.ledger.reseal import main as reseal_main
-from picloss.ledger.sealing import KEY_BYTES, NONCE_BYTES, DataKeyError, DataKeys, Sealed, SealError, new_key_entry
+from picloss.platform.ledger.reseal import main as reseal_main
+from picloss.platform.ledger.sealing import (
+    KEY_BYTES,
+    NONCE_BYTES,
+    DataKeyError,
+    DataKeys,
+    Sealed,
+    SealError,
+    new_key_entry,
+)
 
 BODY = {"accept_seqno": "PL1", "idcards": [{"id": "11010519491231002X", "name": "张三"}], "z": 1, "a": 2}
 

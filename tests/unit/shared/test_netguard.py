@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from picloss.netguard import BlockedAddress, check_address, check_url, is_public, parse_cidrs
+from picloss.platform.netguard import BlockedAddress, check_address, check_url, is_public, parse_cidrs
 
 
 @pytest.mark.parametrize("addr", ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",

@@ -1,4 +1,5 @@
-"""One registry of processes (issue 25 item 4): `picloss/processes.py`. What imports Python derives from it (the
+"""One registry of processes (issue 25 item 4): `picloss/platform/processes.py`. What imports Python derives from it
+(the
 dev kit, the bench, the drill, the load test, the services' default ports); what cannot is checked here against
 it: docker/Dockerfile, docker/build-images.sh, the chart's values.yaml and values.schema.json, the components
 table of docs/architecture.md and the gateway's default ports."""
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from picloss.processes import (
+from picloss.platform.processes import (
     BY_NAME,
     CONSUMERS,
     GATEWAYS,

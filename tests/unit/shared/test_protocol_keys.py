@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from picloss.config import ConfigError
+from picloss.platform.config import ConfigError
 from picloss.protocol.keys import KEYS_FILE_ENV, KeyStore, KeyStoreError
 
 DOCUMENT = {"clients": [

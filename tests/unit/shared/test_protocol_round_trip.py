@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from picloss.aggregator.v1 import aggregator_pb2
-from picloss.common.v1 import common_pb2
-from picloss.damage.v1 import damage_pb2
-from picloss.ocr.v1 import ocr_pb2
-from picloss.pipeline.pipeline import FileWork, Outcome
+from picloss.engines.pipeline.pipeline import FileWork, Outcome
 from picloss.protocol import json as pjson
 from picloss.protocol.callback import build_body
 from picloss.protocol.codes import FileCode, ImageClass, ResultCode
 from picloss.protocol.endpoints import RESULT_EXPIRED, callback_accepted, query_answer, response_body
 from picloss.protocol.results import IDCARD_FIELDS, Box, Callback, FileRef, parse_callback, parse_query
 from picloss.protocol.schemas import validator
+from picloss.rpc.aggregator.v1 import aggregator_pb2
+from picloss.rpc.common.v1 import common_pb2
+from picloss.rpc.damage.v1 import damage_pb2
+from picloss.rpc.ocr.v1 import ocr_pb2
 
 VIN = "LSVAU2180N2183294"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from picloss.common.v1 import common_pb2
-from picloss.damage.components import KIND_TO_ID, SIDED
-from picloss.models import damage_detector, photo_classifier
+from picloss.engines.damage.components import KIND_TO_ID, SIDED
+from picloss.engines.models import damage_detector, photo_classifier
 from picloss.protocol import components
 from picloss.protocol.codes import DOCUMENT_CLASSES, DamageDegree, ImageClass
 from picloss.protocol.proto import class_name, class_of, class_value
+from picloss.rpc.common.v1 import common_pb2
 
 
 def test_document_classes_and_degrees() -> None:

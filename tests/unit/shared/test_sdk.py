@@ -14,10 +14,7 @@ from pathlib import Path
 import pytest
 from protocol_examples import batch_callback, failed_callback, query_response, single_callback
 
-from picloss.protocol import dumps
-from picloss.protocol import signing as gateway_signing
-from picloss.protocol.components import COMPONENTS as PROTOCOL_COMPONENTS
-from picloss.sdk import (
+from picloss.client.sdk import (
     COMPONENTS,
     CallbackListener,
     Client,
@@ -34,7 +31,10 @@ from picloss.sdk import (
     sign,
     verify,
 )
-from picloss.sdk.credentials import read_dotenv
+from picloss.client.sdk.credentials import read_dotenv
+from picloss.protocol import dumps
+from picloss.protocol import signing as gateway_signing
+from picloss.protocol.components import COMPONENTS as PROTOCOL_COMPONENTS
 
 KEY = "k" * 64
 REPO = Path(__file__).resolve().parents[3]
@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[3]
 def picloss(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PICLOSS_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "picloss.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "picloss.client.cli", *args], capture_output=True, text=True,
                           timeout=60, env=full_env, cwd=cwd or REPO)
 
 

@@ -15,14 +15,14 @@ SERVER_MODULES = ("aiohttp", "asyncpg", "confluent_kafka", "grpc", "google", "nu
 PROBE = """
 import io, json, sys, contextlib
 sys.path.insert(0, {repo!r})
-import picloss.sdk, picloss.sdk.labels, picloss.report, picloss.cli
+import picloss.client.sdk, picloss.client.sdk.labels, picloss.client.report, picloss.client.cli
 codes = []
 for argv in (["--help"], ["submit", "--help"], ["listen", "--help"], ["verify", "--help"], ["query", "--help"],
              ["report", "--help"], ["labels", "--help"], ["labels", "export", "--help"]):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         try:
-            picloss.cli.main(argv)
+            picloss.client.cli.main(argv)
         except SystemExit as exc:
             codes.append((exc.code, len(out.getvalue())))
 top = {{m.split(".")[0] for m in sys.modules}}
@@ -48,7 +48,7 @@ def test_console_script_help_loads_no_server_dependency() -> None:
     proc = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "submit" in proc.stdout and "report" in proc.stdout
     probe = ("import sys, runpy; sys.argv = ['picloss', '--help']\n"
-             "try:\n    runpy.run_module('picloss.cli', run_name='__main__')\nexcept SystemExit: pass\n"
+             "try:\n    runpy.run_module('picloss.client.cli', run_name='__main__')\nexcept SystemExit: pass\n"
              f"print('\\nLOADED', sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_MODULES!r}))")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.stdout.rstrip().endswith("LOADED []"), proc.stdout[-500:] + proc.stderr[-500:]
@@ -58,20 +58,20 @@ def test_pyproject_declares_the_script_and_a_small_client_extra() -> None:
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["picloss"] == "picloss.cli:main"
+    assert project["scripts"]["picloss"] == "picloss.client.cli:main"
     client = project["optional-dependencies"]["client"]
     assert 0 < len(client) <= 3 and all(not dep.startswith(("aiohttp", "asyncpg", "grpcio", "confluent"))
                                         for dep in client)
 
 
 def test_sdk_first_then_the_server_package_share_one_signing_module() -> None:
-    probe = ("import picloss.sdk, picloss.sdk._protocol as p\n"
+    probe = ("import picloss.client.sdk, picloss.client.sdk._protocol as p\n"
              "import picloss.protocol, picloss.protocol.signing as s\n"
              "from unittest import mock\n"
              "assert s is p.signing and picloss.protocol.signing is s and picloss.protocol.sign is s.sign\n"
              "assert picloss.protocol.codes is p.codes\n"
              "with mock.patch('picloss.protocol.signing.sign', lambda body, key: 'PATCHED'):\n"
-             "    assert picloss.sdk.sign(b'', 'k') == 'PATCHED'\n"
+             "    assert picloss.client.sdk.sign(b'', 'k') == 'PATCHED'\n"
              "print('ok')")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

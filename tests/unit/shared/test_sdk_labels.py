@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from protocol_examples import batch_callback, single_callback
 
-from picloss.cli import main
-from picloss.sdk import parse_callback
-from picloss.sdk.labels import (
+from picloss.client.cli import main
+from picloss.client.sdk import parse_callback
+from picloss.client.sdk.labels import (
     LabelBox,
     LabelError,
     PhotoLabels,

@@ -14,10 +14,10 @@ from PIL import Image
 from protocol_examples import query_response, single_callback
 
 from devkit.demo import describe as demo_describe
-from picloss.cli import describe, describe_query, main
-from picloss.report import render
-from picloss.sdk import parse_callback, parse_query
-from picloss.sdk.masking import MASKED_FIELDS, mask, shown
+from picloss.client.cli import describe, describe_query, main
+from picloss.client.report import render
+from picloss.client.sdk import parse_callback, parse_query
+from picloss.client.sdk.masking import MASKED_FIELDS, mask, shown
 
 ID, NAME, ADDRESS = "11010519491231002X", "张三", "北京市朝阳区某某路1号"  # single_callback()'s ID card
 PERSONAL = (ID, NAME, ADDRESS)

@@ -13,12 +13,12 @@ from pathlib import Path
 from PIL import Image
 from protocol_examples import batch_callback, single_callback
 
+from picloss.client.report import render, write_report
+from picloss.client.report.html import label_text
+from picloss.client.report.images import header_size
+from picloss.client.sdk import Component, parse_callback, parse_query, sign
+from picloss.client.sdk.example import handle_callback
 from picloss.protocol import dumps
-from picloss.report import render, write_report
-from picloss.report.html import label_text
-from picloss.report.images import header_size
-from picloss.sdk import Component, parse_callback, parse_query, sign
-from picloss.sdk.example import handle_callback
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -72,7 +72,7 @@ def test_example_handler_verifies_then_parses() -> None:
 
 
 def test_listen_stops_on_ctrl_c_without_traceback() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "picloss.cli", "listen", "--port", "0", "--key", "k"],
+    proc = subprocess.Popen([sys.executable, "-m", "picloss.client.cli", "listen", "--port", "0", "--key", "k"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     assert proc.stdout is not None and "listening on http://127.0.0.1:" in proc.stdout.readline()
     time.sleep(0.3)
@@ -82,7 +82,7 @@ def test_listen_stops_on_ctrl_c_without_traceback() -> None:
 
 
 def test_exif_rotated_photo_is_shown_upright_in_the_services_pixels() -> None:
-    from picloss.report.images import prepare
+    from picloss.client.report.images import prepare
 
     image = Image.new("RGB", (200, 100), (200, 10, 10))
     exif = image.getexif()
@@ -90,7 +90,7 @@ def test_exif_rotated_photo_is_shown_upright_in_the_services_pixels() -> None:
     buf = io.BytesIO()
     image.save(buf, format="JPEG", exif=exif)
     photo = prepare(buf.getvalue())
-    assert photo is not None and photo.size == (100, 200)  # the upright size, as picloss.imaging decodes
+    assert photo is not None and photo.size == (100, 200)  # the upright size, as picloss.platform.imaging decodes
     assert photo.large != buf.getvalue() and Image.open(io.BytesIO(photo.large)).size == (100, 200)
     plain = io.BytesIO()
     image.save(plain, format="JPEG")

@@ -37,7 +37,7 @@ def test_each_service_has_main_config_metrics_and_readme(service: str) -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_settings_come_only_from_config(service: str) -> None:
     """No module of a service reads the environment itself, nor writes to it (config.py reads it through
-    picloss.config, once)."""
+    picloss.platform.config, once)."""
     for path in sorted((REPO / "services" / service).glob("*.py")):
         for node in ast.walk(tree(path)):
             if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv"):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from picloss.damage import degree as deg
-from picloss.models import damage_detector as ms
+from picloss.engines.damage import degree as deg
+from picloss.engines.models import damage_detector as ms
 from training.damage.calibration import balanced_accuracy, expected_calibration_error
 
 SCRATCH = {"scratch": 0.9, "dent": 0.08, "broken": 0.02}

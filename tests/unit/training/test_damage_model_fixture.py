@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from picloss.inference import OnnxRunner
-from picloss.models import damage_detector as ms
+from picloss.engines.models import damage_detector as ms
+from picloss.platform.inference import OnnxRunner
 from training.damage.fixture import FIXTURE, fixture_input
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from picloss.documents.idnumber import is_valid_id_number
-from picloss.documents.model import FieldRead
-from picloss.documents.validators import validate_field
-from picloss.documents.vin import is_valid_vin
+from picloss.domain.documents.idnumber import is_valid_id_number
+from picloss.domain.documents.model import FieldRead
+from picloss.domain.documents.validators import validate_field
+from picloss.domain.documents.vin import is_valid_vin
 
 layouts = pytest.importorskip("training.documents.layouts")
 from training.documents import heldout_layouts, layouts_b  # noqa: E402

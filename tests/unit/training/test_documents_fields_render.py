@@ -1,4 +1,4 @@
-"""The training renderers (families A and B) draw every field of the table (picloss/documents/fields.py): each
+"""The training renderers (families A and B) draw every field of the table (picloss/domain/documents/fields.py): each
 document's ground truth names its rows, in the table's order. The held-back family is written apart on purpose."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from picloss.documents.fields import fields_of
+from picloss.domain.documents.fields import fields_of
 
 layouts = pytest.importorskip("training.documents.layouts")
 from training.documents import layouts_b  # noqa: E402

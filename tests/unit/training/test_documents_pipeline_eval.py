@@ -7,10 +7,10 @@ import asyncio
 
 import numpy as np
 
-from picloss.damage.assess import Assessment
-from picloss.damage.vehicles import Vehicle
-from picloss.models.photo_classifier import CLASSES, OUTPUT_NAME
-from picloss.ocr.engine import OcrLine
+from picloss.engines.damage.assess import Assessment
+from picloss.engines.damage.vehicles import Vehicle
+from picloss.engines.models.photo_classifier import CLASSES, OUTPUT_NAME
+from picloss.engines.ocr.engine import OcrLine
 from training.documents.pipeline_eval import InProcessServices, run_pipeline
 
 ID = "11010519491231002X"
@@ -42,7 +42,7 @@ class Engine:
         return ID_FRONT if rgb[0, 1, 0] == 1 else []
 
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
-        return []  # no VIN line to read again (picloss/ocr/vin_read.py)
+        return []  # no VIN line to read again (picloss/engines/ocr/vin_read.py)
 
 
 class Assessor:

@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from picloss.documents.idnumber import is_valid_id_number
-from picloss.documents.model import FieldRead
-from picloss.documents.validators import validate_field
-from picloss.documents.vin import is_valid_vin
+from picloss.domain.documents.idnumber import is_valid_id_number
+from picloss.domain.documents.model import FieldRead
+from picloss.domain.documents.validators import validate_field
+from picloss.domain.documents.vin import is_valid_vin
 
 layouts = pytest.importorskip("training.documents.layouts")
 try:

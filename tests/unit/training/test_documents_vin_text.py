@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from picloss.documents.vin import VIN_ALPHABET
+from picloss.domain.documents.vin import VIN_ALPHABET
 from training.documents.classifier_data import DATASETS
 from training.documents.vin_text import DEV_LABELS, LABELS, VinLabel, figures, lines, load_labels
 

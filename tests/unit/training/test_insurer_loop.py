@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from picloss.inference.versions import (
+from picloss.client.sdk.labels import LabelBox, PhotoLabels
+from picloss.platform.inference.versions import (
     VersionError,
     numbered_versions,
     parse_versions,
@@ -16,7 +17,6 @@ from picloss.inference.versions import (
     serving_version,
     with_pinned_version,
 )
-from picloss.sdk.labels import LabelBox, PhotoLabels
 from training.damage import compare, insurer, promote
 
 CONFIG = 'name: "damage_detector"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 8\n'
@@ -138,7 +138,7 @@ def test_bootstrap_verdicts() -> None:
 
 
 def test_labels_find_photos_beside_them_or_in_their_claims_folder(tmp_path: Path) -> None:
-    from picloss.sdk.labels import to_coco
+    from picloss.client.sdk.labels import to_coco
 
     photos = [PhotoLabels("a.jpg", 4, 4, (LabelBox((0, 0, 2, 2), 22),), "PL1"), PhotoLabels("b.jpg", 4, 4, (), "PL2")]
     (tmp_path / "labels.json").write_text(json.dumps(to_coco(photos)))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from picloss.inference.runner import ModelSpec
+from picloss.platform.inference.runner import ModelSpec
 from training.triton_config import config_pbtxt
 
 MODELS = Path(__file__).resolve().parents[3] / "models"

@@ -1,5 +1,0 @@
-"""PostgreSQL ledger (asyncpg): idempotency, state, nonces, deliveries and reconciliation."""
-
-from picloss.ledger.store import AcceptResult, Delivery, Ledger, LedgerUnavailable, RequestRow
-
-__all__ = ["AcceptResult", "Delivery", "Ledger", "LedgerUnavailable", "RequestRow"]
