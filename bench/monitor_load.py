@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from picloss.protocol.endpoints import REQUEST_PATH
+
 
 @dataclass
 class LoadReport:
@@ -113,7 +115,7 @@ async def put_load(stack: Any, singles: int = 8, batches: int = 3) -> LoadReport
                 waits.append((reply.body["accept_seqno"], path))
             # refused: a wrong signature, an unknown appid; and queries (the query endpoint's series)
             for _ in range(3):
-                bad = await client.post_raw("/car-insur/pic-loss/picloss_request.cgi",
+                bad = await client.post_raw(REQUEST_PATH,
                                             json.dumps(client.envelope(req_seqno=uuid.uuid4().hex)).encode(),
                                             signature="0" * 64)
                 code = str(bad.body.get("result_code"))
