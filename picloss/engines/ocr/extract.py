@@ -381,7 +381,10 @@ def _claim_numbers(image_class: str, found: dict[str, _Value], loose: list[tuple
     hits = []
     for seg, y, line in loose:
         compact = re.sub(r"[\s\-]", "", seg.text).upper()
-        ok = is_valid_id_number(compact) if kind == "id" else check_vin(compact).checksum
+        if kind == "id":  # the number alone, or the one valid number inside (a misread label glued: 证6165…)
+            ok = is_valid_id_number(compact) or is_valid_id_number(_id_number_in(compact))
+        else:
+            ok = check_vin(compact).checksum
         if ok:
             hits.append((seg, y, line))
     if len({h[0].text for h in hits}) == 1:
@@ -395,7 +398,7 @@ def _id_number(image_class: str, found: dict[str, _Value]) -> str | None:
 
     proving = SELF_PROVING.get(image_class)
     value = found.get(proving[0]) if proving is not None and proving[1] == "id" else None
-    number = re.sub(r"[\s\-]", "", value.text()).upper() if value is not None else ""
+    number = _id_number_in(re.sub(r"[\s\-]", "", value.text()).upper()) if value is not None else ""
     return number if is_valid_id_number(number) else None
 
 
@@ -432,20 +435,37 @@ def _content_rules(image_class: str, found: dict[str, _Value]) -> dict[str, Call
 def _claim_by_content(image_class: str, found: dict[str, _Value],
                       loose: list[tuple[Segment, float, OcrLine]]) -> None:
     """A value whose label was not read (small light print lost on a blurred photo) is its field when its content
-    alone says so (`_content_rules`) and exactly one unclaimed value of the photo fits; nothing is ever guessed
+    alone says so (`_content_rules`) and exactly one unclaimed value of the photo fits (all of a box, else what
+    follows its first gap: `_value_parts`); nothing is ever guessed
     from a position, so another template's layout cannot mislead it. Claimed only on the pass whose orientation
     was kept (picloss/engines/ocr/reader.py): text read upside down yields a closed value by chance (土, 中国, C5)."""
     taken: set[int] = set()
     for name, fits in _content_rules(image_class, found).items():
         if name in found and found[name].chars:
             continue
-        hits = [i for i, (seg, _, _) in enumerate(loose) if i not in taken and fits(_clean(name, seg.text))]
-        if len({_clean(name, loose[i][0].text) for i in hits}) != 1:
+        hits = [(i, next(p for p in _value_parts(seg) if fits(_clean(name, p.text))))
+                for i, (seg, _, _) in enumerate(loose)
+                if i not in taken and any(fits(_clean(name, p.text)) for p in _value_parts(seg))]
+        if len({_canonical(name, _clean(name, part.text)) for _, part in hits}) != 1:
             continue
-        seg, y, line = loose[hits[0]]
-        taken.update(hits)
+        part, (_, y, line) = hits[0][1], loose[hits[0][0]]
+        taken.update(j for j, _ in hits)
         found[name] = _Value(last_y=y)
-        found[name].add(seg, y, line)
+        found[name].add(part, y, line)
+
+
+def _canonical(name: str, value: str) -> str:
+    return (normalize_date(value) or value) if name in DATES else value
+
+
+def _value_parts(seg: Segment) -> list[Segment]:
+    """The value a loose box may be: all of it, or what follows its first gap (a label misread past recognition
+    before the OCR's space: 国 中国, 主生前 1960-12-13)."""
+    text = seg.text.strip()
+    gap = next((k for k, ch in enumerate(seg.chars) if ch[0].isspace() and seg.text[:k].strip()), None)
+    if gap is None or not text:
+        return [seg]
+    return [seg, Segment(None, seg.chars[gap + 1:], seg.line_score, seg.x0)]
 
 
 def _id_number_in(value: str) -> str:

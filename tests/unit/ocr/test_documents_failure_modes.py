@@ -377,3 +377,20 @@ def test_a_misread_english_sub_label_before_a_chinese_value_is_dropped() -> None
     latin = [_line("姓名", 40, 100, 60), _line("JOHN SMITH", 120, 100, 200),
              _line("准驾车型", 40, 140, 120), _line("C1", 180, 140, 60)]
     assert _fields("DRIVER_LICENSE", latin) == {"姓名": "JOHNSMITH", "准驾车型": "C1"}
+
+
+def test_a_value_behind_a_label_misread_past_recognition_is_claimed_by_its_content() -> None:
+    """Blurred small print (issue 22): the label read as a stray character before the OCR's gap (国 中国) or glued
+    to the number (证6165…); the number is the document's one checksum-valid ID number, the value after the gap
+    fits its field by content alone (国籍 中国, the birth date the ID number encodes)."""
+    rows = group_rows([_line("证" + ID, 40, 60, 420), _line("国 中国", 40, 100, 120),
+                       _line("主生前 1949-12-31", 40, 140, 240), _line("1999-08-09", 40, 180, 160)])
+    labelled = {f.name: f.value for f in extract_fields("DRIVER_LICENSE", rows)}
+    assert labelled == {"证号": ID}
+    by_content = {f.name: f.value for f in extract_fields("DRIVER_LICENSE", rows, by_content=True)}
+    assert by_content == {"证号": ID, "国籍": "中国", "出生日期": "1949-12-31"}  # 1999-08-09: no rule names it
+    # two boxes that fit with different values: neither is claimed
+    two = group_rows([_line("型 C1", 40, 100, 120), _line("C2", 40, 140, 80)])
+    assert "准驾车型" not in {f.name for f in extract_fields("DRIVER_LICENSE", two, by_content=True)}
+    one = group_rows([_line("型 C1", 40, 100, 120)])
+    assert {f.name: f.value for f in extract_fields("DRIVER_LICENSE", one, by_content=True)} == {"准驾车型": "C1"}
