@@ -21,6 +21,7 @@ from functools import cache
 
 import numpy as np
 
+from picloss.domain.documents.crosscheck import edit_distance
 from picloss.domain.documents.dates import normalize_date
 from picloss.domain.documents.fields import FIELDS, NATIONS, document_field, fields_of, names
 from picloss.domain.documents.model import FieldRead
@@ -34,6 +35,7 @@ from picloss.engines.ocr.labels import (
     MULTILINE_FIELDS,
     TITLE_TEXT,
     TITLES,
+    LabelHit,
     all_english_labels,
     chinese_labels,
     english_labels,
@@ -55,6 +57,7 @@ SEAL_TEXT = re.compile(
 _SYMBOL = re.compile(r"[^\w\u4e00-\u9fff]")
 _EDGE_SYMBOLS = re.compile(r"^[^\w\u4e00-\u9fff]+|[^\w\u4e00-\u9fff]+$")
 _LATIN = re.compile(r"[A-Za-z]")
+_LEADING_SYMBOLS = re.compile(r"[^\w\u4e00-\u9fff]*")
 CLOSED_VALUES: dict[str, tuple[str, ...]] = {f.name: f.closed for f in FIELDS if f.closed}
 # closed fields whose label at a box start counts only when one of their values follows (not 国籍)
 CLOSED_LABELS = names(lambda f: bool(f.closed) and f.closed_label)
@@ -182,6 +185,8 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
                 j += 1
             rest = text[j:]
             hit = match_chinese_at_start(rest, cn, own_box=len(rest.strip()) == len(rest) <= 2 and i == 0)
+            if hit is None and box_start and i == 0:
+                hit = _misread_closed_label(rest, cn)
             if hit is not None and not box_start and hit.distance > 0:
                 hit = None  # after a gap inside a box only the exact label counts
             box_start = after_gap = False
@@ -297,6 +302,43 @@ class _Value:
         return "".join(c for c, _ in self.chars)
 
 
+def _misread_closed_label(box: str, cn: dict[str, str]) -> LabelHit | None:
+    """A two-character closed label with one character misread, alone in a box with a complete value of its field
+    after it and nothing else (性制女: 性别 女). Two characters with one wrong are no evidence alone; followed by
+    exactly one of the field's few values, to the end of the box, they are."""
+    for label, name in cn.items():
+        if len(label) != 2 or name not in CLOSED_VALUES or len(box) < 3:
+            continue
+        head = box[:2]
+        if any(ch.isspace() for ch in head) or edit_distance(head, label) != 1 \
+                or (head[0] != label[0] and head[1] != label[1]):
+            continue
+        rest = drop_latin_lead(name, box[2:].strip())
+        if rest in CLOSED_VALUES[name]:
+            return LabelHit(name, 2, 1, label)
+    return None
+
+
+def _closed_head(name: str, seg: Segment) -> tuple[Segment, OcrLine] | None:
+    """A box beside a closed field's label that starts with one of its complete values and goes on past it (女国中国:
+    the next label misread and its value, in the same box): the value, and the rest as a box of its own."""
+    if name not in CLOSED_VALUES:
+        return None
+    text = seg.text
+    start = _LEADING_SYMBOLS.match(text).end()  # type: ignore[union-attr]
+    lead = _LATIN_LEAD.match(text, start) if name in CJK_INITIAL_FIELDS else None
+    start = lead.end() if lead is not None else start
+    value = _closed_prefix(name, text[start:])
+    end = start + len(value) if value is not None else 0
+    if value is None or not text[end:].strip() or any(v.startswith(text[start:end + 1]) for v in CLOSED_VALUES[name]):
+        return None
+    chars = seg.chars[end:]
+    rest = OcrLine("".join(c for c, _ in chars), seg.line_score,
+                   np.array([[seg.x0, 0], [seg.x0 + 1, 0], [seg.x0 + 1, 1], [seg.x0, 1]], dtype=np.float32),
+                   tuple(sc for c, sc in chars if not c.isspace()))
+    return Segment(None, seg.chars[:end], seg.line_score, seg.x0), rest
+
+
 def _clean(name: str, text: str) -> str:
     text = _EDGE_SYMBOLS.sub("", drop_latin_lead(name, text.strip()))
     return re.sub(r"\s+", "", text) if name in NO_SPACE_FIELDS else re.sub(r"\s+", " ", text)
@@ -316,7 +358,9 @@ def extract_labelled(image_class: str, rows: list[Row], by_content: bool = False
         if current is not None and found[current].chars and y - found[current].last_y > 2.5 * h:
             current = None  # too far below: a new block, not a continuation
         for line in row.lines:
-            for seg in scan_line(line, image_class, drop_seal):
+            queue = scan_line(line, image_class, drop_seal)
+            while queue:
+                seg = queue.pop(0)
                 if seg.field is not None:
                     known = found.get(seg.field)
                     if known is not None and known.chars:
@@ -338,7 +382,11 @@ def extract_labelled(image_class: str, rows: list[Row], by_content: bool = False
                     continue
                 value = found[current]
                 if not value.chars:
-                    value.add(seg, y, line)  # the value beside or below a label that stands alone
+                    whole = _closed_head(current, seg)
+                    value.add(whole[0] if whole else seg, y, line)  # the value beside or below a lone label
+                    if whole is not None:  # 女国中国 beside 性别: 女, then the rest read as a box of its own
+                        queue[:0] = scan_line(whole[1], image_class, drop_seal)
+                        current = None
                 elif value.last_y == y or (current in MULTILINE_FIELDS and value.x0 is not None
                                            and seg.x0 >= value.x0 - 2 * h):
                     value.add(seg, y, line)

@@ -394,3 +394,19 @@ def test_a_value_behind_a_label_misread_past_recognition_is_claimed_by_its_conte
     assert "准驾车型" not in {f.name for f in extract_fields("DRIVER_LICENSE", two, by_content=True)}
     one = group_rows([_line("型 C1", 40, 100, 120)])
     assert {f.name: f.value for f in extract_fields("DRIVER_LICENSE", one, by_content=True)} == {"准驾车型": "C1"}
+
+
+def test_the_next_label_misread_after_a_closed_value_never_joins_it() -> None:
+    """Blurred licences (issue 22): 性别's box read with the next label misread after its value (女国中国), and the
+    label 性别 itself misread in its own box before its value (性制女): the value is the closed value alone."""
+    beside = [_line("性别", 40, 100, 60), _line("男国籍中国", 120, 100, 120)]
+    assert _fields("DRIVER_LICENSE", beside) == {"性别": "男", "国籍": "中国"}
+    assert _fields("DRIVER_LICENSE", [_line("性别", 40, 100, 60), _line("女国中国", 120, 100, 120)]) == {"性别": "女"}
+    assert _fields("IDCARD_FRONT", [_line("性别", 40, 100, 60), _line("女民族园", 120, 100, 120)]) == {"sex": "女"}
+    misread = [_line("姓名", 40, 100, 60), _line("高丽建", 120, 100, 60), _line("性制女", 200, 100, 60)]
+    assert _fields("DRIVER_LICENSE", misread) == {"姓名": "高丽建", "性别": "女"}
+    # a misread two-character label needs its field's whole value after it and nothing else
+    assert _fields("IDCARD_FRONT", [_line("住址", 40, 100, 60), _line("北京市性制路5号", 120, 100, 200)]) == {
+        "address": "北京市性制路5号"}
+    assert _fields("DRIVER_LICENSE", [_line("姓名", 40, 100, 60), _line("性制女士", 120, 100, 90)]) == {
+        "姓名": "性制女士"}
