@@ -1,6 +1,6 @@
--- Personal data at rest (issue 23): the stored result is sealed with AES-256-GCM (picloss/ledger/sealing.py).
+-- Personal data at rest (issue 23): the stored result is sealed with AES-256-GCM (picloss/platform/ledger/sealing.py).
 -- result_sealed = nonce ‖ ciphertext ‖ tag, result_key = the id of the data key that sealed it. The old clear
--- `result` column stays only for rows written before this migration, until `python -m picloss.ledger.reseal`
+-- `result` column stays only for rows written before this migration, until `python -m picloss.platform.ledger.reseal`
 -- seals them (it then sets result to NULL); nothing writes it any more.
 -- finished_at: when the request reached DELIVERED or DELIVERY_FAILED (the retention clock);
 -- result_expired_at: when the retention purge deleted the result (the row, states and attempts stay).
