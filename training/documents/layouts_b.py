@@ -52,6 +52,11 @@ def _stock(size: tuple[int, int], rng: random.Random) -> Image.Image:
     return img
 
 
+# Development only (training/documents/dev_bilingual.py): every card prints each English sub-label inline after its
+# Chinese label, as new-style licences do. Training and evaluation never set it.
+ENGLISH_INLINE = False
+
+
 def _cell(d: ImageDraw.ImageDraw, pen: _Pen, s: Sheet, box: tuple[int, int, int, int], name: str, value: str,
           size: int = 26, ruled: bool = True, truth: str | None = None) -> None:
     """One field in its cell: the printed label and English sub-label of its row, then the value as drawn (`truth`:
@@ -62,9 +67,13 @@ def _cell(d: ImageDraw.ImageDraw, pen: _Pen, s: Sheet, box: tuple[int, int, int,
     if ruled:
         d.rectangle(box, outline=(140, 140, 150), width=2)
     d.text((x0 + 8, y0 + 6), label, font=pen.font(20), fill=pen.label_ink)
-    if pen.english and english:
+    x = x0 + 8 + 21 * len(label) + 14
+    if ENGLISH_INLINE and english:  # 性别 Sex 女
+        d.text((x - 8, y0 + 12), english, font=pen.font(12), fill=pen.label_ink)
+        x += int(pen.font(12).getlength(english)) + 6
+    elif pen.english and english:
         d.text((x0 + 8, y0 + 30), english, font=pen.font(12), fill=pen.label_ink)
-    d.text((x0 + 8 + 21 * len(label) + 14, y0 + 6), value, font=pen.font(size), fill=pen.ink)
+    d.text((x, y0 + 6), value, font=pen.font(size), fill=pen.ink)
 
 
 def _seal(img: Image.Image, rng: random.Random, center: tuple[int, int], text: str, r: int = 80) -> Image.Image:

@@ -57,7 +57,7 @@ SEAL_TEXT = re.compile(
 _SYMBOL = re.compile(r"[^\w\u4e00-\u9fff]")
 _EDGE_SYMBOLS = re.compile(r"^[^\w\u4e00-\u9fff]+|[^\w\u4e00-\u9fff]+$")
 _LATIN = re.compile(r"[A-Za-z]")
-_LEADING_SYMBOLS = re.compile(r"[^\w\u4e00-\u9fff]*")
+_LEADING_SYMBOLS = re.compile(r"^[^\w\u4e00-\u9fff]+")
 CLOSED_VALUES: dict[str, tuple[str, ...]] = {f.name: f.closed for f in FIELDS if f.closed}
 # closed fields whose label at a box start counts only when one of their values follows (not 国籍)
 CLOSED_LABELS = names(lambda f: bool(f.closed) and f.closed_label)
@@ -136,7 +136,8 @@ def _close_spaced_labels(text: str, scores: list[float], image_class: str) -> tu
     return "".join(c for c, k in zip(text, keep, strict=True) if k), [s for s, k in zip(scores, keep, strict=True) if k]
 
 
-def _closed_label_inside(text: str, i: int, cn: dict[str, str], after_name: bool = False) -> tuple[str, int] | None:
+def _closed_label_inside(text: str, i: int, cn: dict[str, str], before: Segment | None = None
+                         ) -> tuple[str, int] | None:
     """A closed field's exact label inside a box with no gap before it (张三性别男国籍中国), taken as a label only
     when one of its values follows in full and then the box ends, a gap or another of the document's labels: so
     性别街 or 民族大道 in an address are never labels. A Latin run between the label and the value is its misread
@@ -146,7 +147,7 @@ def _closed_label_inside(text: str, i: int, cn: dict[str, str], after_name: bool
         if name not in CLOSED_VALUES or not text.startswith(label, i):
             continue
         rest = drop_latin_lead(name, text[i + len(label):].lstrip())
-        if after_name and not rest.strip():
+        if not rest.strip() and before is not None and _is_name(before):
             return name, len(label)  # a name's box ends with the label: its value is in the next box (彭杰性别 | 男)
         value = _closed_prefix(name, rest)
         if value is None:
@@ -199,8 +200,7 @@ def scan_line(line: OcrLine, image_class: str, drop_seal: bool = False) -> list[
             start(cn[long_hit], i)
             i += len(long_hit)
             continue
-        after_name = current.field in NAME_FIELDS or (current.field is None and bool(_NAME.fullmatch(current.text)))
-        inside = _closed_label_inside(text, i, cn, after_name) if i > 0 else None
+        inside = _closed_label_inside(text, i, cn, current) if i > 0 else None
         if inside is not None and inside[0] != current.field:
             start(inside[0], i)
             i += inside[1]
@@ -302,6 +302,11 @@ class _Value:
         return "".join(c for c, _ in self.chars)
 
 
+def _is_name(seg: Segment) -> bool:
+    """The segment is a name's value: of a name field, or a Chinese name alone before any label."""
+    return seg.field in NAME_FIELDS or (seg.field is None and bool(_NAME.fullmatch(seg.text)))
+
+
 def _misread_closed_label(box: str, cn: dict[str, str]) -> LabelHit | None:
     """A two-character closed label with one character misread, alone in a box with a complete value of its field
     after it and nothing else (性制女: 性别 女). Two characters with one wrong are no evidence alone; followed by
@@ -325,9 +330,7 @@ def _closed_head(name: str, seg: Segment) -> tuple[Segment, OcrLine] | None:
     if name not in CLOSED_VALUES:
         return None
     text = seg.text
-    start = _LEADING_SYMBOLS.match(text).end()  # type: ignore[union-attr]
-    lead = _LATIN_LEAD.match(text, start) if name in CJK_INITIAL_FIELDS else None
-    start = lead.end() if lead is not None else start
+    start = len(text) - len(drop_latin_lead(name, _LEADING_SYMBOLS.sub("", text, count=1)))  # both cut a prefix only
     value = _closed_prefix(name, text[start:])
     end = start + len(value) if value is not None else 0
     if value is None or not text[end:].strip() or any(v.startswith(text[start:end + 1]) for v in CLOSED_VALUES[name]):
@@ -430,7 +433,7 @@ def _claim_numbers(image_class: str, found: dict[str, _Value], loose: list[tuple
     for seg, y, line in loose:
         compact = re.sub(r"[\s\-]", "", seg.text).upper()
         if kind == "id":  # the number alone, or the one valid number inside (a misread label glued: 证6165…)
-            ok = is_valid_id_number(compact) or is_valid_id_number(_id_number_in(compact))
+            ok = is_valid_id_number(_id_number_in(compact))
         else:
             ok = check_vin(compact).checksum
         if ok:
@@ -491,9 +494,9 @@ def _claim_by_content(image_class: str, found: dict[str, _Value],
     for name, fits in _content_rules(image_class, found).items():
         if name in found and found[name].chars:
             continue
-        hits = [(i, next(p for p in _value_parts(seg) if fits(_clean(name, p.text))))
-                for i, (seg, _, _) in enumerate(loose)
-                if i not in taken and any(fits(_clean(name, p.text)) for p in _value_parts(seg))]
+        parts = ((i, next((p for p in _value_parts(seg) if fits(_clean(name, p.text))), None))
+                 for i, (seg, _, _) in enumerate(loose) if i not in taken)
+        hits = [(i, part) for i, part in parts if part is not None]
         if len({_canonical(name, _clean(name, part.text)) for _, part in hits}) != 1:
             continue
         part, (_, y, line) = hits[0][1], loose[hits[0][0]]
@@ -509,9 +512,8 @@ def _canonical(name: str, value: str) -> str:
 def _value_parts(seg: Segment) -> list[Segment]:
     """The value a loose box may be: all of it, or what follows its first gap (a label misread past recognition
     before the OCR's space: 国 中国, 主生前 1960-12-13)."""
-    text = seg.text.strip()
     gap = next((k for k, ch in enumerate(seg.chars) if ch[0].isspace() and seg.text[:k].strip()), None)
-    if gap is None or not text:
+    if gap is None:
         return [seg]
     return [seg, Segment(None, seg.chars[gap + 1:], seg.line_score, seg.x0)]
 
